@@ -1,0 +1,642 @@
+// SPDX-License-Identifier: MIT
+pragma solidity 0.8.28;
+
+import {AccessControl} from "@openzeppelin/contracts/access/AccessControl.sol";
+import {IERC20} from "@openzeppelin/contracts/token/ERC20/IERC20.sol";
+import {IERC20Permit} from "@openzeppelin/contracts/token/ERC20/extensions/IERC20Permit.sol";
+import {SafeERC20} from "@openzeppelin/contracts/token/ERC20/utils/SafeERC20.sol";
+import {ReentrancyGuard} from "@openzeppelin/contracts/utils/ReentrancyGuard.sol";
+
+import {IInferaConsumer} from "./interfaces/IInferaConsumer.sol";
+import {Cosine} from "./libraries/Cosine.sol";
+import {ModelRegistry} from "./ModelRegistry.sol";
+import {NodeRegistry} from "./NodeRegistry.sol";
+
+/// @title JobRegistry
+/// @notice The life of an inference job: submit with fee escrow, committee assignment,
+///         commit, reveal, and finalization by integer cosine agreement, then payment,
+///         slashing, refunds and the requester's callback.
+/// @dev Phases and who moves them:
+///      Committing --all seats committed--> Revealing --finalize()--> Accepted | Refunded.
+///      After the commit deadline anyone may call advance(): seats that did not commit are
+///      dropped; if enough committed the job moves to Revealing, otherwise the dropped seats are
+///      redrawn (never a node already tried for this job) up to MAX_REASSIGNMENTS times, then the
+///      job is refunded. finalize() may be called by anyone once every committed seat revealed or
+///      the reveal deadline passed; it takes the revealed vectors as calldata and checks each
+///      against the keccak256 stored at reveal, so vectors are never kept in storage.
+///      Randomness for committees comes from block.prevrandao and the previous block hash. On an
+///      OP-stack chain the sequencer can influence both: it is unbiased against requesters and
+///      nodes, not against a malicious sequencer.
+contract JobRegistry is AccessControl, ReentrancyGuard {
+    using SafeERC20 for IERC20;
+
+    // ------------------------------------------------------------------ types
+    /// @notice Where a job is in its life. Accepted and Refunded are terminal.
+    enum JobStatus {
+        None,
+        Committing,
+        Revealing,
+        Accepted,
+        Refunded
+    }
+
+    /// @notice Where one seat of a committee is.
+    enum SeatState {
+        Assigned,
+        Committed,
+        Revealed,
+        Dropped // missed the commit deadline; settled already
+    }
+
+    /// @notice How a seat was settled.
+    enum SeatOutcome {
+        Agreed,
+        Disagreed,
+        Withheld, // committed but never revealed
+        MissedCommit,
+        Released // job refunded without fault of this node
+    }
+
+    /// @dev Two slots of scalars, then the input and result hashes. Parameters that decide the
+    ///      job are copied from the model at submission so a later model update cannot change
+    ///      the rules of a job in flight.
+    struct Job {
+        address requester;
+        uint32 modelId;
+        JobStatus status;
+        uint8 seatCount;
+        uint8 committed;
+        uint8 revealed;
+        uint8 minAgreement;
+        bool callback;
+        uint8 dropped; // seats that missed the commit deadline
+        uint8 round; // reassignment rounds used
+        uint40 commitDeadline;
+        uint40 revealDeadline;
+        uint96 fee;
+        uint32 thresholdPpm;
+        uint32 revealWindow;
+        uint16 dimension;
+        bytes32 inputHash;
+        bytes32 resultHash;
+    }
+
+    /// @dev `digest` holds the commitment until reveal, then keccak256 of the revealed vector.
+    struct Seat {
+        address node;
+        SeatState state;
+        bytes32 digest;
+    }
+
+    /// @notice Settlement policy, set by governance within the bounds checked in setPolicy.
+    struct Policy {
+        address treasury;
+        uint16 protocolFeeBps; // share of each fee to the treasury
+        uint16 slashBps; // share of a faulty node's stake slashed
+        uint16 slashRewardBps; // share of slashed stake to the agreeing nodes (rest: treasury)
+        uint32 callbackGasLimit;
+        uint32 reputationGain; // per accepted job
+        uint32 disagreementPenalty; // reputation lost for a vector outside the accepted set
+        uint32 livenessPenalty; // reputation lost for a missed commit or reveal
+    }
+
+    // -------------------------------------------------------------- constants
+    /// @notice Role allowed to change the settlement policy.
+    bytes32 public constant PARAMS_ROLE = keccak256("PARAMS_ROLE");
+    /// @notice Longest input accepted by value, in bytes.
+    uint256 public constant MAX_INPUT_BYTES = 2048;
+    /// @notice Most jobs in one submit call.
+    uint256 public constant MAX_BATCH = 64;
+    /// @notice Times the dropped seats of one job may be redrawn.
+    uint8 public constant MAX_REASSIGNMENTS = 2;
+    /// @notice Basis-point denominator.
+    uint16 public constant BPS = 10_000;
+    /// @notice Upper bound of the callback gas limit.
+    uint32 public constant MAX_CALLBACK_GAS = 2_000_000;
+    /// @notice Largest reputation change one job can cause (1.0 in NodeRegistry's units).
+    uint32 public constant MAX_REPUTATION_STEP = 10_000;
+
+    // ------------------------------------------------------------- immutables
+    /// @notice INFER.
+    IERC20 public immutable token;
+    /// @notice Model parameters.
+    ModelRegistry public immutable models;
+    /// @notice Nodes, stake and committee selection.
+    NodeRegistry public immutable nodes;
+
+    // ------------------------------------------------------------------ state
+    Policy private _policy;
+    mapping(uint256 jobId => Job) private _jobs;
+    mapping(uint256 jobId => Seat[]) private _seats;
+    uint256 private _jobCount;
+
+    // ----------------------------------------------------------------- events
+    /// @notice A job was submitted; `input` is the text the nodes must embed.
+    event JobSubmitted(
+        uint256 indexed jobId, uint32 indexed modelId, address indexed requester, bytes32 inputHash, string input, uint96 fee
+    );
+    /// @notice A node was given a seat on a job and must commit before `commitDeadline`.
+    event JobAssigned(uint256 indexed jobId, address indexed node, uint8 seat, uint40 commitDeadline);
+    /// @notice A node committed to its vector.
+    event Committed(uint256 indexed jobId, address indexed node);
+    /// @notice The job moved to its reveal phase.
+    event RevealStarted(uint256 indexed jobId, uint40 revealDeadline);
+    /// @notice A node revealed its vector (one int8 per byte).
+    event Revealed(uint256 indexed jobId, address indexed node, bytes vector);
+    /// @notice A seat was settled, with the stake slashed from it.
+    event SeatSettled(uint256 indexed jobId, address indexed node, SeatOutcome outcome, uint256 slashed);
+    /// @notice Seats that missed the commit deadline were redrawn.
+    event JobReassigned(uint256 indexed jobId, uint8 round, uint40 commitDeadline);
+    /// @notice The job was accepted: the medoid's vector is the result.
+    event JobAccepted(uint256 indexed jobId, bytes32 resultHash, address[] agreeing, bytes vector);
+    /// @notice The job could not be accepted; the requester got the fee back.
+    event JobRefunded(uint256 indexed jobId, address indexed requester, uint96 fee);
+    /// @notice A node was paid for a job.
+    event NodePaid(uint256 indexed jobId, address indexed node, uint256 fee, uint256 slashReward);
+    /// @notice The requester's callback ran; `success` is false if it reverted or ran out of gas.
+    event CallbackDelivered(uint256 indexed jobId, address indexed requester, bool success);
+    /// @notice The settlement policy changed.
+    event PolicyChanged(Policy policy);
+
+    // ----------------------------------------------------------------- errors
+    /// @notice The model does not accept new jobs.
+    error JobRegistryModelInactive(uint32 modelId);
+    /// @notice A batch must hold 1 to MAX_BATCH inputs.
+    error JobRegistryInvalidBatch(uint256 count);
+    /// @notice An input is empty or longer than MAX_INPUT_BYTES.
+    error JobRegistryInvalidInput(uint256 index, uint256 length);
+    /// @notice The model's fee is above what the requester accepted.
+    error JobRegistryFeeAboveMax(uint96 fee, uint96 maxFee);
+    /// @notice The job is not in the status this call needs.
+    error JobRegistryWrongStatus(uint256 jobId, JobStatus status);
+    /// @notice The caller holds no seat on this job.
+    error JobRegistryNotAssigned(uint256 jobId, address node);
+    /// @notice The seat is not in the state this call needs.
+    error JobRegistryWrongSeatState(uint256 jobId, address node, SeatState state);
+    /// @notice The phase's deadline has passed.
+    error JobRegistryDeadlinePassed(uint256 jobId, uint40 deadline);
+    /// @notice The phase's deadline has not passed yet.
+    error JobRegistryDeadlineNotReached(uint256 jobId, uint40 deadline);
+    /// @notice A commitment cannot be zero.
+    error JobRegistryZeroCommitment();
+    /// @notice The revealed vector has the wrong number of components.
+    error JobRegistryInvalidVectorLength(uint256 length, uint16 dimension);
+    /// @notice The revealed vector and salt do not hash to the commitment.
+    error JobRegistryCommitmentMismatch(uint256 jobId, address node);
+    /// @notice finalize() got a different number of vectors than the job has seats.
+    error JobRegistryVectorCountMismatch(uint256 given, uint256 seats);
+    /// @notice A vector passed to finalize() is not the one its seat revealed.
+    error JobRegistryVectorMismatch(uint256 jobId, uint256 seat);
+    /// @notice Not every committed seat has revealed and the reveal deadline has not passed.
+    error JobRegistryRevealPending(uint256 jobId, uint40 revealDeadline);
+    /// @notice The transaction carries too little gas to give the callback its full limit.
+    error JobRegistryInsufficientGasForCallback(uint256 gasLeft, uint256 needed);
+    /// @notice A policy value is out of bounds.
+    error JobRegistryInvalidPolicy();
+    /// @notice No job has this id.
+    error JobRegistryUnknownJob(uint256 jobId);
+
+    /// @param token_ INFER.
+    /// @param models_ The model registry.
+    /// @param nodes_ The node registry (this contract needs its JOB_MANAGER_ROLE).
+    /// @param admin Receives DEFAULT_ADMIN_ROLE and PARAMS_ROLE.
+    /// @param policy Initial settlement policy.
+    constructor(IERC20 token_, ModelRegistry models_, NodeRegistry nodes_, address admin, Policy memory policy) {
+        token = token_;
+        models = models_;
+        nodes = nodes_;
+        _grantRole(DEFAULT_ADMIN_ROLE, admin);
+        _grantRole(PARAMS_ROLE, admin);
+        _setPolicy(policy);
+    }
+
+    // ------------------------------------------------------------- requester
+    /// @notice Submit one job per input for `modelId`, paying the model's fee for each
+    ///         (approve `fee * inputs.length` INFER first).
+    /// @param modelId The model to run.
+    /// @param inputs Texts to embed, 1 to MAX_INPUT_BYTES bytes each.
+    /// @param maxFeePerJob Highest fee per job the caller accepts (guards against a fee change).
+    /// @param callback Whether to call IInferaConsumer.onInferaResult on the caller when accepted.
+    /// @return firstJobId Id of the first job; the others follow consecutively.
+    function submit(uint32 modelId, string[] calldata inputs, uint96 maxFeePerJob, bool callback)
+        external
+        nonReentrant
+        returns (uint256 firstJobId)
+    {
+        return _submit(modelId, inputs, maxFeePerJob, callback);
+    }
+
+    /// @notice Like submit, approving the fee with an EIP-2612 permit in the same transaction.
+    /// @dev A permit that fails (for example because it was front-run and already used) is
+    ///      ignored; the transfer then relies on the existing allowance.
+    /// @param modelId The model to run.
+    /// @param inputs Texts to embed.
+    /// @param maxFeePerJob Highest fee per job the caller accepts.
+    /// @param callback Whether to call back the caller when accepted.
+    /// @param permitValue Allowance the permit grants.
+    /// @param deadline Permit deadline.
+    /// @param v Permit signature v.
+    /// @param r Permit signature r.
+    /// @param s Permit signature s.
+    /// @return firstJobId Id of the first job.
+    function submitWithPermit(
+        uint32 modelId,
+        string[] calldata inputs,
+        uint96 maxFeePerJob,
+        bool callback,
+        uint256 permitValue,
+        uint256 deadline,
+        uint8 v,
+        bytes32 r,
+        bytes32 s
+    ) external nonReentrant returns (uint256 firstJobId) {
+        try IERC20Permit(address(token)).permit(msg.sender, address(this), permitValue, deadline, v, r, s) {} catch {}
+        return _submit(modelId, inputs, maxFeePerJob, callback);
+    }
+
+    // ------------------------------------------------------------------ nodes
+    /// @notice Commit to a vector: `commitment` must equal commitmentOf(jobId, msg.sender,
+    ///         vector, salt) for the vector and secret salt revealed later.
+    /// @param jobId The job.
+    /// @param commitment The commitment hash.
+    function commit(uint256 jobId, bytes32 commitment) external nonReentrant {
+        Job storage job = _jobs[jobId];
+        if (job.status != JobStatus.Committing) revert JobRegistryWrongStatus(jobId, job.status);
+        if (block.timestamp > job.commitDeadline) revert JobRegistryDeadlinePassed(jobId, job.commitDeadline);
+        if (commitment == bytes32(0)) revert JobRegistryZeroCommitment();
+        Seat storage seat = _seatOf(jobId, msg.sender, SeatState.Assigned);
+
+        seat.state = SeatState.Committed;
+        seat.digest = commitment;
+        job.committed += 1;
+        emit Committed(jobId, msg.sender);
+        if (job.committed == job.seatCount - job.dropped) _startReveal(jobId, job);
+    }
+
+    /// @notice Reveal the committed vector and salt.
+    /// @param jobId The job.
+    /// @param vector The packed int8 vector (the model's dimension in bytes).
+    /// @param salt The secret salt used in the commitment.
+    function reveal(uint256 jobId, bytes calldata vector, bytes32 salt) external nonReentrant {
+        Job storage job = _jobs[jobId];
+        if (job.status != JobStatus.Revealing) revert JobRegistryWrongStatus(jobId, job.status);
+        if (block.timestamp > job.revealDeadline) revert JobRegistryDeadlinePassed(jobId, job.revealDeadline);
+        if (vector.length != job.dimension) revert JobRegistryInvalidVectorLength(vector.length, job.dimension);
+        Seat storage seat = _seatOf(jobId, msg.sender, SeatState.Committed);
+        if (commitmentOf(jobId, msg.sender, vector, salt) != seat.digest) {
+            revert JobRegistryCommitmentMismatch(jobId, msg.sender);
+        }
+
+        seat.state = SeatState.Revealed;
+        seat.digest = keccak256(vector);
+        job.revealed += 1;
+        emit Revealed(jobId, msg.sender, vector);
+    }
+
+    // ----------------------------------------------------------------- anyone
+    /// @notice Move a job whose commit deadline passed: drop seats that did not commit, then
+    ///         start the reveal phase if enough committed, else redraw the dropped seats (up to
+    ///         MAX_REASSIGNMENTS times), else refund.
+    /// @param jobId The job.
+    function advance(uint256 jobId) external nonReentrant {
+        Job storage job = _jobs[jobId];
+        if (job.status != JobStatus.Committing) revert JobRegistryWrongStatus(jobId, job.status);
+        if (block.timestamp <= job.commitDeadline) revert JobRegistryDeadlineNotReached(jobId, job.commitDeadline);
+
+        Seat[] storage seats = _seats[jobId];
+        uint256 dropped = 0;
+        for (uint256 i = 0; i < seats.length; ++i) {
+            if (seats[i].state != SeatState.Assigned) continue;
+            seats[i].state = SeatState.Dropped;
+            ++dropped;
+            job.dropped += 1;
+            _settle(jobId, seats[i].node, SeatOutcome.MissedCommit, -int32(_policy.livenessPenalty), 0);
+        }
+        if (job.committed >= job.minAgreement) {
+            _startReveal(jobId, job);
+        } else if (!_tryReassign(jobId, job, dropped)) {
+            _refund(jobId, job, 0);
+        }
+    }
+
+    /// @notice Decide a job in its reveal phase. `vectors[i]` is the vector revealed by seat i
+    ///         (see getSeats and the Revealed events); pass empty bytes for seats that did not
+    ///         reveal. Accepts the largest set of vectors within the threshold of a medoid when
+    ///         it has at least minAgreement members; pays, slashes and refunds accordingly.
+    /// @param jobId The job.
+    /// @param vectors One entry per seat.
+    function finalize(uint256 jobId, bytes[] calldata vectors) external nonReentrant {
+        Job storage job = _jobs[jobId];
+        if (job.status != JobStatus.Revealing) revert JobRegistryWrongStatus(jobId, job.status);
+        if (job.revealed < job.committed && block.timestamp <= job.revealDeadline) {
+            revert JobRegistryRevealPending(jobId, job.revealDeadline);
+        }
+        Seat[] storage seats = _seats[jobId];
+        if (vectors.length != seats.length) revert JobRegistryVectorCountMismatch(vectors.length, seats.length);
+
+        (uint256 medoid, uint256 agreeingMask, uint256 agreeingCount) = _agreement(jobId, job, seats, vectors);
+        bool accepted = agreeingCount >= job.minAgreement;
+
+        // Effects on this contract first; the registry calls below only move stake into it.
+        uint96 fee = job.fee;
+        bytes32 resultHash;
+        if (accepted) {
+            resultHash = keccak256(vectors[medoid]);
+            job.resultHash = resultHash;
+            job.status = JobStatus.Accepted;
+        } else {
+            job.status = JobStatus.Refunded;
+        }
+
+        uint256 slashed = _settleReveals(jobId, seats, agreeingMask, accepted);
+        if (!accepted) {
+            _refund(jobId, job, slashed);
+            return;
+        }
+        address[] memory agreeing = _members(seats, agreeingMask, agreeingCount);
+        emit JobAccepted(jobId, resultHash, agreeing, vectors[medoid]);
+        _pay(jobId, fee, slashed, agreeing);
+        if (job.callback) _deliver(jobId, job.requester, resultHash, vectors[medoid]);
+    }
+
+    // ------------------------------------------------------------- governance
+    /// @notice Change the settlement policy (bounded; see JobRegistryInvalidPolicy).
+    /// @param policy The new policy.
+    function setPolicy(Policy calldata policy) external onlyRole(PARAMS_ROLE) {
+        _setPolicy(policy);
+    }
+
+    // ------------------------------------------------------------------ views
+    /// @notice The commitment a node must send for `vector` and `salt` on this chain and
+    ///         registry: keccak256(abi.encode(chainid, registry, jobId, node, vector, salt)).
+    ///         Binding the node's address means nobody can reuse another node's commitment.
+    /// @param jobId The job.
+    /// @param node The committing node.
+    /// @param vector The packed int8 vector.
+    /// @param salt A secret random salt.
+    function commitmentOf(uint256 jobId, address node, bytes calldata vector, bytes32 salt)
+        public
+        view
+        returns (bytes32)
+    {
+        return keccak256(abi.encode(block.chainid, address(this), jobId, node, vector, salt));
+    }
+
+    /// @notice A job's record; reverts for an unknown id.
+    /// @param jobId The job.
+    function getJob(uint256 jobId) external view returns (Job memory) {
+        if (_jobs[jobId].status == JobStatus.None) revert JobRegistryUnknownJob(jobId);
+        return _jobs[jobId];
+    }
+
+    /// @notice A job's seats in assignment order.
+    /// @param jobId The job.
+    function getSeats(uint256 jobId) external view returns (Seat[] memory) {
+        return _seats[jobId];
+    }
+
+    /// @notice Number of jobs ever submitted (ids run from 1).
+    function jobCount() external view returns (uint256) {
+        return _jobCount;
+    }
+
+    /// @notice The settlement policy.
+    function policy() external view returns (Policy memory) {
+        return _policy;
+    }
+
+    // --------------------------------------------------------------- internal
+    function _submit(uint32 modelId, string[] calldata inputs, uint96 maxFeePerJob, bool callback)
+        private
+        returns (uint256 firstJobId)
+    {
+        ModelRegistry.Model memory model = models.getModel(modelId);
+        if (!model.active) revert JobRegistryModelInactive(modelId);
+        if (inputs.length == 0 || inputs.length > MAX_BATCH) revert JobRegistryInvalidBatch(inputs.length);
+        if (model.fee > maxFeePerJob) revert JobRegistryFeeAboveMax(model.fee, maxFeePerJob);
+
+        firstJobId = _jobCount + 1;
+        _jobCount += inputs.length;
+        for (uint256 i = 0; i < inputs.length; ++i) {
+            uint256 length = bytes(inputs[i]).length;
+            if (length == 0 || length > MAX_INPUT_BYTES) revert JobRegistryInvalidInput(i, length);
+            _createJob(firstJobId + i, modelId, model, inputs[i], callback);
+        }
+
+        uint256 total = uint256(model.fee) * inputs.length;
+        if (total != 0) token.safeTransferFrom(msg.sender, address(this), total);
+    }
+
+    function _createJob(
+        uint256 jobId,
+        uint32 modelId,
+        ModelRegistry.Model memory model,
+        string calldata input,
+        bool callback
+    ) private {
+        Job storage job = _jobs[jobId];
+        job.requester = msg.sender;
+        job.modelId = modelId;
+        job.status = JobStatus.Committing;
+        job.minAgreement = model.minAgreement;
+        job.callback = callback;
+        job.commitDeadline = uint40(block.timestamp + model.commitWindow);
+        job.fee = model.fee;
+        job.thresholdPpm = model.thresholdPpm;
+        job.revealWindow = model.revealWindow;
+        job.dimension = model.dimension;
+        bytes32 inputHash = keccak256(bytes(input));
+        job.inputHash = inputHash;
+        emit JobSubmitted(jobId, modelId, msg.sender, inputHash, input, model.fee);
+        _seatCommittee(jobId, job, nodes.drawCommittee(modelId, _seed(jobId), model.quorum, new address[](0)));
+    }
+
+    function _seatCommittee(uint256 jobId, Job storage job, address[] memory drawn) private {
+        Seat[] storage seats = _seats[jobId];
+        for (uint256 k = 0; k < drawn.length; ++k) {
+            seats.push(Seat({node: drawn[k], state: SeatState.Assigned, digest: bytes32(0)}));
+            emit JobAssigned(jobId, drawn[k], uint8(seats.length - 1), job.commitDeadline);
+        }
+        job.seatCount = uint8(seats.length);
+    }
+
+    function _seed(uint256 jobId) private view returns (uint256) {
+        return uint256(keccak256(abi.encode(block.prevrandao, blockhash(block.number - 1), jobId, _seats[jobId].length)));
+    }
+
+    function _startReveal(uint256 jobId, Job storage job) private {
+        job.status = JobStatus.Revealing;
+        job.revealDeadline = uint40(block.timestamp + job.revealWindow);
+        emit RevealStarted(jobId, job.revealDeadline);
+    }
+
+    function _tryReassign(uint256 jobId, Job storage job, uint256 dropped) private returns (bool) {
+        if (dropped == 0 || job.round >= MAX_REASSIGNMENTS) return false;
+        Seat[] storage seats = _seats[jobId];
+        address[] memory tried = new address[](seats.length);
+        for (uint256 i = 0; i < seats.length; ++i) {
+            tried[i] = seats[i].node;
+        }
+        ModelRegistry.Model memory model = models.getModel(job.modelId);
+        try nodes.drawCommittee(job.modelId, _seed(jobId), dropped, tried) returns (address[] memory drawn) {
+            job.round += 1;
+            job.commitDeadline = uint40(block.timestamp + model.commitWindow);
+            _seatCommittee(jobId, job, drawn);
+            emit JobReassigned(jobId, job.round, job.commitDeadline);
+            return true;
+        } catch {
+            return false;
+        }
+    }
+
+    /// @dev Check every revealed vector against its stored hash, then find the medoid: the
+    ///      revealed vector agreeing with the most others (lowest seat wins a tie).
+    function _agreement(uint256 jobId, Job storage job, Seat[] storage seats, bytes[] calldata vectors)
+        private
+        view
+        returns (uint256 medoid, uint256 bestMask, uint256 bestCount)
+    {
+        uint256 n = seats.length;
+        uint256[] memory norms = new uint256[](n);
+        uint256[] memory masks = new uint256[](n);
+        uint256 revealedMask;
+        for (uint256 i = 0; i < n; ++i) {
+            if (seats[i].state != SeatState.Revealed) continue;
+            if (keccak256(vectors[i]) != seats[i].digest) revert JobRegistryVectorMismatch(jobId, i);
+            revealedMask |= 1 << i;
+            norms[i] = Cosine.normSq(vectors[i]);
+            if (norms[i] != 0) masks[i] |= 1 << i;
+        }
+        uint256 threshold = job.thresholdPpm;
+        for (uint256 i = 0; i < n; ++i) {
+            if (revealedMask & (1 << i) == 0) continue;
+            for (uint256 j = i + 1; j < n; ++j) {
+                if (revealedMask & (1 << j) == 0) continue;
+                if (Cosine.agrees(Cosine.dot(vectors[i], vectors[j]), norms[i], norms[j], threshold)) {
+                    masks[i] |= 1 << j;
+                    masks[j] |= 1 << i;
+                }
+            }
+        }
+        for (uint256 i = 0; i < n; ++i) {
+            uint256 count = _popcount(masks[i]);
+            if (count > bestCount) {
+                (medoid, bestMask, bestCount) = (i, masks[i], count);
+            }
+        }
+    }
+
+    /// @dev Settle every seat still open after the reveal phase; returns the total slashed.
+    function _settleReveals(uint256 jobId, Seat[] storage seats, uint256 agreeingMask, bool accepted)
+        private
+        returns (uint256 slashed)
+    {
+        Policy memory p = _policy;
+        for (uint256 i = 0; i < seats.length; ++i) {
+            SeatState state = seats[i].state;
+            address node = seats[i].node;
+            if (state == SeatState.Committed) {
+                slashed += _settle(jobId, node, SeatOutcome.Withheld, -int32(p.livenessPenalty), p.slashBps);
+            } else if (state == SeatState.Revealed) {
+                if (!accepted) {
+                    _settle(jobId, node, SeatOutcome.Released, 0, 0);
+                } else if (agreeingMask & (1 << i) != 0) {
+                    _settle(jobId, node, SeatOutcome.Agreed, int32(p.reputationGain), 0);
+                } else {
+                    slashed += _settle(jobId, node, SeatOutcome.Disagreed, -int32(p.disagreementPenalty), p.slashBps);
+                }
+            }
+        }
+    }
+
+    function _settle(uint256 jobId, address node, SeatOutcome outcome, int32 reputationDelta, uint16 slashBps)
+        private
+        returns (uint256 slashed)
+    {
+        slashed = nodes.settleSeat(node, reputationDelta, slashBps);
+        emit SeatSettled(jobId, node, outcome, slashed);
+    }
+
+    /// @dev Fee and slash reward split equally among the agreeing nodes; the protocol's share,
+    ///      the rest of the slashed stake and any rounding dust go to the treasury.
+    function _pay(uint256 jobId, uint96 fee, uint256 slashed, address[] memory agreeing) private {
+        Policy memory p = _policy;
+        uint256 k = agreeing.length;
+        uint256 feeEach = (uint256(fee) * (BPS - p.protocolFeeBps)) / BPS / k;
+        uint256 rewardEach = (slashed * p.slashRewardBps) / BPS / k;
+        uint256 toTreasury = fee + slashed - (feeEach + rewardEach) * k;
+        for (uint256 i = 0; i < k; ++i) {
+            emit NodePaid(jobId, agreeing[i], feeEach, rewardEach);
+        }
+        for (uint256 i = 0; i < k; ++i) {
+            if (feeEach + rewardEach != 0) token.safeTransfer(agreeing[i], feeEach + rewardEach);
+        }
+        if (toTreasury != 0) token.safeTransfer(p.treasury, toTreasury);
+    }
+
+    function _refund(uint256 jobId, Job storage job, uint256 slashed) private {
+        job.status = JobStatus.Refunded;
+        Seat[] storage seats = _seats[jobId];
+        for (uint256 i = 0; i < seats.length; ++i) {
+            if (seats[i].state == SeatState.Committed && job.revealDeadline == 0) {
+                // Refunded from the commit phase: committed nodes did nothing wrong.
+                _settle(jobId, seats[i].node, SeatOutcome.Released, 0, 0);
+            }
+        }
+        emit JobRefunded(jobId, job.requester, job.fee);
+        if (job.fee != 0) token.safeTransfer(job.requester, job.fee);
+        if (slashed != 0) token.safeTransfer(_policy.treasury, slashed);
+    }
+
+    /// @dev Calls the requester with exactly callbackGasLimit gas and copies no return data, so
+    ///      neither a revert, an out-of-gas nor a huge return can block finalization.
+    function _deliver(uint256 jobId, address requester, bytes32 resultHash, bytes calldata vector) private {
+        uint256 gasLimit = _policy.callbackGasLimit;
+        // EIP-150 forwards at most 63/64 of the remaining gas; demand enough that the callee
+        // really gets gasLimit, so a finalizer cannot starve the callback on purpose.
+        uint256 needed = gasLimit + gasLimit / 63 + 10_000;
+        if (gasleft() < needed) revert JobRegistryInsufficientGasForCallback(gasleft(), needed);
+        bytes memory data = abi.encodeCall(IInferaConsumer.onInferaResult, (jobId, resultHash, vector));
+        bool success;
+        assembly ("memory-safe") {
+            success := call(gasLimit, requester, 0, add(data, 0x20), mload(data), 0, 0)
+        }
+        emit CallbackDelivered(jobId, requester, success);
+    }
+
+    function _members(Seat[] storage seats, uint256 mask, uint256 count) private view returns (address[] memory out) {
+        out = new address[](count);
+        uint256 k = 0;
+        for (uint256 i = 0; i < seats.length; ++i) {
+            if (mask & (1 << i) != 0) out[k++] = seats[i].node;
+        }
+    }
+
+    function _seatOf(uint256 jobId, address node, SeatState expected) private view returns (Seat storage) {
+        Seat[] storage seats = _seats[jobId];
+        for (uint256 i = 0; i < seats.length; ++i) {
+            if (seats[i].node != node || seats[i].state == SeatState.Dropped) continue;
+            if (seats[i].state != expected) revert JobRegistryWrongSeatState(jobId, node, seats[i].state);
+            return seats[i];
+        }
+        revert JobRegistryNotAssigned(jobId, node);
+    }
+
+    function _setPolicy(Policy memory p) private {
+        if (
+            p.treasury == address(0) || p.protocolFeeBps > BPS / 2 || p.slashBps > BPS || p.slashRewardBps > BPS
+                || p.callbackGasLimit == 0 || p.callbackGasLimit > MAX_CALLBACK_GAS
+                || p.reputationGain > MAX_REPUTATION_STEP || p.disagreementPenalty > MAX_REPUTATION_STEP
+                || p.livenessPenalty > MAX_REPUTATION_STEP
+        ) revert JobRegistryInvalidPolicy();
+        _policy = p;
+        emit PolicyChanged(p);
+    }
+
+    function _popcount(uint256 x) private pure returns (uint256 count) {
+        while (x != 0) {
+            x &= x - 1;
+            ++count;
+        }
+    }
+}

