@@ -15,10 +15,12 @@ from pathlib import Path
 import numpy as np
 import numpy.typing as npt
 
+from infera.errors import InferaError
+
 WEIGHTS_FILE = "model.safetensors"
 
 
-class ModelDigestMismatch(RuntimeError):
+class ModelDigestMismatch(InferaError):
     """The local weights are not the ones the model registry names."""
 
 

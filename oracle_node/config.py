@@ -1,0 +1,33 @@
+"""Node settings: INFERA_* environment variables, or a .env file in the working directory."""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Literal
+
+from pydantic import Field
+
+from infera.settings import ChainSettings
+
+Fault = Literal["none", "random-vector", "truncate-input", "withhold-reveal", "wrong-reveal"]
+
+
+class NodeSettings(ChainSettings):
+    """Everything `oracle-node run` needs; see .env.example for a commented template."""
+
+    deployments_dir: Path | None = None
+    """Folder of deployment records; defaults to the project's deployments/."""
+    models: list[str] = Field(default_factory=lambda: ["all-MiniLM-L6-v2"])
+    """Models to serve, by registered name (JSON list in the environment)."""
+    device: str = "auto"
+    """torch device: auto (CUDA when present, else CPU), cpu, cuda, cuda:1, ..."""
+    batch_size: int = Field(default=64, ge=1, le=1024)
+    state_dir: Path = Path(".run/node-state")
+    """Where commitments (vector and salt) are persisted before they are sent."""
+    poll_interval: float = Field(default=0.5, gt=0)
+    finalize_grace: float = Field(default=3.0, ge=0)
+    """Seconds a node that is not first in line waits before it finalizes a job itself."""
+    log_level: str = "INFO"
+    log_json: bool = True
+    fault: Fault = "none"
+    """Adversarial behaviour for tests and drills only; an honest node leaves this at none."""

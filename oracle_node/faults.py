@@ -1,0 +1,34 @@
+"""Adversarial behaviours, for tests and drills only: what a lazy or dishonest node would do.
+
+An honest node runs with ``fault = none``. Each fault changes exactly one step, so a test can
+show the contract's answer to it (slashing, no payment) with a real node process.
+"""
+
+from __future__ import annotations
+
+import numpy as np
+import numpy.typing as npt
+
+from oracle_node.config import Fault
+
+
+def adjust_input(fault: Fault, text: str) -> str:
+    if fault == "truncate-input":
+        words = text.split()
+        return " ".join(words[: max(1, len(words) // 2)])
+    return text
+
+
+def adjust_vector(fault: Fault, vector: npt.NDArray[np.float32], rng: np.random.Generator) -> npt.NDArray[np.float32]:
+    if fault == "random-vector":
+        return rng.standard_normal(vector.shape).astype(np.float32)
+    return vector
+
+
+def reveals(fault: Fault) -> bool:
+    return fault != "withhold-reveal"
+
+
+def reveal_salt(fault: Fault, salt: bytes) -> bytes:
+    """A wrong salt makes the reveal not match the commitment."""
+    return bytes(32) if fault == "wrong-reveal" else salt

@@ -1,0 +1,259 @@
+"""The oracle node: watch for assignments, embed, commit, reveal, and finalize.
+
+One long-lived loop (setup / run / stop). Each tick walks every job the node holds through the
+next step its on-chain state allows, so the node converges to the right action after a restart,
+a missed block or a transaction that failed.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import os
+import time
+from dataclasses import dataclass, field
+
+import numpy as np
+import structlog
+from eth_utils import keccak
+
+from infera.chain import Chain, commitment_of
+from infera.deployment import load_deployment
+from infera.errors import ConfigError, ContractRevert, InferaError, InsufficientStake
+from infera.types import Job, JobStatus, SeatState
+from infera.vectors import quantize_packed
+from oracle_node import faults
+from oracle_node.config import NodeSettings
+from oracle_node.inference.embedder import Embedder, minilm_path
+from oracle_node.store import Work, WorkState, WorkStore
+
+log = structlog.get_logger("oracle_node")
+
+# Models this node software can run, by registered name -> local weights folder.
+LOCAL_MODELS = {"all-MiniLM-L6-v2": minilm_path}
+
+
+class NotRegistered(InferaError):
+    """The node's address is not registered in the NodeRegistry."""
+
+
+@dataclass
+class ServedModel:
+    model_id: int
+    name: str
+    embedder: Embedder
+    dimension: int
+
+
+@dataclass
+class OracleNode:
+    settings: NodeSettings
+    chain: Chain | None = None
+    store: WorkStore | None = None
+    served: dict[int, ServedModel] = field(default_factory=dict)
+    _stopping: asyncio.Event = field(default_factory=asyncio.Event)
+    _rng: np.random.Generator = field(default_factory=np.random.default_rng)
+
+    # ---------------------------------------------------------------- lifecycle
+    async def setup(self) -> None:
+        """Connect, check registration and stake, load and verify every served model."""
+        s = self.settings
+        if s.private_key is None:
+            raise ConfigError("INFERA_PRIVATE_KEY is not set: the node signs its commits and reveals")
+        deployment = load_deployment(s.network, s.deployments_dir)
+        self.chain = await Chain.connect(s.rpc_url, deployment, s.private_key.get_secret_value())
+        me = self.chain.address
+        await self._check_stake(me)
+        for name in s.models:
+            self.served[deployment.model_id(name)] = await self._load_model(deployment.model_id(name), name)
+        self.store = WorkStore(s.state_dir / f"{me.lower()}.sqlite3")
+        log.info("node ready", node=me, network=s.network, models=[m.name for m in self.served.values()],
+                 device=next(iter(self.served.values())).embedder.device, fault=s.fault)
+
+    async def _check_stake(self, me: str) -> None:
+        assert self.chain is not None
+        info = await self.chain.get_node(me)
+        if not info.registered:
+            raise NotRegistered(f"node {me} is not registered: run `oracle-node register --stake N`")
+        minimum = int(await self.chain.nodes.functions.minStake().call())
+        if info.stake < minimum:
+            raise InsufficientStake(
+                f"node {me} has {info.stake / 1e18:g} INFER staked, the minimum is {minimum / 1e18:g}; "
+                "add stake with `oracle-node register --stake N` (it tops up)"
+            )
+
+    async def _load_model(self, model_id: int, name: str) -> ServedModel:
+        assert self.chain is not None
+        model = await self.chain.get_model(model_id)
+        registered_name = str(await self.chain.models.functions.nameOf(model_id).call())
+        if registered_name not in LOCAL_MODELS:
+            raise ConfigError(f"model {model_id} is {registered_name!r}; this node can run {sorted(LOCAL_MODELS)}")
+        path = LOCAL_MODELS[registered_name]()
+        embedder = await asyncio.to_thread(Embedder, path, self.settings.device, self.settings.batch_size)
+        embedder.verify_digest(model.weights_digest)
+        if embedder.dimension != model.dimension:
+            raise ConfigError(f"{registered_name} outputs {embedder.dimension} dims, the registry says {model.dimension}")
+        return ServedModel(model_id, registered_name, embedder, model.dimension)
+
+    async def run(self) -> None:
+        await self.setup()
+        try:
+            while not self._stopping.is_set():
+                try:
+                    await self.tick()
+                except (InferaError, OSError, asyncio.TimeoutError) as exc:
+                    log.warning("tick failed; retrying", error=str(exc), kind=type(exc).__name__)
+                try:
+                    await asyncio.wait_for(self._stopping.wait(), timeout=self.settings.poll_interval)
+                except asyncio.TimeoutError:
+                    pass
+        finally:
+            await self.cleanup()
+
+    def stop(self) -> None:
+        self._stopping.set()
+
+    async def cleanup(self) -> None:
+        if self.store is not None:
+            self.store.close()
+        if self.chain is not None:
+            await self.chain.close()
+        log.info("node stopped")
+
+    # --------------------------------------------------------------------- tick
+    async def tick(self) -> None:
+        await self.collect_assignments()
+        await self.commit_pending()
+        await self.progress_open_jobs()
+
+    async def collect_assignments(self) -> None:
+        chain, store = self._parts()
+        last = store.get_meta("last_block")
+        start = int(last) + 1 if last is not None else chain.deployment.deployment_block
+        head = await chain.block_number()
+        if head < start:
+            return
+        for event in await chain.logs(chain.jobs, "JobAssigned", start, head, node=chain.address):
+            job_id = int(event["args"]["jobId"])
+            if store.add_assignment(job_id):
+                log.info("assigned", job=job_id, seat=int(event["args"]["seat"]))
+        store.set_meta("last_block", str(head))
+
+    async def commit_pending(self) -> None:
+        """Embed every assigned job in one batch per model, persist, then commit each."""
+        chain, store = self._parts()
+        pending = store.in_states(WorkState.ASSIGNED)
+        if not pending:
+            return
+        jobs = {w.job_id: await chain.get_job(w.job_id) for w in pending}
+        by_model: dict[int, list[tuple[int, str]]] = {}
+        for job_id, job in jobs.items():
+            if job.status is not JobStatus.COMMITTING or job.model_id not in self.served:
+                store.set_state(job_id, WorkState.DONE)
+                continue
+            text = await self._input_text(job_id, job)
+            by_model.setdefault(job.model_id, []).append((job_id, faults.adjust_input(self.settings.fault, text)))
+        for model_id, items in by_model.items():
+            started = time.perf_counter()
+            vectors = await asyncio.to_thread(self.served[model_id].embedder.embed, [t for _, t in items])
+            log.info("embedded", model=model_id, jobs=len(items), seconds=round(time.perf_counter() - started, 3))
+            for (job_id, _), vector in zip(items, vectors, strict=True):
+                packed = quantize_packed(faults.adjust_vector(self.settings.fault, vector, self._rng))
+                store.seal(job_id, packed, os.urandom(32))
+        for work in store.in_states(WorkState.SEALED):
+            await self._send_commit(work)
+
+    async def _input_text(self, job_id: int, job: Job) -> str:
+        chain, _ = self._parts()
+        events = await chain.logs(chain.jobs, "JobSubmitted", chain.deployment.deployment_block, jobId=job_id)
+        text = str(events[0]["args"]["input"])
+        if keccak(text.encode("utf-8")) != job.input_hash:
+            raise InferaError(f"job {job_id}: input in the event does not match the stored input hash")
+        return text
+
+    async def _send_commit(self, work: Work) -> None:
+        chain, store = self._parts()
+        assert work.vector is not None and work.salt is not None
+        commitment = commitment_of(
+            chain.deployment.chain_id, chain.jobs.address, work.job_id, chain.address, work.vector, work.salt
+        )
+        try:
+            await chain.transact(chain.jobs.functions.commit(work.job_id, commitment))
+        except ContractRevert as exc:
+            await self._resolve_failed_step(work, exc)
+            return
+        store.set_state(work.job_id, WorkState.COMMITTED)
+        log.info("committed", job=work.job_id)
+
+    async def _resolve_failed_step(self, work: Work, exc: ContractRevert) -> None:
+        """After a revert, trust the chain: adopt the seat's real state or give the job up."""
+        chain, store = self._parts()
+        seat = next((s for s in await chain.get_seats(work.job_id) if s.node == chain.address), None)
+        if seat is not None and seat.state is SeatState.COMMITTED:
+            store.set_state(work.job_id, WorkState.COMMITTED)
+        elif seat is not None and seat.state is SeatState.REVEALED:
+            store.set_state(work.job_id, WorkState.REVEALED)
+        else:
+            store.set_state(work.job_id, WorkState.DONE)
+            log.warning("step rejected; job given up", job=work.job_id, error=str(exc))
+
+    async def progress_open_jobs(self) -> None:
+        chain, store = self._parts()
+        now = max(await chain.timestamp(), int(time.time()))
+        for work in store.in_states(WorkState.SEALED, WorkState.COMMITTED, WorkState.REVEALED):
+            job = await chain.get_job(work.job_id)
+            if job.status.terminal:
+                store.set_state(work.job_id, WorkState.DONE)
+                log.info("job closed", job=work.job_id, status=job.status.name.lower())
+            elif job.status is JobStatus.COMMITTING and now > job.commit_deadline:
+                await self._try(chain.jobs.functions.advance(work.job_id), "advanced", work.job_id)
+            elif job.status is JobStatus.REVEALING and work.state is WorkState.COMMITTED:
+                await self._reveal(work)
+            elif job.status is JobStatus.REVEALING and work.state is WorkState.REVEALED:
+                await self._maybe_finalize(work, job, now)
+
+    async def _reveal(self, work: Work) -> None:
+        chain, store = self._parts()
+        if not faults.reveals(self.settings.fault):
+            return
+        assert work.vector is not None and work.salt is not None
+        salt = faults.reveal_salt(self.settings.fault, work.salt)
+        try:
+            await chain.transact(chain.jobs.functions.reveal(work.job_id, work.vector, salt))
+        except ContractRevert as exc:
+            await self._resolve_failed_step(work, exc)
+            return
+        store.set_state(work.job_id, WorkState.REVEALED)
+        log.info("revealed", job=work.job_id)
+
+    async def _maybe_finalize(self, work: Work, job: Job, now: int) -> None:
+        """The first revealed seat finalizes at once; the others only after a grace period."""
+        chain, store = self._parts()
+        if job.revealed < job.committed and now <= job.reveal_deadline:
+            return
+        seats = await chain.get_seats(work.job_id)
+        revealed = [s.node for s in seats if s.state is SeatState.REVEALED]
+        ready_since = store.mark_ready(work.job_id, time.monotonic())
+        first = bool(revealed) and revealed[0] == chain.address
+        if not first and time.monotonic() - ready_since < self.settings.finalize_grace:
+            return
+        by_node = {
+            str(e["args"]["node"]): bytes(e["args"]["vector"])
+            for e in await chain.logs(chain.jobs, "Revealed", chain.deployment.deployment_block, jobId=work.job_id)
+        }
+        vectors = [by_node.get(s.node, b"") if s.state is SeatState.REVEALED else b"" for s in seats]
+        await self._try(chain.jobs.functions.finalize(work.job_id, vectors), "finalized", work.job_id)
+
+    async def _try(self, fn: object, done: str, job_id: int) -> None:
+        """Send a call anyone may make; losing the race to another node is normal."""
+        chain, _ = self._parts()
+        try:
+            await chain.transact(fn)  # type: ignore[arg-type]
+        except ContractRevert as exc:
+            log.debug("not needed", job=job_id, action=done, reason=exc.name)
+            return
+        log.info(done, job=job_id)
+
+    def _parts(self) -> tuple[Chain, WorkStore]:
+        if self.chain is None or self.store is None:
+            raise RuntimeError("OracleNode.setup() has not run")
+        return self.chain, self.store

@@ -1,0 +1,1 @@
+"""Infera Python SDK: chain bindings, job submission and verification, devnet control."""

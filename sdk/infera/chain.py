@@ -1,0 +1,163 @@
+"""Async chain access: one RPC connection, an optional signing key, and our four contracts.
+
+Every write is simulated first (so a revert surfaces as a decoded ContractRevert before any gas
+is spent), signed locally, sent with a nonce this process tracks, and waited for.
+"""
+
+from __future__ import annotations
+
+import asyncio
+from typing import Any
+
+from eth_abi import encode as abi_encode
+from eth_account import Account
+from eth_account.signers.local import LocalAccount
+from eth_utils import keccak, to_checksum_address
+from web3 import AsyncWeb3
+from web3.contract import AsyncContract
+from web3.contract.async_contract import AsyncContractFunction
+from web3.exceptions import ContractLogicError, TimeExhausted
+from web3.types import EventData, TxReceipt
+
+from infera.abi import decode_revert, load_abi
+from infera.deployment import Deployment
+from infera.errors import ConfigError, RpcUnreachable, TransactionFailed, WrongChain
+from infera.types import Job, Model, NodeInfo, Seat
+
+RECEIPT_TIMEOUT_S = 120.0
+
+
+def commitment_of(chain_id: int, registry: str, job_id: int, node: str, vector: bytes, salt: bytes) -> bytes:
+    """The commitment JobRegistry.commitmentOf computes, without a round trip."""
+    encoded = abi_encode(
+        ["uint256", "address", "uint256", "address", "bytes", "bytes32"],
+        [chain_id, to_checksum_address(registry), job_id, to_checksum_address(node), vector, salt],
+    )
+    return keccak(encoded)
+
+
+class Chain:
+    """Connection to one deployment. Use ``await Chain.connect(...)``."""
+
+    def __init__(self, w3: AsyncWeb3, deployment: Deployment, account: LocalAccount | None) -> None:
+        self.w3 = w3
+        self.deployment = deployment
+        self.account = account
+        c = deployment.contracts
+        self.token = self._bind("InferToken", c.InferToken)
+        self.models = self._bind("ModelRegistry", c.ModelRegistry)
+        self.nodes = self._bind("NodeRegistry", c.NodeRegistry)
+        self.jobs = self._bind("JobRegistry", c.JobRegistry)
+        self._nonce: int | None = None
+        self._send_lock = asyncio.Lock()
+
+    @classmethod
+    async def connect(
+        cls, rpc_url: str, deployment: Deployment, private_key: str | None = None, timeout: float = 10.0
+    ) -> Chain:
+        """Connect and check that the endpoint serves the deployment's chain."""
+        w3 = AsyncWeb3(AsyncWeb3.AsyncHTTPProvider(rpc_url, request_kwargs={"timeout": timeout}))
+        try:
+            chain_id = await w3.eth.chain_id
+        except Exception as exc:  # aiohttp raises several types for a dead endpoint
+            raise RpcUnreachable(f"RPC endpoint {rpc_url} does not answer ({type(exc).__name__}: {exc})") from exc
+        if chain_id != deployment.chain_id:
+            raise WrongChain(
+                f"RPC endpoint {rpc_url} serves chain id {chain_id}, but the {deployment.network} "
+                f"deployment is on chain id {deployment.chain_id}: check INFERA_RPC_URL and INFERA_NETWORK"
+            )
+        account = None
+        if private_key:
+            try:
+                account = Account.from_key(private_key)
+            except (ValueError, TypeError) as exc:
+                raise ConfigError(f"the private key is not a valid secp256k1 key: {exc}") from None
+        return cls(w3, deployment, account)
+
+    def _bind(self, name: str, address: str) -> AsyncContract:
+        return self.w3.eth.contract(address=to_checksum_address(address), abi=load_abi(name))
+
+    @property
+    def address(self) -> str:
+        if self.account is None:
+            raise ConfigError("this operation needs a signing key (set INFERA_PRIVATE_KEY)")
+        return str(self.account.address)
+
+    async def close(self) -> None:
+        await self.w3.provider.disconnect()
+
+    # ------------------------------------------------------------------ writes
+    async def transact(self, fn: AsyncContractFunction, gas: int | None = None) -> TxReceipt:
+        """Simulate, sign, send and wait for ``fn``; raise ContractRevert or TransactionFailed."""
+        sender = self.address
+        assert self.account is not None
+        async with self._send_lock:
+            try:
+                estimated = await fn.estimate_gas({"from": sender})
+            except ContractLogicError as exc:
+                raise (decode_revert(_revert_data(exc)) or TransactionFailed(f"{fn.fn_name} would revert: {exc}")) from None
+            if self._nonce is None:
+                self._nonce = await self.w3.eth.get_transaction_count(sender, "pending")
+            tx = await fn.build_transaction(
+                {"from": sender, "nonce": self._nonce, "gas": gas or int(estimated * 1.25) + 20_000}
+            )
+            signed = self.account.sign_transaction(tx)
+            try:
+                tx_hash = await self.w3.eth.send_raw_transaction(signed.raw_transaction)
+            except Exception:
+                self._nonce = None  # resynchronise from the node next time
+                raise
+            self._nonce += 1
+        try:
+            receipt = await self.w3.eth.wait_for_transaction_receipt(tx_hash, timeout=RECEIPT_TIMEOUT_S, poll_latency=0.1)
+        except TimeExhausted as exc:
+            raise TransactionFailed(f"{fn.fn_name} tx 0x{bytes(tx_hash).hex()} not mined in {RECEIPT_TIMEOUT_S:.0f}s") from exc
+        if receipt["status"] != 1:
+            raise TransactionFailed(f"{fn.fn_name} tx 0x{bytes(tx_hash).hex()} reverted on chain")
+        return receipt
+
+    # ------------------------------------------------------------------- reads
+    async def get_job(self, job_id: int) -> Job:
+        return Job.from_struct(job_id, await self._call(self.jobs.functions.getJob(job_id)))
+
+    async def get_seats(self, job_id: int) -> list[Seat]:
+        return [Seat.from_struct(s) for s in await self._call(self.jobs.functions.getSeats(job_id))]
+
+    async def get_model(self, model_id: int) -> Model:
+        return Model.from_struct(model_id, await self._call(self.models.functions.getModel(model_id)))
+
+    async def get_node(self, address: str) -> NodeInfo:
+        checksum = to_checksum_address(address)
+        return NodeInfo.from_struct(checksum, await self._call(self.nodes.functions.getNode(checksum)))
+
+    async def balance_of(self, address: str) -> int:
+        return int(await self._call(self.token.functions.balanceOf(to_checksum_address(address))))
+
+    async def block_number(self) -> int:
+        return int(await self.w3.eth.block_number)
+
+    async def timestamp(self) -> int:
+        block = await self.w3.eth.get_block("latest")
+        return int(block["timestamp"])
+
+    async def _call(self, fn: AsyncContractFunction) -> Any:
+        try:
+            return await fn.call()
+        except ContractLogicError as exc:
+            raise (decode_revert(_revert_data(exc)) or exc) from None
+
+    async def logs(
+        self, contract: AsyncContract, event: str, from_block: int, to_block: int | str = "latest", **filters: Any
+    ) -> list[EventData]:
+        """Event logs of ``contract.event`` in a block range, filtered on indexed arguments."""
+        found = await getattr(contract.events, event).get_logs(
+            from_block=from_block, to_block=to_block, argument_filters=filters or None
+        )
+        return list(found)
+
+
+def _revert_data(exc: ContractLogicError) -> str | None:
+    data = exc.data
+    if isinstance(data, dict):
+        data = data.get("data")
+    return data if isinstance(data, str) else None

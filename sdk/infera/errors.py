@@ -1,0 +1,62 @@
+"""One exception root for the SDK, with a subclass per area (Ape's convention)."""
+
+from __future__ import annotations
+
+from typing import Any
+
+
+class InferaError(Exception):
+    """Root of every error the SDK raises on purpose."""
+
+
+class ConfigError(InferaError):
+    """A setting is missing or invalid."""
+
+
+class DeploymentNotFound(InferaError):
+    """No deployment record exists for the requested network."""
+
+
+class RpcUnreachable(InferaError):
+    """The RPC endpoint does not answer."""
+
+
+class WrongChain(InferaError):
+    """The RPC endpoint serves another chain than the deployment was made on."""
+
+
+class UnknownModel(InferaError):
+    """The deployment or registry has no such model."""
+
+
+class InsufficientStake(InferaError):
+    """A node's stake is below the registry's minimum."""
+
+
+class InsufficientBalance(InferaError):
+    """An account holds too little INFER for what it asked to do."""
+
+
+class TransactionFailed(InferaError):
+    """A transaction was mined but reverted, or was never mined."""
+
+
+class JobTimeout(InferaError):
+    """A job did not reach a terminal state in time."""
+
+
+class ContractRevert(InferaError):
+    """A call reverted with a custom error of our contracts, decoded by name and arguments."""
+
+    def __init__(self, name: str, args: dict[str, Any], raw: str) -> None:
+        self.name = name
+        self.args_by_name = args
+        self.raw = raw
+        rendered = ", ".join(f"{k}={_render(v)}" for k, v in args.items())
+        super().__init__(f"{name}({rendered})")
+
+
+def _render(value: Any) -> str:
+    if isinstance(value, (bytes, bytearray)):
+        return "0x" + bytes(value).hex()
+    return str(value)

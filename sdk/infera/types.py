@@ -1,0 +1,129 @@
+"""Typed views of on-chain records, decoded from the contracts' struct returns."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from enum import IntEnum
+from typing import Any
+
+
+class JobStatus(IntEnum):
+    NONE = 0
+    COMMITTING = 1
+    REVEALING = 2
+    ACCEPTED = 3
+    REFUNDED = 4
+
+    @property
+    def terminal(self) -> bool:
+        return self in (JobStatus.ACCEPTED, JobStatus.REFUNDED)
+
+
+class SeatState(IntEnum):
+    ASSIGNED = 0
+    COMMITTED = 1
+    REVEALED = 2
+    DROPPED = 3
+
+
+@dataclass(frozen=True)
+class Job:
+    job_id: int
+    requester: str
+    model_id: int
+    status: JobStatus
+    seat_count: int
+    committed: int
+    revealed: int
+    min_agreement: int
+    callback: bool
+    dropped: int
+    round: int
+    commit_deadline: int
+    reveal_deadline: int
+    fee: int
+    threshold_ppm: int
+    reveal_window: int
+    dimension: int
+    input_hash: bytes
+    result_hash: bytes
+
+    @classmethod
+    def from_struct(cls, job_id: int, s: Any) -> Job:
+        return cls(
+            job_id=job_id,
+            requester=s[0],
+            model_id=int(s[1]),
+            status=JobStatus(s[2]),
+            seat_count=int(s[3]),
+            committed=int(s[4]),
+            revealed=int(s[5]),
+            min_agreement=int(s[6]),
+            callback=bool(s[7]),
+            dropped=int(s[8]),
+            round=int(s[9]),
+            commit_deadline=int(s[10]),
+            reveal_deadline=int(s[11]),
+            fee=int(s[12]),
+            threshold_ppm=int(s[13]),
+            reveal_window=int(s[14]),
+            dimension=int(s[15]),
+            input_hash=bytes(s[16]),
+            result_hash=bytes(s[17]),
+        )
+
+
+@dataclass(frozen=True)
+class Seat:
+    node: str
+    state: SeatState
+    digest: bytes
+
+    @classmethod
+    def from_struct(cls, s: Any) -> Seat:
+        return cls(node=s[0], state=SeatState(s[1]), digest=bytes(s[2]))
+
+
+@dataclass(frozen=True)
+class Model:
+    model_id: int
+    weights_digest: bytes
+    fee: int
+    threshold_ppm: int
+    dimension: int
+    quantization: int
+    quorum: int
+    min_agreement: int
+    commit_window: int
+    reveal_window: int
+    active: bool
+
+    @property
+    def threshold(self) -> float:
+        return self.threshold_ppm / 1_000_000
+
+    @classmethod
+    def from_struct(cls, model_id: int, s: Any) -> Model:
+        return cls(model_id, bytes(s[0]), int(s[1]), int(s[2]), int(s[3]), int(s[4]), int(s[5]), int(s[6]),
+                   int(s[7]), int(s[8]), bool(s[9]))
+
+
+@dataclass(frozen=True)
+class NodeInfo:
+    address: str
+    stake: int
+    unbonding: int
+    unbonding_until: int
+    index: int
+    capacity: int
+    open_jobs: int
+    reputation: int
+    listed_weight: int
+
+    @property
+    def registered(self) -> bool:
+        return self.index != 0
+
+    @classmethod
+    def from_struct(cls, address: str, s: Any) -> NodeInfo:
+        return cls(address, *(int(v) for v in s))
