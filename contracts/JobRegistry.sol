@@ -477,16 +477,13 @@ contract JobRegistry is AccessControl, ReentrancyGuard {
         for (uint256 i = 0; i < seats.length; ++i) {
             tried[i] = seats[i].node;
         }
-        ModelRegistry.Model memory model = models.getModel(job.modelId);
-        try nodes.drawCommittee(job.modelId, _seed(jobId), dropped, tried) returns (address[] memory drawn) {
-            job.round += 1;
-            job.commitDeadline = uint40(block.timestamp + model.commitWindow);
-            _seatCommittee(jobId, job, drawn);
-            emit JobReassigned(jobId, job.round, job.commitDeadline);
-            return true;
-        } catch {
-            return false;
-        }
+        if (nodes.eligibleExcluding(job.modelId, tried) < dropped) return false;
+        address[] memory drawn = nodes.drawCommittee(job.modelId, _seed(jobId), dropped, tried);
+        job.round += 1;
+        job.commitDeadline = uint40(block.timestamp + models.getModel(job.modelId).commitWindow);
+        _seatCommittee(jobId, job, drawn);
+        emit JobReassigned(jobId, job.round, job.commitDeadline);
+        return true;
     }
 
     /// @dev Check every revealed vector against its stored hash, then find the medoid: the

@@ -307,6 +307,18 @@ contract NodeRegistry is AccessControl, ReentrancyGuard {
         return _eligibleCount[modelId];
     }
 
+    /// @notice Number of nodes drawCommittee could pick for `modelId` while skipping `exclude`.
+    /// @dev Lets a caller decide before drawing instead of catching a revert, which a caller
+    ///      could force by sending too little gas.
+    /// @param modelId The model.
+    /// @param exclude Nodes that may not be drawn.
+    function eligibleExcluding(uint32 modelId, address[] calldata exclude) external view returns (uint256 eligible) {
+        eligible = _eligibleCount[modelId];
+        for (uint256 k = 0; k < exclude.length; ++k) {
+            if (_nodes[exclude[k]].listedWeight != 0 && _serves(exclude[k], modelId)) --eligible;
+        }
+    }
+
     /// @notice Sum of the selection weights of a model's eligible nodes.
     /// @param modelId The model.
     function totalWeight(uint32 modelId) external view returns (uint256) {

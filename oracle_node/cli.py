@@ -13,12 +13,11 @@ import structlog
 
 from infera.chain import Chain
 from infera.deployment import load_deployment
-from infera.errors import InferaError
+from infera.errors import ConfigError, InferaError
+from infera.operator import ONE, node_status, register_or_top_up
 from oracle_node.config import NodeSettings
 from oracle_node.logs import configure
 from oracle_node.node import OracleNode
-
-ONE = 10**18
 
 
 async def _run(settings: NodeSettings) -> None:
@@ -30,8 +29,8 @@ async def _run(settings: NodeSettings) -> None:
 
 
 async def _connect(settings: NodeSettings) -> Chain:
-    if settings.private_key is None:
-        raise InferaError("INFERA_PRIVATE_KEY is not set")
+    if settings.private_key is None or not settings.private_key.get_secret_value():
+        raise ConfigError("INFERA_PRIVATE_KEY is not set: the node signs with it")
     deployment = load_deployment(settings.network, settings.deployments_dir)
     return await Chain.connect(settings.rpc_url, deployment, settings.private_key.get_secret_value())
 
@@ -40,41 +39,17 @@ async def _register(settings: NodeSettings, stake: float, capacity: int) -> dict
     """Register with `stake` INFER, or top the stake up to `stake` if already registered."""
     chain = await _connect(settings)
     try:
-        me = chain.address
-        amount = int(stake * ONE)
-        info = await chain.get_node(me)
-        needed = amount - info.stake if info.registered else amount
-        if needed > 0:
-            await chain.transact(chain.token.functions.approve(chain.nodes.address, needed))
-            if info.registered:
-                await chain.transact(chain.nodes.functions.addStake(needed))
-            else:
-                model_ids = [chain.deployment.model_id(m) for m in settings.models]
-                await chain.transact(chain.nodes.functions.register(amount, model_ids, capacity))
-        return await _status(chain)
+        model_ids = [chain.deployment.model_id(m) for m in settings.models]
+        status = await register_or_top_up(chain, int(stake * ONE), model_ids, capacity)
+        return status.as_dict()
     finally:
         await chain.close()
-
-
-async def _status(chain: Chain) -> dict[str, object]:
-    info = await chain.get_node(chain.address)
-    return {
-        "node": info.address,
-        "registered": info.registered,
-        "stake_infer": info.stake / ONE,
-        "unbonding_infer": info.unbonding / ONE,
-        "capacity": info.capacity,
-        "open_jobs": info.open_jobs,
-        "reputation": info.reputation / 10_000,
-        "selection_weight": info.listed_weight / ONE,
-        "balance_infer": await chain.balance_of(info.address) / ONE,
-    }
 
 
 async def _status_cmd(settings: NodeSettings) -> dict[str, object]:
     chain = await _connect(settings)
     try:
-        return await _status(chain)
+        return (await node_status(chain)).as_dict()
     finally:
         await chain.close()
 

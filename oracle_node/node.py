@@ -14,7 +14,7 @@ from dataclasses import dataclass, field
 
 import numpy as np
 import structlog
-from eth_utils import keccak
+from eth_utils.crypto import keccak
 
 from infera.chain import Chain, commitment_of
 from infera.deployment import load_deployment
@@ -57,7 +57,7 @@ class OracleNode:
     async def setup(self) -> None:
         """Connect, check registration and stake, load and verify every served model."""
         s = self.settings
-        if s.private_key is None:
+        if s.private_key is None or not s.private_key.get_secret_value():
             raise ConfigError("INFERA_PRIVATE_KEY is not set: the node signs its commits and reveals")
         deployment = load_deployment(s.network, s.deployments_dir)
         self.chain = await Chain.connect(s.rpc_url, deployment, s.private_key.get_secret_value())
@@ -100,11 +100,11 @@ class OracleNode:
             while not self._stopping.is_set():
                 try:
                     await self.tick()
-                except (InferaError, OSError, asyncio.TimeoutError) as exc:
+                except (TimeoutError, InferaError, OSError) as exc:
                     log.warning("tick failed; retrying", error=str(exc), kind=type(exc).__name__)
                 try:
                     await asyncio.wait_for(self._stopping.wait(), timeout=self.settings.poll_interval)
-                except asyncio.TimeoutError:
+                except TimeoutError:
                     pass
         finally:
             await self.cleanup()

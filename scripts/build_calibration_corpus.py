@@ -209,14 +209,43 @@ def idle_label(path: Path) -> str:
 
 
 def license_label(path: Path) -> str:
-    return "stdlib:LICENSE.txt" if path.parent == STDLIB else f"site-packages:{path.relative_to(SITE_PACKAGES)}"
+    if path.parent == STDLIB:
+        return "stdlib:LICENSE.txt"
+    return f"site-packages:{path.relative_to(SITE_PACKAGES)}"
+
+
+# A fixed list (not a glob over site-packages) so that installing an unrelated package cannot
+# change the corpus.
+LICENSE_DISTRIBUTIONS = (
+    "numpy",
+    "scipy",
+    "pandas",
+    "matplotlib",
+    "pillow",
+    "fonttools",
+    "hypothesis",
+    "torch",
+    "scikit-learn",
+    "sympy",
+    "pycryptodome",
+)
 
 
 def license_files() -> list[Path]:
+    """CPython's LICENSE.txt plus the license files of a fixed set of installed distributions."""
+    from importlib import metadata
+
     files = [STDLIB / "LICENSE.txt"]
-    files += sorted(SITE_PACKAGES.glob("*.dist-info/LICENSE*"))
-    files += sorted(SITE_PACKAGES.glob("*.dist-info/licenses/LICENSE*"))
-    return files
+    for name in LICENSE_DISTRIBUTIONS:
+        try:
+            dist = metadata.distribution(name)
+        except metadata.PackageNotFoundError:
+            continue
+        for item in dist.files or []:
+            parts = item.parts
+            if ".dist-info" in parts[0] and Path(*parts).name.upper().startswith(("LICENSE", "COPYING")):
+                files.append(Path(str(dist.locate_file(item))))
+    return sorted(set(files))
 
 
 def minilm_readme() -> Path:
@@ -308,7 +337,9 @@ def mnemonic_lines() -> list[Entry]:
             continue
         chosen = [words[(i * 173 + 11) % len(words)] for i in range(12)]
         sep = "\u3000" if path.stem == "japanese" else " "
-        out.append(Entry(sep.join(chosen), f"edge:non-english site-packages:eth_account/hdaccount/wordlist/{path.name}"))
+        out.append(
+            Entry(sep.join(chosen), f"edge:non-english site-packages:eth_account/hdaccount/wordlist/{path.name}")
+        )
     return out
 
 

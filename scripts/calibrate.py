@@ -14,8 +14,8 @@ exactly as an oracle node does (MiniLM, fp32, batch 64, unit-normalised, then
 
 It writes ``all-minilm-l6-v2.{json,md,png}`` to ``--out`` and refreshes the generated section of
 ``docs/verification.md``. Run ``.venv/bin/python scripts/calibrate.py`` (``make calibrate``);
-``--limit N`` gives a quick run on N spread-out sentences (written to a temporary folder unless
-``--out`` is given, so the published evidence is never replaced by a partial run).
+``--limit N`` (N spread-out entries) and ``--only CASE,...`` give quick runs, written to a temporary
+folder unless ``--out`` is given, so the published evidence is never replaced by a partial run.
 """
 
 from __future__ import annotations
@@ -34,7 +34,7 @@ import sys
 import tempfile
 import time
 import warnings
-from collections.abc import Callable, Iterator, Sequence
+from collections.abc import Callable, Collection, Iterator, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import TYPE_CHECKING, Any, Literal
@@ -67,18 +67,19 @@ NODE_BATCH_SIZE = 64
 Group = Literal["honest", "cheat", "probe"]
 Precision = Literal["fp32", "bf16", "fp16"]
 
-# Threshold policy. When honest and cheat cosines are separated, the threshold sits at the
-# geometric mean of the worst honest deviation (1 - lowest honest) and the best cheat's deviation
-# (1 - highest cheat): both sides then get the same *factor* of headroom, which suits deviations
-# that span orders of magnitude. When they overlap, honest nodes are protected: the threshold allows
-# OVERLAP_HONEST_HEADROOM times the worst honest deviation, and the cheats above it are the grey zone.
-OVERLAP_HONEST_HEADROOM = 2.0
+# Threshold policy, in terms of deviations d = 1 - cosine. By default the threshold sits at the
+# geometric mean of the worst honest deviation and the best cheat's deviation: both sides then get
+# the same *factor* of headroom, which suits deviations that span orders of magnitude. Honest nodes
+# always get at least MIN_HONEST_HEADROOM times the worst measured honest deviation, because hardware
+# we could not measure (GPUs, other CPUs and kernels) must pass too; any cheat scoring above the
+# resulting threshold is reported as the grey zone instead of moving the threshold onto honest nodes.
+MIN_HONEST_HEADROOM = 3.0
 ROUND_PPM = 100
 """Round the threshold down to a multiple of this (when that keeps it above every cheat)."""
 
 NOISE_SEED = 20_240_604
 FIXED_NOISE_SIGMAS = (0.1, 0.03, 0.01)
-"""Per-component noise std-devs that are caught by any sensible threshold (cos ~0.25, 0.5, 0.84)."""
+"""Per-component noise std-devs any sensible threshold catches (expected cosine 0.45, 0.86, 0.98)."""
 THRESHOLD_NOISE_FACTORS = (2.0, 1.4, 1.0, 0.7, 0.5)
 """Multiples of the noise level whose expected cosine equals the threshold: spans caught to passing."""
 
@@ -189,12 +190,15 @@ def encode(
 
 def quantize_rows(vectors: npt.NDArray[Any]) -> IntMatrix:
     """The node's commitment for each row: ``infera.vectors.quantize``."""
-    return np.stack([quantize(v) for v in vectors]).astype(np.int8)
+    rows: list[IntMatrix] = [quantize(v) for v in vectors]
+    return np.asarray(np.stack(rows), dtype=np.int8)
 
 
 def token_embeddings(model: SentenceTransformer, texts: Sequence[str]) -> list[FloatMatrix]:
     """Per-sentence contextual token vectors (padding removed), for alternative poolings."""
-    out = model.encode(list(texts), batch_size=NODE_BATCH_SIZE, output_value="token_embeddings", show_progress_bar=False)
+    out = model.encode(
+        list(texts), batch_size=NODE_BATCH_SIZE, output_value="token_embeddings", show_progress_bar=False
+    )
     return [np.asarray(t.float().cpu().numpy(), dtype=np.float32) for t in out]
 
 
@@ -205,12 +209,17 @@ def model_input_ids(model: SentenceTransformer, texts: Sequence[str], max_length
     return [list(tokenizer(t, truncation=True, max_length=limit)["input_ids"]) for t in texts]
 
 
+def bert_of(model: SentenceTransformer) -> Any:
+    """The Hugging Face BertModel inside the sentence-transformers pipeline (module 0)."""
+    return model[0].auto_model
+
+
 def with_fewer_layers(model: SentenceTransformer, layers: int) -> SentenceTransformer:
     """A copy of MiniLM keeping only its first ``layers`` transformer layers (0: embeddings only)."""
     import torch
 
     cut = copy.deepcopy(model)
-    bert = cut[0].auto_model
+    bert = bert_of(cut)
     bert.encoder.layer = torch.nn.ModuleList(list(bert.encoder.layer)[:layers])
     bert.config.num_hidden_layers = layers
     return cut
@@ -225,7 +234,8 @@ def with_int8_weights(model: SentenceTransformer) -> SentenceTransformer:
         # torch.ao.quantization is deprecated in favour of torchao; the eager API is what a
         # corner-cutting operator would still reach for, so its warnings are expected here.
         warnings.simplefilter("ignore")
-        quantised: SentenceTransformer = quantize_dynamic(copy.deepcopy(model), {torch.nn.Linear}, dtype=torch.qint8)
+        quantise: Any = quantize_dynamic  # untyped in torch
+        quantised: SentenceTransformer = quantise(copy.deepcopy(model), {torch.nn.Linear}, dtype=torch.qint8)
     return quantised
 
 
@@ -233,7 +243,7 @@ def static_embedding_average(model: SentenceTransformer, texts: Sequence[str]) -
     """Mean of MiniLM's input word-piece embeddings: a bag-of-words vector with no transformer."""
     import torch
 
-    table = model[0].auto_model.embeddings.word_embeddings.weight.detach().float()
+    table = bert_of(model).embeddings.word_embeddings.weight.detach().float()
     rows: list[npt.NDArray[np.float32]] = []
     for ids in model_input_ids(model, texts):
         rows.append(table[torch.tensor(ids)].mean(dim=0).numpy())
@@ -286,6 +296,19 @@ class Context:
     reference: FloatMatrix
     device: str
     reference_threads: int
+    _tokens: list[FloatMatrix] | None = None
+    _ids: list[list[int]] | None = None
+
+    def token_embeddings(self) -> list[FloatMatrix]:
+        """Computed once and shared by the pooling cheats."""
+        if self._tokens is None:
+            self._tokens = token_embeddings(self.model, self.texts)
+        return self._tokens
+
+    def input_ids(self) -> list[list[int]]:
+        if self._ids is None:
+            self._ids = model_input_ids(self.model, self.texts)
+        return self._ids
 
 
 @dataclass(frozen=True)
@@ -315,14 +338,21 @@ def everything(vectors: FloatMatrix) -> Produced:
     return Produced(vectors=vectors, included=np.ones(len(vectors), dtype=np.bool_))
 
 
-def honest(batch_size: int = NODE_BATCH_SIZE, precision: Precision = "fp32", threads: int | None = None, device: str | None = None) -> Producer:
+def honest(
+    batch_size: int = NODE_BATCH_SIZE,
+    precision: Precision = "fp32",
+    threads: int | None = None,
+    device: str | None = None,
+) -> Producer:
     def produce(ctx: Context) -> Produced:
         run_device = device or "cpu"
         if threads is not None and threads == ctx.reference_threads:
             raise Skip(f"the reference already runs with {threads} thread(s)")
         if precision != "fp32":
             probe_precision(ctx.model, precision, run_device)
-        return everything(encode(ctx.model, ctx.texts, batch_size=batch_size, precision=precision, threads=threads, device=run_device))
+        return everything(
+            encode(ctx.model, ctx.texts, batch_size=batch_size, precision=precision, threads=threads, device=run_device)
+        )
 
     return produce
 
@@ -344,7 +374,7 @@ def cheat_model(build: Callable[[SentenceTransformer], SentenceTransformer]) -> 
 
 def cheat_pooling(mode: Literal["cls", "max"]) -> Producer:
     def produce(ctx: Context) -> Produced:
-        tokens = token_embeddings(ctx.model, ctx.texts)
+        tokens = ctx.token_embeddings()
         pooled = [t[0] if mode == "cls" else t.max(axis=0) for t in tokens]
         return everything(normalise(np.stack(pooled)))
 
@@ -357,7 +387,7 @@ def cheat_input(transform: Callable[[str], str]) -> Producer:
     def produce(ctx: Context) -> Produced:
         altered = [transform(t) for t in ctx.texts]
         changed = np.array(
-            [a != b for a, b in zip(model_input_ids(ctx.model, ctx.texts), model_input_ids(ctx.model, altered))],
+            [a != b for a, b in zip(ctx.input_ids(), model_input_ids(ctx.model, altered), strict=False)],
             dtype=np.bool_,
         )
         return Produced(vectors=encode(ctx.model, altered), included=changed)
@@ -371,7 +401,7 @@ FIRST_TOKENS = 8
 def cheat_first_tokens(ctx: Context) -> Produced:
     """Only the first 8 word pieces reach the transformer ([CLS] + 8 + [SEP])."""
     limit = FIRST_TOKENS + 2
-    changed = np.array([len(ids) > limit for ids in model_input_ids(ctx.model, ctx.texts)], dtype=np.bool_)
+    changed = np.array([len(ids) > limit for ids in ctx.input_ids()], dtype=np.bool_)
     previous = ctx.model.max_seq_length
     ctx.model.max_seq_length = limit
     try:
@@ -390,14 +420,29 @@ def cheat_static_embedding(ctx: Context) -> Produced:
 
 
 def probe_nearest_sentence(ctx: Context) -> Produced:
-    """Each entry answered with the most similar *other* corpus entry: a semantic-cache replay."""
+    """Each entry answered with the most similar other corpus entry: a semantic-cache replay.
+
+    Entries whose model input equals another's (MiniLM is uncased and maps unknown characters to
+    [UNK]) are the same computation, not a replay, so such pairs are not candidates.
+    """
     q = quantize_rows(ctx.reference).astype(np.float64)
     unit = q / np.maximum(np.linalg.norm(q, axis=1, keepdims=True), 1e-12)
     sims = unit @ unit.T
+    ids = [tuple(x) for x in ctx.input_ids()]
+    for i, j in identical_input_pairs(ids):
+        sims[i, j] = sims[j, i] = -np.inf
     np.fill_diagonal(sims, -np.inf)
-    if len(ctx.texts) < 2:
-        return Produced(vectors=ctx.reference.copy(), included=np.zeros(len(ctx.texts), dtype=np.bool_))
-    return everything(ctx.reference[np.argmax(sims, axis=1)])
+    nearest = np.argmax(sims, axis=1)
+    included = np.isfinite(sims[np.arange(len(ids)), nearest])
+    return Produced(vectors=ctx.reference[nearest], included=np.asarray(included, dtype=np.bool_))
+
+
+def identical_input_pairs(ids: Sequence[tuple[int, ...]]) -> list[tuple[int, int]]:
+    """Pairs of distinct corpus texts that the tokenizer turns into the same model input."""
+    groups: dict[tuple[int, ...], list[int]] = {}
+    for i, key in enumerate(ids):
+        groups.setdefault(key, []).append(i)
+    return [(a, b) for members in groups.values() for k, a in enumerate(members) for b in members[k + 1 :]]
 
 
 def noise_sigma_for_cosine(target: float, dim: int) -> float:
@@ -426,28 +471,48 @@ def honest_cases(device: str) -> list[Case]:
         Case("fp16-autocast", "honest", "fp16 autocast, batch 64", honest(precision="fp16")),
     ]
     if device != "cpu":
-        for precision in ("fp32", "fp16", "bf16"):
-            prec: Precision = precision  # type: ignore[assignment]
+        precisions: tuple[Precision, ...] = ("fp32", "fp16", "bf16")
+        for precision in precisions:
+            prec: Precision = precision
             cases.append(
-                Case(f"{device}-{precision}", "honest", f"{precision} on {device}, batch 64", honest(precision=prec, device=device))
+                Case(
+                    f"{device}-{precision}",
+                    "honest",
+                    f"{precision} on {device}, batch 64",
+                    honest(precision=prec, device=device),
+                )
             )
     return cases
 
 
+def cut_to(layers: int) -> Callable[[SentenceTransformer], SentenceTransformer]:
+    def build(model: SentenceTransformer) -> SentenceTransformer:
+        return with_fewer_layers(model, layers)
+
+    return build
+
+
 def cheat_cases() -> list[Case]:
-    cases = [Case("int8-dynamic", "cheat", "nn.Linear weights dynamically quantised to int8", cheat_model(with_int8_weights))]
+    cases = [
+        Case("int8-dynamic", "cheat", "nn.Linear weights dynamically quantised to int8", cheat_model(with_int8_weights))
+    ]
     for layers in (5, 3, 2, 1):
         cases.append(
             Case(
                 f"layers-{layers}of6",
                 "cheat",
                 f"first {layers} of 6 transformer layers",
-                cheat_model(lambda m, k=layers: with_fewer_layers(m, k)),
+                cheat_model(cut_to(layers)),
             )
         )
     cases += [
-        Case("embeddings-only", "cheat", "embedding layer only (0 of 6 layers), mean pooled", cheat_model(lambda m: with_fewer_layers(m, 0))),
-        Case("static-word-avg", "cheat", "average of input word-piece embeddings (no transformer)", cheat_static_embedding),
+        Case("embeddings-only", "cheat", "embedding layer only (0 of 6 layers), mean pooled", cheat_model(cut_to(0))),
+        Case(
+            "static-word-avg",
+            "cheat",
+            "average of input word-piece embeddings (no transformer)",
+            cheat_static_embedding,
+        ),
         Case("pool-cls", "cheat", "CLS-token pooling instead of mean", cheat_pooling("cls")),
         Case("pool-max", "cheat", "max pooling instead of mean", cheat_pooling("max")),
         Case("half-words", "cheat", "input cut to its first half of words", cheat_input(first_half_words)),
@@ -477,7 +542,9 @@ def noise_cases(threshold: float, dim: int) -> list[Case]:
 
 
 def nearest_case() -> Case:
-    return Case("nearest-sentence", "probe", "honest vector of the most similar other corpus entry", probe_nearest_sentence)
+    return Case(
+        "nearest-sentence", "probe", "honest vector of the most similar other corpus entry", probe_nearest_sentence
+    )
 
 
 # --------------------------------------------------------------------------------------------
@@ -536,9 +603,16 @@ def measure(case: Case, ctx: Context, ref_q: IntMatrix) -> Measured:
 PERCENTILES = (0.1, 1.0, 5.0, 50.0, 95.0, 99.0, 99.9)
 
 
-def summarise(m: Measured, entries: Sequence[CorpusEntry], threshold_ppm: int | None, ref_q: IntMatrix) -> dict[str, Any]:
+def summarise(
+    m: Measured, entries: Sequence[CorpusEntry], threshold_ppm: int | None, ref_q: IntMatrix
+) -> dict[str, Any]:
     """Per-case statistics; pass counts use the contract rule ``infera.vectors.agrees``."""
-    base: dict[str, Any] = {"name": m.case.name, "group": m.case.group, "description": m.case.description, "seconds": round(m.seconds, 2)}
+    base: dict[str, Any] = {
+        "name": m.case.name,
+        "group": m.case.group,
+        "description": m.case.description,
+        "seconds": round(m.seconds, 2),
+    }
     if m.skipped is not None:
         return base | {"skipped": m.skipped}
     idx = np.flatnonzero(m.included)
@@ -577,7 +651,7 @@ class ThresholdChoice:
 
     @property
     def threshold(self) -> float:
-        return self.threshold_ppm / PPM
+        return float(self.threshold_ppm / PPM)
 
 
 def extreme(results: Sequence[Measured], group: Group, lowest: bool) -> tuple[float, str]:
@@ -591,63 +665,102 @@ def extreme(results: Sequence[Measured], group: Group, lowest: bool) -> tuple[fl
     return best
 
 
-def choose_threshold(lowest_honest: float, highest_cheat: float) -> tuple[int, bool, str]:
-    """Threshold in ppm from the two extremes (see the policy constants above)."""
+THRESHOLD_RULE = (
+    "1 - t = max(sqrt((1 - lowest honest) * (1 - highest cheat)), "
+    f"{MIN_HONEST_HEADROOM:g} * (1 - lowest honest)), rounded down to {ROUND_PPM} ppm when that keeps t above every cheat"
+)
+
+
+def choose_threshold(lowest_honest: float, highest_cheat: float) -> tuple[int, bool]:
+    """Threshold in ppm and whether it separates every cheat (see THRESHOLD_RULE)."""
     honest_dev = max(1.0 - lowest_honest, 1.0 / PPM)
-    cheat_dev = 1.0 - highest_cheat
-    if highest_cheat < lowest_honest:
-        dev = math.sqrt(honest_dev * cheat_dev)
-        ppm = PPM - math.ceil(dev * PPM)
-        rounded = ppm - ppm % ROUND_PPM
-        if rounded / PPM > highest_cheat:
-            ppm = rounded
-        rule = (
-            "separated: 1 - t = sqrt((1 - lowest honest) * (1 - highest cheat)), the geometric mean of the two "
-            f"deviations (equal headroom factor on both sides), rounded down to {ROUND_PPM} ppm where that stays above every cheat"
-        )
-        return ppm, True, rule
-    dev = OVERLAP_HONEST_HEADROOM * honest_dev
-    ppm = PPM - math.ceil(dev * PPM)
-    rule = f"overlap: honest nodes protected, 1 - t = {OVERLAP_HONEST_HEADROOM:g} * (1 - lowest honest); cheats above t form the grey zone"
-    return ppm, False, rule
+    cheat_dev = max(1.0 - highest_cheat, 0.0)
+    balanced = math.sqrt(honest_dev * cheat_dev) if cheat_dev > honest_dev else 0.0
+    dev = max(balanced, MIN_HONEST_HEADROOM * honest_dev)
+    # round() first so float noise (1000.0000000003 ppm) does not ceil to an extra ppm
+    ppm = PPM - math.ceil(round(dev * PPM, 6))
+    rounded = ppm - ppm % ROUND_PPM
+    if rounded / PPM > highest_cheat:
+        ppm = rounded
+    return ppm, ppm / PPM > highest_cheat
 
 
 def decide(results: Sequence[Measured]) -> ThresholdChoice:
     low, low_case = extreme(results, "honest", lowest=True)
     high, high_case = extreme(results, "cheat", lowest=False)
-    ppm, separated, rule = choose_threshold(low, high)
-    return ThresholdChoice(ppm, low, low_case, high, high_case, separated, rule)
+    ppm, separated = choose_threshold(low, high)
+    return ThresholdChoice(ppm, low, low_case, high, high_case, separated, THRESHOLD_RULE)
+
+
+NEAR_THRESHOLD_REGION = 0.99
+"""Pairs with a float cosine at or above this are the ones whose decision int8 rounding could affect."""
 
 
 def quantization_check(results: Sequence[Measured], ref_q: IntMatrix, threshold_ppm: int) -> dict[str, Any]:
-    """int8 vs float cosine on every measured pair, and whether it can flip a decision at t."""
+    """int8 vs float cosine on every measured pair, and whether the difference flips a decision at t.
+
+    ``flips`` compares the contract's decision (``agrees`` on int8) with ``float cosine >= t``.
+    Probes are counted separately: the noise probes are built to sit on the threshold, so some of
+    them flip by construction; honest and cheat pairs must not.
+    """
     t = threshold_ppm / PPM
-    pairs = flips = rule_mismatch = 0
-    worst = 0.0
-    worst_case = ""
-    band: list[float] = []
+    flips: dict[str, int] = {"honest": 0, "cheat": 0, "probe": 0}
+    closest: dict[str, float] = {"honest": math.inf, "cheat": math.inf}
+    pairs = rule_mismatch = 0
+    worst, worst_case, worst_near = 0.0, "", 0.0
     for m in results:
         if m.skipped is not None:
             continue
+        group = m.case.group
         for i in np.flatnonzero(m.included):
             int8_c, float_c = float(m.int8_cos[i]), float(m.float_cos[i])
             diff = abs(int8_c - float_c)
             if diff > worst:
                 worst, worst_case = diff, m.case.name
+            if float_c >= NEAR_THRESHOLD_REGION:
+                worst_near = max(worst_near, diff)
             contract = agrees(ref_q[i], m.variant_q[i], threshold_ppm)
-            flips += contract != (float_c >= t)
-            rule_mismatch += contract != (int8_c >= t and int8_c > 0)
-            band.append(abs(float_c - t))
+            flips[group] += contract != (float_c >= t)
+            rule_mismatch += contract != (int8_c >= t)
+            if group in closest:
+                closest[group] = min(closest[group], abs(float_c - t))
             pairs += 1
-    near = sum(d <= worst for d in band)
     return {
         "pairs": pairs,
         "max_abs_int8_minus_float": worst,
         "max_abs_case": worst_case,
-        "decision_flips_float_vs_int8": int(flips),
+        "near_threshold_region": NEAR_THRESHOLD_REGION,
+        "max_abs_int8_minus_float_near_threshold": worst_near,
+        "decision_flips_float_vs_int8": flips,
+        "closest_float_distance_to_threshold": {k: (v if math.isfinite(v) else None) for k, v in closest.items()},
         "agrees_vs_cosine_mismatches": int(rule_mismatch),
-        "pairs_within_max_diff_of_threshold": int(near),
+        "flip_impossible_for_honest_and_cheats": all(
+            v is None or not math.isfinite(v) or v > worst_near for v in closest.values()
+        ),
     }
+
+
+SWEEP = (0.95, 0.97, 0.98, 0.99, 0.995, 0.998, 0.999, 0.9995, 0.9999)
+
+
+def threshold_sweep(results: Sequence[Measured], threshold: float) -> list[dict[str, Any]]:
+    """Fraction of honest pairs and of each cheat's pairs passing at other candidate thresholds.
+
+    Uses ``int8 cosine >= t``, which quantization_check verifies equals ``agrees`` at the chosen t.
+    """
+    rows: list[dict[str, Any]] = []
+    for t in sorted({*SWEEP, threshold}):
+        honest_vals = np.concatenate(
+            [m.int8_cos[m.included] for m in results if m.case.group == "honest" and m.skipped is None]
+        )
+        row: dict[str, Any] = {"threshold": t, "honest_pass": float(np.mean(honest_vals >= t))}
+        row["cheats_pass"] = {
+            m.case.name: float(np.mean(m.int8_cos[m.included] >= t))
+            for m in results
+            if m.case.group == "cheat" and m.skipped is None and m.included.any()
+        }
+        rows.append(row)
+    return rows
 
 
 def self_quantization_loss(reference: FloatMatrix, ref_q: IntMatrix) -> dict[str, float]:
@@ -668,6 +781,12 @@ class Report:
     results: list[Measured] = field(default_factory=list)
 
 
+def embedding_dimension(model: SentenceTransformer) -> int:
+    """Output size; sentence-transformers 6 renamed the accessor, older releases only have the old one."""
+    getter = getattr(model, "get_embedding_dimension", None) or model.get_sentence_embedding_dimension
+    return int(getter() or 0)
+
+
 def environment(model: SentenceTransformer, device: str) -> dict[str, Any]:
     import sentence_transformers
     import torch
@@ -686,13 +805,22 @@ def environment(model: SentenceTransformer, device: str) -> dict[str, Any]:
         "torch_threads": torch.get_num_threads(),
         "device_flag": device,
         "gpu": "not measured (no GPU on the calibration machine)" if device == "cpu" else f"measured on {device}",
-        "embedding_dim": int(model.get_sentence_embedding_dimension() or 0),
+        "embedding_dim": embedding_dimension(model),
         "max_seq_length": int(model.max_seq_length or 0),
     }
 
 
-def run_calibration(entries: Sequence[CorpusEntry], device: str = "cpu", model: SentenceTransformer | None = None, log: Callable[[str], None] | None = None) -> Report:
-    """Measure every case on ``entries`` and choose the threshold. Pure apart from model inference."""
+def run_calibration(
+    entries: Sequence[CorpusEntry],
+    device: str = "cpu",
+    model: SentenceTransformer | None = None,
+    log: Callable[[str], None] | None = None,
+    only: Collection[str] | None = None,
+) -> Report:
+    """Measure every case on ``entries`` and choose the threshold. Pure apart from model inference.
+
+    ``only`` restricts the honest and cheat cases to those names (quick checks); probes always run.
+    """
     import torch
 
     say = log or (lambda _msg: None)
@@ -707,6 +835,8 @@ def run_calibration(entries: Sequence[CorpusEntry], device: str = "cpu", model: 
 
     results: list[Measured] = []
     for case in honest_cases(device) + cheat_cases():
+        if only is not None and case.name not in only:
+            continue
         results.append(measure(case, ctx, ref_q))
         say(f"{case.name}: {results[-1].seconds:.1f}s{' (skipped)' if results[-1].skipped else ''}")
     choice = decide(results)
@@ -730,13 +860,24 @@ def run_calibration(entries: Sequence[CorpusEntry], device: str = "cpu", model: 
         },
         "grey_zone": grey_zone(choice, stats),
         "quantization_check": quantization_check(results, ref_q, choice.threshold_ppm),
+        "threshold_sweep": threshold_sweep(results, choice.threshold),
         "self_quantization": self_quantization_loss(reference, ref_q),
-        "corpus": {"size": len(entries), "edge_cases": sum(e.source.startswith("edge:") for e in entries)},
+        "corpus": corpus_facts(entries, ctx),
         "environment": environment(model, device),
         "cases": stats,
         "total_seconds": round(time.perf_counter() - start, 1),
     }
     return Report(payload=payload, results=results)
+
+
+def corpus_facts(entries: Sequence[CorpusEntry], ctx: Context) -> dict[str, Any]:
+    """Size, edge cases, and distinct texts the model cannot tell apart (same token ids)."""
+    same = identical_input_pairs([tuple(x) for x in ctx.input_ids()])
+    return {
+        "size": len(entries),
+        "edge_cases": sum(e.source.startswith("edge:") for e in entries),
+        "distinct_texts_same_model_input": [[entries[a].text[:80], entries[b].text[:80]] for a, b in same],
+    }
 
 
 def grey_zone(choice: ThresholdChoice, stats: Sequence[dict[str, Any]]) -> dict[str, Any]:
@@ -795,18 +936,42 @@ def render_summary(payload: dict[str, Any]) -> list[str]:
     ]
     if grey["exists"]:
         passing = ", ".join(f"{c['case']} {c['passed']}/{c['n']}" for c in grey["cheats_passing"])
-        lines.append(f"- **Grey zone: [{fmt(grey['interval'][0])}, {fmt(grey['interval'][1])}]**: cheats passing the threshold: {passing}.")
+        lines.append(
+            f"- **Grey zone: [{fmt(grey['interval'][0])}, {fmt(grey['interval'][1])}]**: cheats passing the threshold: {passing}."
+        )
     else:
         lines.append("- Grey zone: none. Every honest pair passes and every cheat pair fails on this corpus.")
+    flips = q["decision_flips_float_vs_int8"]
+    closest = q["closest_float_distance_to_threshold"]
     lines.append(
         f"- Quantization check over {q['pairs']} vector pairs: largest |int8 cosine - float cosine| = {q['max_abs_int8_minus_float']:.2e} "
-        f"({q['max_abs_case']}); float-vs-int8 decisions differing at the threshold: {q['decision_flips_float_vs_int8']}; "
-        f"pairs whose float cosine lies within that difference of the threshold: {q['pairs_within_max_diff_of_threshold']}; "
-        f"`agrees` vs `cosine >= t` mismatches: {q['agrees_vs_cosine_mismatches']}."
+        f"({q['max_abs_case']}, far below the threshold); {q['max_abs_int8_minus_float_near_threshold']:.2e} among pairs with float cosine "
+        f">= {q['near_threshold_region']}. Decisions that differ between the int8 rule and float cosine: honest {flips['honest']}, "
+        f"cheats {flips['cheat']}, probes {flips['probe']} (noise probes sit on the threshold by design). The closest honest pair is "
+        f"{closest['honest']:.2e} from t and the closest cheat {closest['cheat']:.2e}, so int8 rounding "
+        f"{'cannot' if q['flip_impossible_for_honest_and_cheats'] else 'CAN'} flip them. "
+        f"`agrees` and `cosine >= t` disagree on {q['agrees_vs_cosine_mismatches']} pairs."
     )
     sq = payload["self_quantization"]
-    lines.append(f"- int8 quantisation of a reference vector keeps cosine >= {fmt(sq['min'])} to its float original (median {fmt(sq['p50'])}).")
+    lines.append(
+        f"- int8 quantisation of a reference vector keeps cosine >= {fmt(sq['min'])} to its float original (median {fmt(sq['p50'])})."
+    )
     lines.append(f"- Corpus: {payload['corpus']['size']} entries ({payload['corpus']['edge_cases']} edge cases).")
+    return lines
+
+
+COMPACT_SWEEP = ("int8-dynamic", "layers-5of6", "half-words", "first-8-tokens", "shuffled-words")
+
+
+def sweep_table(payload: dict[str, Any], only: Sequence[str] | None = None) -> list[str]:
+    """Pass rates at candidate thresholds: what a looser or stricter rule would let through."""
+    rows = payload["threshold_sweep"]
+    names = [n for n in (rows[0]["cheats_pass"] if rows else []) if only is None or n in only]
+    lines = ["| threshold | honest pass | " + " | ".join(names) + " |", "|---:|---:|" + "---:|" * len(names)]
+    for r in rows:
+        mark = " (chosen)" if r["threshold"] == payload["threshold"] else ""
+        cells = " | ".join(f"{100 * r['cheats_pass'][n]:.1f}%" for n in names)
+        lines.append(f"| {r['threshold']:g}{mark} | {100 * r['honest_pass']:.2f}% | {cells} |")
     return lines
 
 
@@ -855,6 +1020,14 @@ def render_report(payload: dict[str, Any]) -> str:
         "",
         *noise_and_probe_lines(stats),
         "",
+        "Distinct corpus texts that reach the model as the same token ids (hence the same vector):",
+        "",
+        *([f"- `{a!r}` / `{b!r}`" for a, b in payload["corpus"]["distinct_texts_same_model_input"]] or ["- none"]),
+        "",
+        "## Pass rates at other thresholds",
+        "",
+        *sweep_table(payload),
+        "",
         "## Environment",
         "",
         *[f"- {k}: {v}" for k, v in env.items()],
@@ -862,6 +1035,30 @@ def render_report(payload: dict[str, Any]) -> str:
         "",
     ]
     return "\n".join(lines)
+
+
+LOOSE_THRESHOLD = 0.95
+"""The loose value discussed in the design notes, checked against the int8-weights cheat."""
+
+
+def pass_rate(payload: dict[str, Any], threshold: float, case: str) -> float | None:
+    """Fraction of a cheat's pairs passing at ``threshold``, from the sweep (None if not swept)."""
+    for row in payload["threshold_sweep"]:
+        if row["threshold"] == threshold and case in row["cheats_pass"]:
+            return float(row["cheats_pass"][case])
+    return None
+
+
+def loose_threshold_line(payload: dict[str, Any]) -> list[str]:
+    loose = pass_rate(payload, LOOSE_THRESHOLD, "int8-dynamic")
+    chosen = pass_rate(payload, payload["threshold"], "int8-dynamic")
+    if loose is None or chosen is None:
+        return []
+    return [
+        f"A loose threshold of {LOOSE_THRESHOLD} would accept {100 * loose:.1f}% of the int8-weights cheat's "
+        f"vectors, so it would pay nodes that run a cheaper model. At the chosen threshold, {100 * chosen:.1f}% pass.",
+        "",
+    ]
 
 
 def render_verification_section(payload: dict[str, Any]) -> str:
@@ -874,11 +1071,19 @@ def render_verification_section(payload: dict[str, Any]) -> str:
         "",
         "Closest cheats (highest cosine to the honest vector on any corpus entry):",
         "",
-        *[f"- {s['name']} ({s['description']}): max {fmt(s['max'])}, p99 {fmt(s['percentiles']['p99'])}, passes {s['passed']}/{s['n']}." for s in closest],
+        *[
+            f"- {s['name']} ({s['description']}): max {fmt(s['max'])}, p99 {fmt(s['percentiles']['p99'])}, passes {s['passed']}/{s['n']}."
+            for s in closest
+        ],
         "",
         "Probes:",
         "",
         *noise_and_probe_lines(stats),
+        "",
+        *loose_threshold_line(payload),
+        "Pass rates (int8 rule) at the chosen and other candidate thresholds (all cheats: see the full report):",
+        "",
+        *sweep_table(payload, COMPACT_SWEEP),
         "",
         f"Full tables: [calibration/{MODEL_NAME}.md](calibration/{MODEL_NAME}.md), "
         f"data: [calibration/{MODEL_NAME}.json](calibration/{MODEL_NAME}.json). "
@@ -917,22 +1122,28 @@ def plot(results: Sequence[Measured], threshold: float, path: Path) -> None:
     import matplotlib.pyplot as plt
 
     shown = [m for m in results if m.skipped is None and m.included.any()]
-    fig, (ax_cases, ax_hist) = plt.subplots(1, 2, figsize=(15, 0.36 * len(shown) + 2.5), gridspec_kw={"width_ratios": [3, 2]})
+    fig, (ax_cases, ax_hist) = plt.subplots(
+        1, 2, figsize=(15, 0.36 * len(shown) + 2.5), gridspec_kw={"width_ratios": [3, 2]}
+    )
     data = [np.clip(1.0 - m.int8_cos[m.included], FLOOR, None) for m in shown]
-    box = ax_cases.boxplot(data, vert=False, whis=(0, 100), patch_artist=True, widths=0.6)
-    for patch, m in zip(box["boxes"], shown):
+    box = ax_cases.boxplot(data, orientation="horizontal", whis=(0, 100), patch_artist=True, widths=0.6)
+    for patch, m in zip(box["boxes"], shown, strict=False):
         patch.set_facecolor(COLOURS[m.case.group])
         patch.set_alpha(0.6)
     ax_cases.set_yticks(range(1, len(shown) + 1), [f"{m.case.name} ({m.case.group})" for m in shown], fontsize=8)
     ax_cases.invert_yaxis()
     ax_cases.set_xscale("log")
-    ax_cases.set_xlabel("1 - cosine to the honest reference (int8, log scale; whiskers = min/max)")
+    ax_cases.set_xlabel(
+        f"1 - cosine to the honest reference (int8, log scale; whiskers = min/max; 0 drawn at {FLOOR:g})"
+    )
     ax_cases.axvline(1.0 - threshold, color="black", linestyle="--", label=f"threshold t = {threshold:.6f}")
-    ax_cases.legend(loc="lower right")
+    ax_cases.legend(loc="upper center")
 
     bins = np.logspace(math.log10(FLOOR), math.log10(2.0), 60)
     for group in ("honest", "cheat"):
-        pooled = np.concatenate([d for d, m in zip(data, shown) if m.case.group == group] or [np.array([])])
+        pooled = np.concatenate(
+            [d for d, m in zip(data, shown, strict=False) if m.case.group == group] or [np.array([])]
+        )
         ax_hist.hist(pooled, bins=bins, color=COLOURS[group], alpha=0.6, label=f"{group} ({len(pooled)} pairs)")
     ax_hist.axvline(1.0 - threshold, color="black", linestyle="--", label="threshold")
     ax_hist.set_xscale("log")
@@ -948,7 +1159,9 @@ def plot(results: Sequence[Measured], threshold: float, path: Path) -> None:
 
 def write_outputs(report: Report, out: Path, verification: Path | None, corpus: Path) -> None:
     out.mkdir(parents=True, exist_ok=True)
-    payload = report.payload | {"corpus": report.payload["corpus"] | {"file": corpus.name, "sha256": file_sha256(corpus)}}
+    payload = report.payload | {
+        "corpus": report.payload["corpus"] | {"file": corpus.name, "sha256": file_sha256(corpus)}
+    }
     (out / f"{MODEL_NAME}.json").write_text(json.dumps(payload, indent=2, ensure_ascii=False) + "\n", encoding="utf-8")
     (out / f"{MODEL_NAME}.md").write_text(render_report(payload), encoding="utf-8")
     plot(report.results, payload["threshold"], out / f"{MODEL_NAME}.png")
@@ -963,7 +1176,12 @@ def write_outputs(report: Report, out: Path, verification: Path | None, corpus: 
 
 def parse_args(argv: Sequence[str] | None) -> argparse.Namespace:
     parser = argparse.ArgumentParser(description="Calibrate the cosine threshold of Infera's verification.")
-    parser.add_argument("--out", type=Path, default=None, help=f"output folder (default {DEFAULT_OUT.relative_to(REPO_ROOT)}; a temp folder with --limit)")
+    parser.add_argument(
+        "--out",
+        type=Path,
+        default=None,
+        help=f"output folder (default {DEFAULT_OUT.relative_to(REPO_ROOT)}; a temp folder on quick runs)",
+    )
     parser.add_argument("--corpus", type=Path, default=DEFAULT_CORPUS, help="JSONL corpus")
     parser.add_argument(
         "--device",
@@ -972,10 +1190,15 @@ def parse_args(argv: Sequence[str] | None) -> argparse.Namespace:
     )
     parser.add_argument("--limit", type=int, default=None, help="quick run on N entries spread over the corpus")
     parser.add_argument(
+        "--only",
+        default=None,
+        help="comma-separated honest/cheat case names to run (a quick run, like --limit)",
+    )
+    parser.add_argument(
         "--verification",
         type=Path,
         default=None,
-        help="markdown whose generated section to refresh (default docs/verification.md on full runs, none with --limit)",
+        help="markdown whose generated section to refresh (default docs/verification.md on full runs, none on quick runs)",
     )
     return parser.parse_args(argv)
 
@@ -983,7 +1206,8 @@ def parse_args(argv: Sequence[str] | None) -> argparse.Namespace:
 def main(argv: Sequence[str] | None = None) -> None:
     args = parse_args(argv)
     os.environ.setdefault("HF_HUB_OFFLINE", "1")
-    quick = args.limit is not None
+    only = set(args.only.split(",")) if args.only else None
+    quick = args.limit is not None or only is not None
     out: Path = args.out or (Path(tempfile.mkdtemp(prefix="infera-calibration-")) if quick else DEFAULT_OUT)
     verification: Path | None = args.verification or (None if quick else DEFAULT_VERIFICATION)
     entries = load_corpus(args.corpus, args.limit)
@@ -991,7 +1215,7 @@ def main(argv: Sequence[str] | None = None) -> None:
     def log(msg: str) -> None:
         sys.stderr.write(msg + "\n")
 
-    report = run_calibration(entries, device=args.device, log=log)
+    report = run_calibration(entries, device=args.device, log=log, only=only)
     write_outputs(report, out, verification, args.corpus)
     sys.stdout.write(render_report(report.payload | {"corpus": report.payload["corpus"]}) + "\n")
     sys.stdout.write(f"wrote {out}{' and ' + str(verification) if verification else ''}\n")

@@ -25,7 +25,7 @@ QUANTIZATION_INT8_MAXABS = 1
 
 # The model the network serves first. The threshold is not set here: it is the one that the
 # calibration evidence supports (docs/calibration/all-minilm-l6-v2.json, `make calibrate`).
-MINILM = {
+MINILM: dict[str, Any] = {
     "name": "all-MiniLM-L6-v2",
     "dimension": 384,
     "quorum": 3,

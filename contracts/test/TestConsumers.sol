@@ -37,7 +37,7 @@ abstract contract ConsumerBase is IInferaConsumer {
 contract RecordingConsumer is ConsumerBase {
     uint256 public lastJobId;
     bytes32 public lastResultHash;
-    bytes public lastVector;
+    uint256 public lastVectorLength;
 
     constructor(JobRegistry registry) ConsumerBase(registry) {}
 
@@ -46,7 +46,7 @@ contract RecordingConsumer is ConsumerBase {
         require(msg.sender == address(_registry), "not registry");
         lastJobId = jobId;
         lastResultHash = resultHash;
-        lastVector = vector;
+        lastVectorLength = vector.length;
     }
 }
 

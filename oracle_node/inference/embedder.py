@@ -67,7 +67,7 @@ class Embedder:
 
     @property
     def dimension(self) -> int:
-        dim = self._model.get_sentence_embedding_dimension()
+        dim = self._model.get_embedding_dimension()
         if dim is None:
             raise RuntimeError(f"model at {self.model_dir} does not declare its output dimension")
         return int(dim)

@@ -6,8 +6,8 @@ import json
 from functools import cache
 from typing import Any
 
-from eth_abi import decode as abi_decode
-from eth_utils import keccak
+from eth_abi.abi import decode as abi_decode
+from eth_utils.crypto import keccak
 
 from infera.errors import ContractRevert
 from infera.paths import ABI_DIR

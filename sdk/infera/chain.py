@@ -7,17 +7,19 @@ is spent), signed locally, sent with a nonce this process tracks, and waited for
 from __future__ import annotations
 
 import asyncio
-from typing import Any
+from typing import Any, cast
 
-from eth_abi import encode as abi_encode
+from eth_abi.abi import encode as abi_encode
 from eth_account import Account
 from eth_account.signers.local import LocalAccount
-from eth_utils import keccak, to_checksum_address
+from eth_typing import ChecksumAddress
+from eth_utils.address import to_checksum_address
+from eth_utils.crypto import keccak
 from web3 import AsyncWeb3
 from web3.contract import AsyncContract
 from web3.contract.async_contract import AsyncContractFunction
 from web3.exceptions import ContractLogicError, TimeExhausted
-from web3.types import EventData, TxReceipt
+from web3.types import EventData, Nonce, TxParams, TxReceipt
 
 from infera.abi import decode_revert, load_abi
 from infera.deployment import Deployment
@@ -39,7 +41,7 @@ def commitment_of(chain_id: int, registry: str, job_id: int, node: str, vector: 
 class Chain:
     """Connection to one deployment. Use ``await Chain.connect(...)``."""
 
-    def __init__(self, w3: AsyncWeb3, deployment: Deployment, account: LocalAccount | None) -> None:
+    def __init__(self, w3: AsyncWeb3[Any], deployment: Deployment, account: LocalAccount | None) -> None:
         self.w3 = w3
         self.deployment = deployment
         self.account = account
@@ -78,10 +80,10 @@ class Chain:
         return self.w3.eth.contract(address=to_checksum_address(address), abi=load_abi(name))
 
     @property
-    def address(self) -> str:
+    def address(self) -> ChecksumAddress:
         if self.account is None:
             raise ConfigError("this operation needs a signing key (set INFERA_PRIVATE_KEY)")
-        return str(self.account.address)
+        return self.account.address
 
     async def close(self) -> None:
         await self.w3.provider.disconnect()
@@ -98,10 +100,10 @@ class Chain:
                 raise (decode_revert(_revert_data(exc)) or TransactionFailed(f"{fn.fn_name} would revert: {exc}")) from None
             if self._nonce is None:
                 self._nonce = await self.w3.eth.get_transaction_count(sender, "pending")
-            tx = await fn.build_transaction(
-                {"from": sender, "nonce": self._nonce, "gas": gas or int(estimated * 1.25) + 20_000}
-            )
-            signed = self.account.sign_transaction(tx)
+            # Committee draws make gas depend on block randomness, so leave a margin over the estimate.
+            params: TxParams = {"from": sender, "nonce": Nonce(self._nonce), "gas": (gas or int(estimated * 1.25) + 20_000)}
+            tx = await fn.build_transaction(params)
+            signed = self.account.sign_transaction(cast(dict[str, Any], tx))
             try:
                 tx_hash = await self.w3.eth.send_raw_transaction(signed.raw_transaction)
             except Exception:

@@ -18,7 +18,6 @@ from typing import Self
 
 import numpy as np
 import numpy.typing as npt
-
 from web3.logs import DISCARD
 
 from infera.chain import Chain

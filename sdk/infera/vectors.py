@@ -37,7 +37,7 @@ def quantize(vector: npt.ArrayLike) -> npt.NDArray[np.int8]:
     if peak == 0.0:
         return np.zeros(arr.size, dtype=np.int8)
     scaled = np.rint(arr * (INT8_MAX / peak))
-    return np.clip(scaled, -INT8_MAX, INT8_MAX).astype(np.int8)
+    return np.asarray(np.clip(scaled, -INT8_MAX, INT8_MAX), dtype=np.int8)
 
 
 def pack(vector: npt.NDArray[np.int8]) -> bytes:

@@ -1,0 +1,90 @@
+# Infera: every set-up step is a target here and installs what it needs on first run.
+# `make demo` runs a whole network with real jobs; `make test` runs every test.
+SHELL := /bin/bash
+.DEFAULT_GOAL := help
+
+PYTHON ?= python3.11
+VENV := .venv
+BIN := $(VENV)/bin
+PY := $(BIN)/python
+DEVNET_PORT ?= 8545
+BLOCK_TIME ?= 1
+
+export SOLCX_BINARY_PATH := $(CURDIR)/.solcx
+export INFERA_RPC_URL ?= http://127.0.0.1:$(DEVNET_PORT)
+export HF_HUB_OFFLINE := 1
+export TRANSFORMERS_OFFLINE := 1
+
+SOL_SOURCES := $(shell find contracts -name '*.sol' -not -path 'contracts/.cache/*')
+PY_STAMP := $(VENV)/.installed
+NPM_STAMP := node_modules/.installed
+SOLC_STAMP := .solcx/.installed
+BUILD_STAMP := .build/.compiled
+
+.PHONY: help setup compile abi deploy demo test test-contracts test-unit test-e2e lint typecheck calibrate devnet-up devnet-down clean
+
+help:
+	@echo "make setup        install Python and npm dependencies, solc, compile contracts"
+	@echo "make demo         devnet + deploy + 3 nodes + 10 verified jobs, then stop everything"
+	@echo "make test         every test (contracts on a throwaway devnet, unit, end to end)"
+	@echo "make calibrate    regenerate the cosine-threshold evidence in docs/calibration/"
+	@echo "make devnet-up    start anvil --optimism on port $(DEVNET_PORT) (BLOCK_TIME=$(BLOCK_TIME))"
+	@echo "make deploy       deploy to the running devnet (writes deployments/infera-devnet.json)"
+	@echo "make devnet-down  stop the devnet started by devnet-up"
+
+# ---------------------------------------------------------------------------- installation
+# One resolver run for every Python dependency: installing sentence-transformers after ape in a
+# second step pulls click>=8.2 and breaks `ape`.
+$(PY_STAMP): pyproject.toml
+	@test -x $(PY) || $(PYTHON) -m venv $(VENV)
+	@$(PY) -m pip install --quiet --upgrade pip
+	$(PY) -m pip install --quiet -e '.[test]'
+	@touch $@
+
+$(NPM_STAMP): package.json package-lock.json
+	npm ci --no-audit --no-fund --loglevel=error
+	@touch $@
+
+$(SOLC_STAMP): $(NPM_STAMP) toolchain/install-solc.sh toolchain/solc-shim.js
+	@bash toolchain/install-solc.sh 0.8.28
+	@touch $@
+
+$(BUILD_STAMP): $(PY_STAMP) $(SOLC_STAMP) $(SOL_SOURCES) ape-config.yaml
+	$(BIN)/ape compile
+	@$(PY) toolchain/export_abi.py
+	@touch $@
+
+setup: $(PY_STAMP) $(NPM_STAMP) $(SOLC_STAMP) $(BUILD_STAMP)
+
+compile abi: $(BUILD_STAMP)
+
+# ---------------------------------------------------------------------------------- devnet
+devnet-up: setup
+	@$(BIN)/infera-devnet up --port $(DEVNET_PORT) --block-time $(BLOCK_TIME)
+
+devnet-down:
+	@$(BIN)/infera-devnet down
+
+deploy: setup
+	$(BIN)/ape run deploy --network infera:devnet:node
+
+# ------------------------------------------------------------------------------------ demo
+demo: setup
+	@$(PY) scripts/demo.py
+
+# ----------------------------------------------------------------------------------- tests
+# Contract tests run through ape's pytest plugin against a throwaway devnet on a free port;
+# the unit and end-to-end tests start their own processes.
+test: setup lint
+	$(BIN)/infera-devnet run -- $(BIN)/ape test tests/contracts --network infera:devnet:node --disable-isolation -q --tb=short -p no:cacheprovider
+	$(BIN)/pytest tests -q --tb=short -p no:ape_test -p no:cacheprovider --ignore=tests/contracts
+
+lint: setup
+	$(BIN)/ruff check oracle_node sdk scripts tests toolchain
+	$(BIN)/mypy
+
+calibrate: setup
+	$(PY) scripts/calibrate.py --out docs/calibration
+
+clean:
+	rm -rf .build contracts/.cache .run $(BUILD_STAMP)

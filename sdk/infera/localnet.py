@@ -1,0 +1,157 @@
+"""A whole Infera network on this machine: devnet, deployment, staked nodes as real processes.
+
+Used by `make demo` and the end-to-end tests. Every process it starts is recorded and stopped
+by PID on exit, whatever the exit path.
+"""
+
+from __future__ import annotations
+
+import os
+import subprocess
+import sys
+import time
+from dataclasses import dataclass, field
+from pathlib import Path
+from types import TracebackType
+
+from eth_account import Account
+
+from infera.chain import Chain
+from infera.deployment import Deployment, load_deployment
+from infera.devnet import DEVNET_KEYS, Devnet, DevnetError, free_port, stop_pid
+from infera.operator import ONE, register_or_top_up
+from infera.paths import project_root
+
+NETWORK = "infera:devnet"
+REQUESTER_KEY = DEVNET_KEYS[9]  # public anvil test key, devnet only
+
+
+def _bin(name: str) -> str:
+    """A console script installed beside the running interpreter."""
+    return str(Path(sys.executable).parent / name)
+
+
+@dataclass
+class NodeProcess:
+    index: int
+    address: str
+    process: subprocess.Popen[bytes]
+    log_path: Path
+
+    def log_text(self) -> str:
+        return self.log_path.read_text(errors="replace") if self.log_path.exists() else ""
+
+
+@dataclass
+class LocalNetwork:
+    run_dir: Path
+    block_time: float = 0.0
+    devnet: Devnet | None = None
+    deployment: Deployment | None = None
+    nodes: list[NodeProcess] = field(default_factory=list)
+
+    @property
+    def rpc_url(self) -> str:
+        assert self.devnet is not None
+        return self.devnet.rpc_url
+
+    @property
+    def deployments_dir(self) -> Path:
+        return self.run_dir / "deployments"
+
+    def __enter__(self) -> LocalNetwork:
+        return self
+
+    def __exit__(self, *exc: type[BaseException] | BaseException | TracebackType | None) -> None:
+        self.stop()
+
+    # ------------------------------------------------------------------- chain
+    def start_devnet(self) -> None:
+        self.run_dir.mkdir(parents=True, exist_ok=True)
+        self.devnet = Devnet(port=free_port(), block_time=self.block_time, log_path=self.run_dir / "anvil.log")
+        self.devnet.start()
+
+    def deploy(self) -> Deployment:
+        """`ape run deploy` against the devnet, writing the record into run_dir."""
+        env = self.base_env()
+        result = subprocess.run(
+            [_bin("ape"), "run", "deploy", "--network", f"{NETWORK}:node"],
+            cwd=project_root(), env=env, capture_output=True, text=True, timeout=300,
+        )
+        if result.returncode != 0:
+            raise DevnetError(f"deploy failed:\n{result.stdout[-2000:]}\n{result.stderr[-4000:]}")
+        self.deployment = load_deployment(NETWORK, self.deployments_dir)
+        return self.deployment
+
+    def base_env(self) -> dict[str, str]:
+        env = dict(os.environ)
+        env.update(
+            INFERA_RPC_URL=self.rpc_url,
+            INFERA_NETWORK=NETWORK,
+            INFERA_DEPLOYMENTS_DIR=str(self.deployments_dir),
+            HF_HUB_OFFLINE="1",
+            TRANSFORMERS_OFFLINE="1",
+        )
+        env.setdefault("SOLCX_BINARY_PATH", str(project_root() / ".solcx"))
+        return env
+
+    async def connect(self, key: str = REQUESTER_KEY) -> Chain:
+        assert self.deployment is not None
+        return await Chain.connect(self.rpc_url, self.deployment, key)
+
+    async def register_nodes(self, indices: list[int], stake_infer: int = 1_000, capacity: int = 16) -> None:
+        """Register and stake devnet accounts ``indices`` (1..8) as nodes serving MiniLM."""
+        assert self.deployment is not None
+        model_ids = list(self.deployment.models.values())
+        for index in indices:
+            chain = await self.connect(DEVNET_KEYS[index])
+            try:
+                await register_or_top_up(chain, stake_infer * ONE, model_ids, capacity)
+            finally:
+                await chain.close()
+
+    # ------------------------------------------------------------------- nodes
+    def start_node(self, index: int, fault: str = "none", **settings: str) -> NodeProcess:
+        """Start `oracle-node run` for devnet account ``index`` as its own process."""
+        key = DEVNET_KEYS[index]
+        env = self.base_env()
+        env.update(
+            INFERA_PRIVATE_KEY=key,
+            INFERA_STATE_DIR=str(self.run_dir / "node-state"),
+            INFERA_FAULT=fault,
+            INFERA_POLL_INTERVAL="0.3",
+            INFERA_FINALIZE_GRACE="2",
+        )
+        env.update({f"INFERA_{k.upper()}": v for k, v in settings.items()})
+        log_path = self.run_dir / f"node-{index}.log"
+        with open(log_path, "ab") as log:
+            process = subprocess.Popen(
+                [_bin("oracle-node"), "run"], env=env, stdout=log, stderr=subprocess.STDOUT,
+                cwd=self.run_dir, start_new_session=True,
+            )
+        node = NodeProcess(index, Account.from_key(key).address, process, log_path)
+        self.nodes.append(node)
+        return node
+
+    def wait_nodes_ready(self, timeout: float = 180.0) -> None:
+        deadline = time.monotonic() + timeout
+        for node in self.nodes:
+            while '"node ready"' not in node.log_text():
+                if node.process.poll() is not None:
+                    raise DevnetError(f"node {node.index} exited with {node.process.returncode}:\n{node.log_text()[-3000:]}")
+                if time.monotonic() > deadline:
+                    raise DevnetError(f"node {node.index} not ready after {timeout:.0f}s:\n{node.log_text()[-3000:]}")
+                time.sleep(0.2)
+
+    def stop_node(self, node: NodeProcess) -> None:
+        stop_pid(node.process.pid)
+        node.process.wait(timeout=10)
+
+    def stop(self) -> None:
+        for node in self.nodes:
+            if node.process.poll() is None:
+                self.stop_node(node)
+        self.nodes.clear()
+        if self.devnet is not None:
+            self.devnet.stop()
+            self.devnet = None

@@ -1,0 +1,68 @@
+"""Constants and helpers shared by the contract tests (fixtures live in conftest.py)."""
+
+from __future__ import annotations
+
+from typing import Any
+
+import numpy as np
+
+from infera.chain import commitment_of
+from infera.vectors import quantize_packed
+
+ONE = 10**18
+DIM = 384
+THRESHOLD_PPM = 900_000
+MIN_STAKE = 100 * ONE
+UNBONDING = 86_400
+FEE = 1 * ONE
+COMMIT_WINDOW = 120
+REVEAL_WINDOW = 120
+POLICY = {
+    "protocol_fee_bps": 500, "slash_bps": 1_000, "slash_reward_bps": 5_000, "callback_gas_limit": 200_000,
+    "reputation_gain": 100, "disagreement_penalty": 1_000, "liveness_penalty": 500,
+}
+
+
+def policy_tuple(treasury: Any, **overrides: int) -> tuple[Any, ...]:
+    p = {**POLICY, **overrides}
+    return (treasury, p["protocol_fee_bps"], p["slash_bps"], p["slash_reward_bps"], p["callback_gas_limit"],
+            p["reputation_gain"], p["disagreement_penalty"], p["liveness_penalty"])
+
+
+def model_params(**overrides: Any) -> tuple[Any, ...]:
+    p: dict[str, Any] = {
+        "name": "all-MiniLM-L6-v2", "digest": b"\x11" * 32, "dimension": DIM, "quantization": 1, "threshold": THRESHOLD_PPM,
+        "quorum": 3, "min_agreement": 2, "fee": FEE, "commit_window": COMMIT_WINDOW, "reveal_window": REVEAL_WINDOW,
+    }
+    p.update(overrides)
+    return (p["name"], p["digest"], p["dimension"], p["quantization"], p["threshold"], p["quorum"],
+            p["min_agreement"], p["fee"], p["commit_window"], p["reveal_window"])
+
+
+def seat_nodes(jobs: Any, job_id: int) -> list[str]:
+    return [seat.node for seat in jobs.getSeats(job_id)]
+
+
+def random_vector(seed: int, dim: int = DIM) -> bytes:
+    return quantize_packed(np.random.default_rng(seed).standard_normal(dim))
+
+
+def near(vector: bytes, seed: int, noise: float = 0.05) -> bytes:
+    """A vector close to `vector` (cosine well above 0.9)."""
+    base = np.frombuffer(vector, dtype=np.int8).astype(np.float64)
+    return quantize_packed(base + np.random.default_rng(seed).standard_normal(base.size) * noise * 127)
+
+
+SALT = b"\x42" * 32
+
+
+def commit_for(chain: Any, jobs: Any, job_id: int, node: Any, vector: bytes, salt: bytes = SALT) -> Any:
+    c = commitment_of(chain.chain_id, jobs.address, job_id, str(node.address if hasattr(node, "address") else node), vector, salt)
+    return c
+
+
+def time_travel(chain: Any, seconds: int) -> None:
+    chain.provider.make_request("evm_increaseTime", [seconds])
+    chain.provider.make_request("evm_mine", [])
+
+

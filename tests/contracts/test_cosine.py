@@ -1,0 +1,102 @@
+"""The on-chain integer cosine against numpy and the SDK's reference, with hypothesis."""
+
+from __future__ import annotations
+
+from typing import Any
+
+import ape
+import numpy as np
+import pytest
+from hypothesis import HealthCheck, given, settings
+from hypothesis import strategies as st
+
+from infera.vectors import PPM, agrees, int_stats, pack, quantize
+
+DIMS = st.sampled_from([32, 64, 384])
+HYPOTHESIS = settings(max_examples=60, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture])
+
+
+def int8_vectors(dim: int) -> st.SearchStrategy[np.ndarray]:
+    return st.lists(st.integers(-128, 127), min_size=dim, max_size=dim).map(lambda v: np.array(v, dtype=np.int8))
+
+
+@st.composite
+def vector_pairs(draw: st.DrawFn) -> tuple[np.ndarray, np.ndarray]:
+    dim = draw(DIMS)
+    return draw(int8_vectors(dim)), draw(int8_vectors(dim))
+
+
+def float_cosine(a: np.ndarray, b: np.ndarray) -> float:
+    a64, b64 = a.astype(np.float64), b.astype(np.float64)
+    return float(a64 @ b64 / (np.linalg.norm(a64) * np.linalg.norm(b64)))
+
+
+@HYPOTHESIS
+@given(pair=vector_pairs(), threshold=st.integers(1, PPM))
+def test_stats_and_decision_match_numpy(cosine_harness: Any, pair: tuple[np.ndarray, np.ndarray], threshold: int) -> None:
+    a, b = pair
+    d, na, nb = cosine_harness.stats(pack(a), pack(b))
+    assert (d, na, nb) == int_stats(a, b)
+    assert (d, na, nb) == (int(a.astype(np.int64) @ b.astype(np.int64)), int((a.astype(np.int64) ** 2).sum()), int((b.astype(np.int64) ** 2).sum()))
+    on_chain = cosine_harness.agrees(pack(a), pack(b), threshold)
+    assert on_chain == agrees(a, b, threshold)
+    if na and nb:
+        cos = float_cosine(a, b)
+        # Away from the boundary the exact integer rule and float arithmetic must agree.
+        if abs(cos - threshold / PPM) > 1e-9:
+            assert on_chain == (cos >= threshold / PPM)
+
+
+@HYPOTHESIS
+@given(data=st.data())
+def test_real_valued_vectors_through_quantization(cosine_harness: Any, data: st.DataObject) -> None:
+    dim = data.draw(DIMS)
+    floats = st.floats(-1.0, 1.0, allow_nan=False, allow_infinity=False)
+    a = quantize(np.array(data.draw(st.lists(floats, min_size=dim, max_size=dim))))
+    b = quantize(np.array(data.draw(st.lists(floats, min_size=dim, max_size=dim))))
+    assert cosine_harness.agrees(pack(a), pack(b), 900_000) == agrees(a, b, 900_000)
+
+
+@pytest.mark.parametrize("dim", [32, 384, 4096])
+def test_zero_vector_agrees_with_nothing(cosine_harness: Any, dim: int) -> None:
+    zero = bytes(dim)
+    other = pack(quantize(np.random.default_rng(dim).standard_normal(dim)))
+    assert not cosine_harness.agrees(zero, zero, 1)
+    assert not cosine_harness.agrees(zero, other, 1)
+    assert not cosine_harness.agrees(other, zero, 1)
+
+
+def test_identical_vectors_agree_at_full_threshold(cosine_harness: Any) -> None:
+    v = pack(quantize(np.random.default_rng(1).standard_normal(384)))
+    assert cosine_harness.agrees(v, v, PPM)
+
+
+def test_all_equal_vectors_agree_even_at_extremes(cosine_harness: Any) -> None:
+    for value in (127, -128, 1):
+        v = pack(np.full(384, value, dtype=np.int8))
+        assert cosine_harness.agrees(v, v, PPM)
+    assert not cosine_harness.agrees(pack(np.full(384, 127, dtype=np.int8)), pack(np.full(384, -127, dtype=np.int8)), 1)
+
+
+def test_opposite_vectors_never_agree(cosine_harness: Any) -> None:
+    a = quantize(np.random.default_rng(2).standard_normal(384))
+    assert not cosine_harness.agrees(pack(a), pack(-a), 1)
+
+
+def test_orthogonal_vectors_need_zero_threshold(cosine_harness: Any) -> None:
+    a = np.zeros(64, dtype=np.int8)
+    b = np.zeros(64, dtype=np.int8)
+    a[0], b[1] = 100, 100
+    assert not cosine_harness.agrees(pack(a), pack(b), 1)  # dot == 0 never agrees
+
+
+def test_extreme_components_do_not_overflow(cosine_harness: Any) -> None:
+    a = pack(np.full(4096, -128, dtype=np.int8))
+    d, na, nb = cosine_harness.stats(a, a)
+    assert d == na == nb == 4096 * 128 * 128
+
+
+@pytest.mark.parametrize(("la", "lb"), [(384, 352), (33, 33), (0, 32)])
+def test_wrong_lengths_revert(cosine_harness: Any, la: int, lb: int) -> None:
+    with ape.reverts(cosine_harness.CosineHarnessBadLengths):
+        cosine_harness.stats(bytes(la), bytes(lb))

@@ -1,0 +1,242 @@
+"""NodeRegistry: registration, stake and unbonding, selection weights, seats and slashing."""
+
+from __future__ import annotations
+
+from collections import Counter
+from collections.abc import Callable
+from typing import Any
+
+import ape
+import pytest
+
+from contract_helpers import MIN_STAKE, ONE, UNBONDING, model_params, time_travel
+
+REP_ONE = 10_000
+
+
+@pytest.fixture
+def manager(nodes: Any, deployer: Any, accounts: Any) -> Any:
+    """A plain account holding JOB_MANAGER_ROLE, to call the job-manager functions directly."""
+    account = accounts[7]
+    nodes.grantRole(nodes.JOB_MANAGER_ROLE(), account, sender=deployer)
+    return account
+
+
+def test_register_bonds_stake_and_lists_weight(nodes: Any, token: Any, node_accounts: list[Any]) -> None:
+    node = node_accounts[0]
+    before = token.balanceOf(node)
+    token.approve(nodes, 500 * ONE, sender=node)
+    tx = nodes.register(500 * ONE, [1], 4, sender=node)
+    event = tx.decode_logs(nodes.NodeRegistered)[0]
+    assert (event.node, event.stake, list(event.modelIds), event.capacity) == (node.address, 500 * ONE, [1], 4)
+    assert token.balanceOf(node) == before - 500 * ONE
+    info = nodes.getNode(node)
+    assert (info.stake, info.capacity, info.openJobs, info.reputation, info.index) == (500 * ONE, 4, 0, REP_ONE, 1)
+    assert info.listedWeight == 500 * ONE
+    assert nodes.totalWeight(1) == 500 * ONE
+    assert nodes.eligibleNodes(1) == 1
+    assert nodes.nodeCount() == 1
+    assert nodes.nodeAt(1) == node.address
+    assert list(nodes.modelsOf(node)) == [1]
+
+
+def test_register_reverts(nodes: Any, token: Any, node_accounts: list[Any], register: Callable[..., None]) -> None:
+    node = node_accounts[0]
+    token.approve(nodes, 10_000 * ONE, sender=node)
+    with ape.reverts(nodes.NodeRegistryStakeBelowMinimum):
+        nodes.register(MIN_STAKE - 1, [1], 1, sender=node)
+    with ape.reverts(nodes.NodeRegistryZeroCapacity):
+        nodes.register(MIN_STAKE, [1], 0, sender=node)
+    with ape.reverts(nodes.NodeRegistryUnknownModel):
+        nodes.register(MIN_STAKE, [2], 1, sender=node)
+    with ape.reverts(nodes.NodeRegistryInvalidModels):
+        nodes.register(MIN_STAKE, [], 1, sender=node)
+    with ape.reverts(nodes.NodeRegistryInvalidModels):
+        nodes.register(MIN_STAKE, [1, 1], 1, sender=node)
+    with ape.reverts(nodes.NodeRegistryInvalidModels):
+        nodes.register(MIN_STAKE, [1] * 9, 1, sender=node)
+    register(node)
+    with ape.reverts(nodes.NodeRegistryAlreadyRegistered):
+        nodes.register(MIN_STAKE, [1], 1, sender=node)
+
+
+def test_register_without_allowance_reverts(nodes: Any, token: Any, node_accounts: list[Any]) -> None:
+    with ape.reverts(token.ERC20InsufficientAllowance):
+        nodes.register(MIN_STAKE, [1], 1, sender=node_accounts[0])
+
+
+def test_registry_full_reverts(nodes: Any, token: Any, chain: Any, node_accounts: list[Any], register: Callable[..., None]) -> None:
+    register(node_accounts[0])
+    register(node_accounts[1])
+    # Find the _nodeCount slot (it holds 2 now) and pretend every leaf is taken.
+    slot = next(
+        s for s in range(64)
+        if int(chain.provider.make_request("eth_getStorageAt", [nodes.address, hex(s), "latest"]), 16) == 2
+    )
+    chain.provider.make_request("anvil_setStorageAt", [nodes.address, hex(slot), "0x" + (4096).to_bytes(32, "big").hex()])
+    assert nodes.nodeCount() == 4096
+    token.approve(nodes, MIN_STAKE, sender=node_accounts[2])
+    with ape.reverts(nodes.NodeRegistryFull):
+        nodes.register(MIN_STAKE, [1], 1, sender=node_accounts[2])
+
+
+def test_add_stake_raises_weight(nodes: Any, token: Any, node_accounts: list[Any], register: Callable[..., None]) -> None:
+    node = node_accounts[0]
+    register(node, stake=MIN_STAKE)
+    token.approve(nodes, 50 * ONE, sender=node)
+    tx = nodes.addStake(50 * ONE, sender=node)
+    assert tx.decode_logs(nodes.StakeAdded)[0].stake == MIN_STAKE + 50 * ONE
+    assert nodes.getNode(node).listedWeight == MIN_STAKE + 50 * ONE
+    with ape.reverts(nodes.NodeRegistryZeroAmount):
+        nodes.addStake(0, sender=node)
+    with ape.reverts(nodes.NodeRegistryNotRegistered):
+        nodes.addStake(ONE, sender=node_accounts[1])
+
+
+def test_update_service_moves_weight_between_models(nodes: Any, models: Any, deployer: Any, node_accounts: list[Any], register: Callable[..., None]) -> None:
+    models.registerModel(model_params(name="second"), sender=deployer)
+    node = node_accounts[0]
+    register(node)
+    tx = nodes.updateService([2], 3, sender=node)
+    assert list(tx.decode_logs(nodes.ServiceUpdated)[0].modelIds) == [2]
+    assert (nodes.totalWeight(1), nodes.eligibleNodes(1)) == (0, 0)
+    assert (nodes.totalWeight(2), nodes.eligibleNodes(2)) == (1_000 * ONE, 1)
+    assert nodes.getNode(node).capacity == 3
+    with ape.reverts(nodes.NodeRegistryZeroCapacity):
+        nodes.updateService([1], 0, sender=node)
+    with ape.reverts(nodes.NodeRegistryUnknownModel):
+        nodes.updateService([3], 1, sender=node)
+    with ape.reverts(nodes.NodeRegistryNotRegistered):
+        nodes.updateService([1], 1, sender=node_accounts[1])
+
+
+def test_unstake_and_withdraw_after_unbonding(nodes: Any, token: Any, chain: Any, node_accounts: list[Any], register: Callable[..., None]) -> None:
+    node = node_accounts[0]
+    register(node, stake=300 * ONE)
+    tx = nodes.requestUnstake(100 * ONE, sender=node)
+    event = tx.decode_logs(nodes.UnstakeRequested)[0]
+    assert (event.amount, event.stake, event.unbonding) == (100 * ONE, 200 * ONE, 100 * ONE)
+    assert nodes.getNode(node).listedWeight == 200 * ONE
+    with ape.reverts(nodes.NodeRegistryNothingToWithdraw):
+        nodes.withdraw(sender=node)
+    time_travel(chain, UNBONDING + 1)
+    before = token.balanceOf(node)
+    tx = nodes.withdraw(sender=node)
+    assert tx.decode_logs(nodes.StakeWithdrawn)[0].amount == 100 * ONE
+    assert token.balanceOf(node) == before + 100 * ONE
+    with ape.reverts(nodes.NodeRegistryNothingToWithdraw):
+        nodes.withdraw(sender=node)
+
+
+def test_unstake_reverts(nodes: Any, node_accounts: list[Any], register: Callable[..., None]) -> None:
+    node = node_accounts[0]
+    register(node, stake=150 * ONE)
+    with ape.reverts(nodes.NodeRegistryZeroAmount):
+        nodes.requestUnstake(0, sender=node)
+    with ape.reverts(nodes.NodeRegistryInsufficientStake):
+        nodes.requestUnstake(151 * ONE, sender=node)
+    with ape.reverts(nodes.NodeRegistryStakeBelowMinimum):
+        nodes.requestUnstake(60 * ONE, sender=node)  # would leave 90 < 100
+    with ape.reverts(nodes.NodeRegistryNotRegistered):
+        nodes.requestUnstake(ONE, sender=node_accounts[1])
+    with ape.reverts(nodes.NodeRegistryNotRegistered):
+        nodes.withdraw(sender=node_accounts[1])
+
+
+def test_full_exit_removes_node_from_selection(nodes: Any, node_accounts: list[Any], register: Callable[..., None]) -> None:
+    node = node_accounts[0]
+    register(node, stake=150 * ONE)
+    nodes.requestUnstake(150 * ONE, sender=node)
+    assert nodes.getNode(node).listedWeight == 0
+    assert nodes.eligibleNodes(1) == 0
+
+
+def test_job_manager_functions_are_restricted(nodes: Any, node_accounts: list[Any], three_nodes: list[Any]) -> None:
+    outsider = node_accounts[5]
+    with ape.reverts(nodes.AccessControlUnauthorizedAccount):
+        nodes.drawCommittee(1, 1, 1, [], sender=outsider)
+    with ape.reverts(nodes.AccessControlUnauthorizedAccount):
+        nodes.settleSeat(three_nodes[0], 0, 0, sender=outsider)
+
+
+def test_draw_takes_capacity_and_settle_releases_it(nodes: Any, manager: Any, node_accounts: list[Any], register: Callable[..., None]) -> None:
+    for account in node_accounts[:3]:
+        register(account, capacity=1)
+    tx = nodes.drawCommittee(1, 12345, 3, [], sender=manager)
+    assert len(tx.decode_logs(nodes.SeatTaken)) == 3
+    # Every node is at capacity: none is eligible until a seat is settled.
+    assert nodes.eligibleNodes(1) == 0 and nodes.totalWeight(1) == 0
+    with ape.reverts(nodes.NodeRegistryNotEnoughNodes):
+        nodes.drawCommittee(1, 1, 1, [], sender=manager)
+    tx = nodes.settleSeat(node_accounts[0], 0, 0, sender=manager)
+    assert tx.decode_logs(nodes.SeatReleased)[0].openJobs == 0
+    assert nodes.eligibleNodes(1) == 1
+
+
+def test_draw_skips_excluded_nodes(nodes: Any, manager: Any, node_accounts: list[Any], register: Callable[..., None]) -> None:
+    for account in node_accounts[:4]:
+        register(account)
+    excluded = [node_accounts[0].address, node_accounts[1].address]
+    for seed in range(20):
+        drawn = nodes.drawCommittee.call(1, seed, 2, excluded, sender=manager)
+        assert set(drawn) == {node_accounts[2].address, node_accounts[3].address}
+    with ape.reverts(nodes.NodeRegistryNotEnoughNodes):
+        nodes.drawCommittee(1, 1, 3, excluded, sender=manager)
+
+
+def test_settle_slashes_stake_then_unbonding(nodes: Any, token: Any, manager: Any, node_accounts: list[Any], register: Callable[..., None]) -> None:
+    node = node_accounts[0]
+    register(node, stake=1_000 * ONE)
+    nodes.requestUnstake(900 * ONE, sender=node)  # 100 bonded, 900 unbonding
+    before = token.balanceOf(manager)
+    tx = nodes.settleSeat(node, 0, 5_000, sender=manager)  # half of 1,000
+    event = tx.decode_logs(nodes.NodeSlashed)[0]
+    assert (event.amount, event.stake, event.unbonding) == (500 * ONE, 0, 500 * ONE)
+    assert token.balanceOf(manager) == before + 500 * ONE
+    tx = nodes.settleSeat(node, 0, 10_000, sender=manager)
+    assert tx.decode_logs(nodes.NodeSlashed)[0].amount == 500 * ONE
+    info = nodes.getNode(node)
+    assert (info.stake, info.unbonding) == (0, 0)
+    with ape.reverts(nodes.NodeRegistryInvalidBps):
+        nodes.settleSeat(node, 0, 10_001, sender=manager)
+    with ape.reverts(nodes.NodeRegistryNotRegistered):
+        nodes.settleSeat(node_accounts[3], 0, 0, sender=manager)
+
+
+def test_reputation_is_clamped_and_ejects_below_threshold(nodes: Any, manager: Any, node_accounts: list[Any], register: Callable[..., None]) -> None:
+    node = node_accounts[0]
+    register(node)
+    tx = nodes.settleSeat(node, 30_000, 0, sender=manager)
+    assert tx.decode_logs(nodes.ReputationChanged)[0].current == 20_000
+    assert nodes.getNode(node).listedWeight == 2_000 * ONE  # stake x 2.0
+    nodes.settleSeat(node, -20_000 + 2_000, 0, sender=manager)  # down to 0.2 < 0.25
+    assert nodes.getNode(node).reputation == 2_000
+    assert nodes.getNode(node).listedWeight == 0
+    nodes.settleSeat(node, -50_000, 0, sender=manager)
+    assert nodes.getNode(node).reputation == 0
+
+
+def test_set_params_bounds_and_refresh(nodes: Any, deployer: Any, node_accounts: list[Any], register: Callable[..., None]) -> None:
+    register(node_accounts[0], stake=150 * ONE)
+    with ape.reverts(nodes.AccessControlUnauthorizedAccount):
+        nodes.setParams(MIN_STAKE, UNBONDING, 0, sender=node_accounts[0])
+    for bad in [(0, UNBONDING, 0), (MIN_STAKE, 0, 0), (MIN_STAKE, UNBONDING, REP_ONE + 1)]:
+        with ape.reverts(nodes.NodeRegistryInvalidParams):
+            nodes.setParams(*bad, sender=deployer)
+    tx = nodes.setParams(200 * ONE, UNBONDING, 0, sender=deployer)
+    assert tx.decode_logs(nodes.StakingParamsChanged)[0].minStake == 200 * ONE
+    nodes.refreshWeight(node_accounts[0], sender=node_accounts[5])
+    assert nodes.getNode(node_accounts[0]).listedWeight == 0  # 150 < new minimum 200
+    with ape.reverts(nodes.NodeRegistryNotRegistered):
+        nodes.refreshWeight(node_accounts[5], sender=node_accounts[5])
+
+
+def test_selection_is_proportional_to_stake(nodes: Any, manager: Any, node_accounts: list[Any], register: Callable[..., None]) -> None:
+    """A node with 3x the stake of another is drawn about 3x as often (sybil resistance)."""
+    register(node_accounts[0], stake=300 * ONE)
+    register(node_accounts[1], stake=100 * ONE)
+    draws = 400
+    counts = Counter(nodes.drawCommittee.call(1, seed, 1, [], sender=manager)[0] for seed in range(draws))
+    share = counts[node_accounts[0].address] / draws
+    # Binomial(400, 0.75): 5 standard deviations is about +-0.11.
+    assert 0.64 < share < 0.86, counts

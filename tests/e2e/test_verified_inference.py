@@ -1,0 +1,100 @@
+"""Three real node processes, one of them lying: the job is accepted by the honest two and the
+liar is slashed and unpaid. Then a node that crashes between commit and reveal still reveals
+after a restart, from the vector and salt it persisted."""
+
+from __future__ import annotations
+
+import asyncio
+from typing import Any
+
+from infera.client import InferaClient
+from infera.localnet import LocalNetwork
+from infera.types import JobStatus
+
+ONE = 10**18
+TEXTS = ["Verifiable inference on an OP-stack L3.", "Le chat dort sur le canapé.", "print('hello')"]
+
+
+async def _jobs_with_liar(net: LocalNetwork) -> dict[str, Any]:
+    chain = await net.connect()
+    client = InferaClient(chain)
+    try:
+        liar = net.nodes[2].address
+        stake_before = {n.address: (await chain.get_node(n.address)).stake for n in net.nodes}
+        job_ids = await client.submit_texts(TEXTS)
+        results = [await client.wait_for_result(j, timeout=240) for j in job_ids]
+        details = [await client.verification(j) for j in job_ids]
+        paid = await chain.logs(chain.jobs, "NodePaid", chain.deployment.deployment_block)
+        stake_after = {n.address: (await chain.get_node(n.address)).stake for n in net.nodes}
+        return {"liar": liar, "results": results, "details": details, "paid": paid,
+                "stake_before": stake_before, "stake_after": stake_after}
+    finally:
+        await chain.close()
+
+
+def test_liar_is_outvoted_slashed_and_unpaid(network: LocalNetwork) -> None:
+    asyncio.run(network.register_nodes([1, 2, 3]))
+    network.start_node(1)
+    network.start_node(2)
+    network.start_node(3, fault="random-vector")
+    network.wait_nodes_ready()
+    out = asyncio.run(_jobs_with_liar(network))
+    liar = out["liar"]
+    honest = {n.address for n in network.nodes} - {liar}
+    for result, detail in zip(out["results"], out["details"], strict=True):
+        assert result.status is JobStatus.ACCEPTED, result
+        assert set(result.agreeing) == honest
+        assert detail.min_agreeing_cosine >= detail.threshold
+        assert detail.pairwise[(liar, next(iter(honest)))] < 0.5
+    paid_nodes = {str(e["args"]["node"]) for e in out["paid"]}
+    assert paid_nodes == honest
+    slashed = out["stake_before"][liar] - out["stake_after"][liar]
+    assert slashed > 0
+    for node in honest:
+        assert out["stake_after"][node] == out["stake_before"][node]
+
+
+async def _one_job(net: LocalNetwork, text: str) -> int:
+    chain = await net.connect()
+    try:
+        return (await InferaClient(chain).submit_texts([text]))[0]
+    finally:
+        await chain.close()
+
+
+async def _status(net: LocalNetwork, job_id: int) -> JobStatus:
+    chain = await net.connect()
+    try:
+        return (await chain.get_job(job_id)).status
+    finally:
+        await chain.close()
+
+
+async def _wait_agreeing(net: LocalNetwork, job_id: int, timeout: float) -> tuple[str, ...]:
+    chain = await net.connect()
+    try:
+        result = await InferaClient(chain).wait_for_result(job_id, timeout=timeout)
+        assert result.status is JobStatus.ACCEPTED, result
+        return result.agreeing
+    finally:
+        await chain.close()
+
+
+def test_node_restarted_between_commit_and_reveal_still_reveals(network: LocalNetwork) -> None:
+    import time
+
+    asyncio.run(network.register_nodes([1, 2, 3]))
+    network.start_node(1)
+    network.start_node(2)
+    flaky = network.start_node(3, fault="withhold-reveal")  # commits, then "crashes" before revealing
+    network.wait_nodes_ready()
+    job_id = asyncio.run(_one_job(network, "a node restarts mid-job"))
+    deadline = time.monotonic() + 120
+    while '"committed"' not in flaky.log_text() or asyncio.run(_status(network, job_id)) is not JobStatus.REVEALING:
+        assert time.monotonic() < deadline, flaky.log_text()[-2000:]
+        time.sleep(0.3)
+    network.stop_node(flaky)
+    restarted = network.start_node(3)  # same key and state folder, honest now
+    # All three agree: the restarted node revealed its persisted vector within the reveal window.
+    assert len(asyncio.run(_wait_agreeing(network, job_id, timeout=180))) == 3
+    assert '"revealed"' in restarted.log_text()

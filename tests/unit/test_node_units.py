@@ -1,0 +1,84 @@
+"""Node pieces that need no chain: settings, the work store, faults, the embedder."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import numpy as np
+import pytest
+
+from oracle_node import faults
+from oracle_node.config import NodeSettings
+from oracle_node.inference.embedder import Embedder, ModelDigestMismatch, minilm_path, weights_digest
+from oracle_node.store import WorkState, WorkStore
+
+
+def test_settings_come_from_prefixed_environment(monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setenv("INFERA_RPC_URL", "http://127.0.0.1:9999")
+    monkeypatch.setenv("INFERA_MODELS", '["all-MiniLM-L6-v2"]')
+    monkeypatch.setenv("INFERA_PRIVATE_KEY", "0x" + "ab" * 32)
+    monkeypatch.setenv("INFERA_FAULT", "random-vector")
+    s = NodeSettings(_env_file=None)  # type: ignore[call-arg]
+    assert s.rpc_url == "http://127.0.0.1:9999"
+    assert s.models == ["all-MiniLM-L6-v2"]
+    assert s.fault == "random-vector"
+    assert "ab" * 32 not in repr(s)  # the key never shows in logs or reprs
+
+
+def test_invalid_settings_are_rejected(monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setenv("INFERA_FAULT", "sometimes-lie")
+    with pytest.raises(ValueError, match="fault"):
+        NodeSettings(_env_file=None)  # type: ignore[call-arg]
+
+
+def test_store_survives_reopen(tmp_path: Path) -> None:
+    path = tmp_path / "node.sqlite3"
+    store = WorkStore(path)
+    assert store.add_assignment(7)
+    assert not store.add_assignment(7)
+    store.seal(7, b"\x01" * 384, b"\x02" * 32)
+    store.set_meta("last_block", "42")
+    store.close()
+    reopened = WorkStore(path)
+    work = reopened.get(7)
+    assert work is not None and work.state is WorkState.SEALED
+    assert work.vector == b"\x01" * 384 and work.salt == b"\x02" * 32
+    assert reopened.get_meta("last_block") == "42"
+    assert reopened.mark_ready(7, 10.0) == 10.0
+    assert reopened.mark_ready(7, 20.0) == 10.0  # first sighting is kept
+    assert [w.job_id for w in reopened.in_states(WorkState.SEALED)] == [7]
+
+
+def test_faults_change_only_their_step() -> None:
+    rng = np.random.default_rng(0)
+    v = np.ones(8, dtype=np.float32)
+    assert faults.adjust_input("none", "a b c d") == "a b c d"
+    assert faults.adjust_input("truncate-input", "a b c d") == "a b"
+    assert np.array_equal(faults.adjust_vector("none", v, rng), v)
+    assert not np.array_equal(faults.adjust_vector("random-vector", v, rng), v)
+    assert faults.reveals("none") and not faults.reveals("withhold-reveal")
+    assert faults.reveal_salt("wrong-reveal", b"\x07" * 32) != b"\x07" * 32
+
+
+@pytest.fixture(scope="module")
+def embedder() -> Embedder:
+    return Embedder(minilm_path(), device="cpu")
+
+
+def test_embedder_outputs_unit_vectors(embedder: Embedder) -> None:
+    out = embedder.embed(["hello world", "a different sentence entirely"])
+    assert out.shape == (2, 384)
+    assert np.allclose(np.linalg.norm(out, axis=1), 1.0, atol=1e-5)
+    assert embedder.dimension == 384
+
+
+def test_embedding_is_deterministic_across_batches(embedder: Embedder) -> None:
+    alone = embedder.embed(["the same sentence"])[0]
+    batched = embedder.embed(["the same sentence", "with a much longer neighbour that forces padding " * 3])[0]
+    assert float(alone @ batched) > 0.9999
+
+
+def test_wrong_digest_is_refused(embedder: Embedder) -> None:
+    embedder.verify_digest(weights_digest(minilm_path()))
+    with pytest.raises(ModelDigestMismatch, match="install the registered model"):
+        embedder.verify_digest(b"\x00" * 32)

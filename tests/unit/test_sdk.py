@@ -1,0 +1,88 @@
+"""SDK pieces that need no chain: deployment records, revert decoding, input validation, ABIs."""
+
+from __future__ import annotations
+
+import json
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+from eth_abi.abi import encode
+from eth_utils.crypto import keccak
+
+from infera.abi import decode_revert, load_abi
+from infera.client import InvalidInput, validate_inputs
+from infera.deployment import deployment_file, load_deployment
+from infera.errors import DeploymentNotFound, UnknownModel
+from infera.paths import project_root
+
+RECORD = {
+    "network": "infera:devnet", "chain_id": 994207, "deployment_block": 3, "deployer": "0x" + "11" * 20,
+    "contracts": {"InferToken": "0x" + "01" * 20, "ModelRegistry": "0x" + "02" * 20,
+                  "NodeRegistry": "0x" + "03" * 20, "JobRegistry": "0x" + "04" * 20},
+    "models": {"all-MiniLM-L6-v2": 1},
+}
+
+
+def test_deployment_round_trip_and_model_lookup(tmp_path: Path) -> None:
+    deployment_file("infera:devnet", tmp_path).write_text(json.dumps(RECORD))
+    d = load_deployment("infera:devnet", tmp_path)
+    assert d.chain_id == 994207
+    assert d.model_id("all-MiniLM-L6-v2") == 1 and d.model_id("7") == 7 and d.model_id(3) == 3
+    with pytest.raises(UnknownModel, match="known: all-MiniLM-L6-v2"):
+        d.model_id("gpt-5")
+
+
+def test_missing_deployment_says_how_to_make_one(tmp_path: Path) -> None:
+    with pytest.raises(DeploymentNotFound, match="ape run deploy --network infera:testnet"):
+        load_deployment("infera:testnet", tmp_path)
+
+
+def test_corrupt_deployment_is_reported(tmp_path: Path) -> None:
+    deployment_file("infera:devnet", tmp_path).write_text('{"network": 1}')
+    with pytest.raises(DeploymentNotFound, match="unreadable"):
+        load_deployment("infera:devnet", tmp_path)
+
+
+def test_custom_errors_decode_by_name_and_arguments() -> None:
+    data = keccak(text="NodeRegistryStakeBelowMinimum(uint256,uint256)")[:4] + encode(["uint256", "uint256"], [5, 100])
+    err = decode_revert("0x" + data.hex())
+    assert err is not None
+    assert err.name == "NodeRegistryStakeBelowMinimum"
+    assert err.args_by_name == {"have": 5, "need": 100}
+    assert str(err) == "NodeRegistryStakeBelowMinimum(have=5, need=100)"
+
+
+def test_unknown_revert_data_is_not_decoded() -> None:
+    assert decode_revert("0xdeadbeef") is None
+    assert decode_revert("0x") is None
+    assert decode_revert(None) is None
+
+
+def test_every_contract_error_has_a_unique_selector() -> None:
+    selectors: dict[bytes, str] = {}
+    for name in ("InferToken", "ModelRegistry", "NodeRegistry", "JobRegistry"):
+        for entry in load_abi(name):
+            if entry["type"] == "error":
+                sig = f"{entry['name']}({','.join(i['type'] for i in entry['inputs'])})"
+                sel = keccak(text=sig)[:4]
+                assert selectors.setdefault(sel, sig) == sig
+
+
+@pytest.mark.parametrize(
+    ("texts", "message"),
+    [([], "no inputs"), ([""], "input 0 is empty"), (["ok", "x" * 2049], "input 1 is 2049 bytes"),
+     (["é" * 1025], "2050 bytes"), ([b"bytes"], "not str")],
+)
+def test_invalid_inputs_are_rejected_before_any_transaction(texts: list[str], message: str) -> None:
+    with pytest.raises(InvalidInput, match=message):
+        validate_inputs(texts)
+
+
+def test_exported_abis_match_the_build() -> None:
+    build = project_root() / ".build" / "__local__.json"
+    if not build.exists():
+        pytest.skip("contracts not compiled (make setup compiles them)")
+    result = subprocess.run([sys.executable, "toolchain/export_abi.py", "--check"], cwd=project_root(), capture_output=True, text=True)
+    assert result.returncode == 0, result.stderr
