@@ -49,8 +49,11 @@ $(SOLC_STAMP): $(NPM_STAMP) toolchain/install-solc.sh toolchain/solc-shim.js
 	@bash toolchain/install-solc.sh 0.8.28
 	@touch $@
 
+# Ape may leave a copy of OpenZeppelin (500+ files) in contracts/.cache; its source scan stops at
+# 500 files, so a leftover copy can hide our own contracts in subfolders. Remove it after compiling.
 $(BUILD_STAMP): $(PY_STAMP) $(SOLC_STAMP) $(SOL_SOURCES) ape-config.yaml
 	$(BIN)/ape compile
+	@rm -rf contracts/.cache
 	@$(PY) toolchain/export_abi.py
 	@touch $@
 
