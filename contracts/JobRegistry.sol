@@ -8,6 +8,7 @@ import {SafeERC20} from "@openzeppelin/contracts/token/ERC20/utils/SafeERC20.sol
 import {ReentrancyGuard} from "@openzeppelin/contracts/utils/ReentrancyGuard.sol";
 
 import {IInferaConsumer} from "./interfaces/IInferaConsumer.sol";
+import {IRewardsEmitter} from "./interfaces/IRewardsEmitter.sol";
 import {Cosine} from "./libraries/Cosine.sol";
 import {ModelRegistry} from "./ModelRegistry.sol";
 import {NodeRegistry} from "./NodeRegistry.sol";
@@ -123,6 +124,8 @@ contract JobRegistry is AccessControl, ReentrancyGuard {
     ModelRegistry public immutable models;
     /// @notice Nodes, stake and committee selection.
     NodeRegistry public immutable nodes;
+    /// @notice Emission: credited with performance points for every accepted job.
+    IRewardsEmitter public immutable rewards;
 
     // ------------------------------------------------------------------ state
     Policy private _policy;
@@ -199,12 +202,21 @@ contract JobRegistry is AccessControl, ReentrancyGuard {
     /// @param token_ INFER.
     /// @param models_ The model registry.
     /// @param nodes_ The node registry (this contract needs its JOB_MANAGER_ROLE).
+    /// @param rewards_ The emission contract (this contract needs its CREDITOR_ROLE).
     /// @param admin Receives DEFAULT_ADMIN_ROLE and PARAMS_ROLE.
     /// @param policy Initial settlement policy.
-    constructor(IERC20 token_, ModelRegistry models_, NodeRegistry nodes_, address admin, Policy memory policy) {
+    constructor(
+        IERC20 token_,
+        ModelRegistry models_,
+        NodeRegistry nodes_,
+        IRewardsEmitter rewards_,
+        address admin,
+        Policy memory policy
+    ) {
         token = token_;
         models = models_;
         nodes = nodes_;
+        rewards = rewards_;
         _grantRole(DEFAULT_ADMIN_ROLE, admin);
         _grantRole(PARAMS_ROLE, admin);
         _setPolicy(policy);
@@ -335,28 +347,13 @@ contract JobRegistry is AccessControl, ReentrancyGuard {
         if (vectors.length != seats.length) revert JobRegistryVectorCountMismatch(vectors.length, seats.length);
 
         (uint256 medoid, uint256 agreeingMask, uint256 agreeingCount) = _agreement(jobId, job, seats, vectors);
-        bool accepted = agreeingCount >= job.minAgreement;
-
-        // Effects on this contract first; the registry calls below only move stake into it.
-        uint96 fee = job.fee;
-        bytes32 resultHash;
-        if (accepted) {
-            resultHash = keccak256(vectors[medoid]);
-            job.resultHash = resultHash;
-            job.status = JobStatus.Accepted;
-        } else {
+        if (agreeingCount < job.minAgreement) {
             job.status = JobStatus.Refunded;
-        }
-
-        uint256 slashed = _settleReveals(jobId, seats, agreeingMask, accepted);
-        if (!accepted) {
+            (uint256 slashed,) = _settleReveals(jobId, seats, agreeingMask, false);
             _refund(jobId, job, slashed);
             return;
         }
-        address[] memory agreeing = _members(seats, agreeingMask, agreeingCount);
-        emit JobAccepted(jobId, resultHash, agreeing, vectors[medoid]);
-        _pay(jobId, fee, slashed, agreeing);
-        if (job.callback) _deliver(jobId, job.requester, resultHash, vectors[medoid]);
+        _accept(jobId, job, seats, vectors[medoid], agreeingMask, agreeingCount);
     }
 
     // ------------------------------------------------------------- governance
@@ -523,12 +520,35 @@ contract JobRegistry is AccessControl, ReentrancyGuard {
         }
     }
 
-    /// @dev Settle every seat still open after the reveal phase; returns the total slashed.
+    /// @dev Record the result, settle the seats, credit points, pay, then call back (last).
+    function _accept(
+        uint256 jobId,
+        Job storage job,
+        Seat[] storage seats,
+        bytes calldata vector,
+        uint256 agreeingMask,
+        uint256 agreeingCount
+    ) private {
+        bytes32 resultHash = keccak256(vector);
+        job.resultHash = resultHash;
+        job.status = JobStatus.Accepted;
+        (uint256 slashed, uint256[] memory points) = _settleReveals(jobId, seats, agreeingMask, true);
+        address[] memory agreeing = _members(seats, agreeingMask, agreeingCount);
+        emit JobAccepted(jobId, resultHash, agreeing, vector);
+        rewards.creditPoints(agreeing, points);
+        _pay(jobId, job.fee, slashed, agreeing);
+        if (job.callback) _deliver(jobId, job.requester, resultHash, vector);
+    }
+
+    /// @dev Settle every seat still open after the reveal phase; returns the total slashed and
+    ///      the agreeing nodes' reputations afterwards (their performance points), in seat order.
     function _settleReveals(uint256 jobId, Seat[] storage seats, uint256 agreeingMask, bool accepted)
         private
-        returns (uint256 slashed)
+        returns (uint256 slashed, uint256[] memory points)
     {
         Policy memory p = _policy;
+        points = new uint256[](_popcount(agreeingMask));
+        uint256 k = 0;
         for (uint256 i = 0; i < seats.length; ++i) {
             SeatState state = seats[i].state;
             address node = seats[i].node;
@@ -538,7 +558,9 @@ contract JobRegistry is AccessControl, ReentrancyGuard {
                 if (!accepted) {
                     _settle(jobId, node, SeatOutcome.Released, 0, 0);
                 } else if (agreeingMask & (1 << i) != 0) {
-                    _settle(jobId, node, SeatOutcome.Agreed, int32(p.reputationGain), 0);
+                    (, uint32 reputation) = nodes.settleSeat(node, int32(p.reputationGain), 0);
+                    emit SeatSettled(jobId, node, SeatOutcome.Agreed, 0);
+                    points[k++] = reputation;
                 } else {
                     slashed += _settle(jobId, node, SeatOutcome.Disagreed, -int32(p.disagreementPenalty), p.slashBps);
                 }
@@ -550,7 +572,7 @@ contract JobRegistry is AccessControl, ReentrancyGuard {
         private
         returns (uint256 slashed)
     {
-        slashed = nodes.settleSeat(node, reputationDelta, slashBps);
+        (slashed,) = nodes.settleSeat(node, reputationDelta, slashBps);
         emit SeatSettled(jobId, node, outcome, slashed);
     }
 

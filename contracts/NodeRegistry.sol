@@ -12,9 +12,13 @@ import {SumTree} from "./libraries/SumTree.sol";
 /// @title NodeRegistry
 /// @notice Oracle nodes: registration, INFER stake with an unbonding period, the models each
 ///         serves, its capacity and reputation, and stake-weighted committee selection.
-/// @dev Selection weight is `stake * reputation / REP_ONE` while a node is eligible (stake at
-///      least the minimum, open jobs below capacity, reputation at least the ejection line) and 0
-///      otherwise. Each model keeps a SumTree of its nodes' weights, so drawing a committee costs
+/// @dev Selection weight is `min(stake, stakeCap) * reputation / REP_ONE` while a node is
+///      eligible (stake at least the minimum, open jobs below capacity, not ejected) and 0
+///      otherwise. The cap bounds how often one operator is drawn; a committee never seats the
+///      same node twice. A node whose reputation falls below `ejectionThreshold` is ejected: it
+///      gets no new jobs, can still unstake, and may come back only through reinstate(), after
+///      `unbondingPeriod` has passed since its ejection, on probation (reputation halfway between
+///      the ejection line and 1.0). Each model keeps a SumTree of its nodes' weights, so drawing a committee costs
 ///      O(q * log MAX_NODES) whatever the number of nodes. Only the job manager (JobRegistry) may
 ///      draw committees, settle seats and slash.
 contract NodeRegistry is AccessControl, ReentrancyGuard {
@@ -32,6 +36,7 @@ contract NodeRegistry is AccessControl, ReentrancyGuard {
         uint16 openJobs; // seats not yet settled
         uint32 reputation; // fixed point, REP_ONE == 1.0
         uint128 listedWeight; // weight currently stored in the trees of the node's models
+        uint32 ejectedAt; // when reputation last fell below the ejection line (uint32 lasts to 2106)
     }
 
     // -------------------------------------------------------------- constants
@@ -61,8 +66,10 @@ contract NodeRegistry is AccessControl, ReentrancyGuard {
     uint96 public minStake;
     /// @notice Seconds between requesting an unstake and withdrawing it.
     uint64 public unbondingPeriod;
-    /// @notice Below this reputation a node gets no new jobs.
+    /// @notice Below this reputation a node is ejected: no new jobs.
     uint32 public ejectionThreshold;
+    /// @notice Most stake counted for selection weight.
+    uint96 public stakeCap;
 
     mapping(address node => Node) private _nodes;
     mapping(address node => uint32[]) private _servedModels;
@@ -93,7 +100,11 @@ contract NodeRegistry is AccessControl, ReentrancyGuard {
     /// @notice A seat was settled and freed.
     event SeatReleased(address indexed node, uint16 openJobs);
     /// @notice A staking parameter changed.
-    event StakingParamsChanged(uint96 minStake, uint64 unbondingPeriod, uint32 ejectionThreshold);
+    event StakingParamsChanged(uint96 minStake, uint64 unbondingPeriod, uint32 ejectionThreshold, uint96 stakeCap);
+    /// @notice The node's reputation fell below the ejection line: no new jobs.
+    event NodeEjected(address indexed node, uint32 reputation);
+    /// @notice An ejected node came back on probation.
+    event NodeReinstated(address indexed node, uint32 reputation);
 
     // ----------------------------------------------------------------- errors
     /// @notice The stake is below the minimum.
@@ -122,18 +133,30 @@ contract NodeRegistry is AccessControl, ReentrancyGuard {
     error NodeRegistryInvalidParams();
     /// @notice Slash share above 100%.
     error NodeRegistryInvalidBps(uint16 bps);
+    /// @notice The node is not ejected.
+    error NodeRegistryNotEjected(address node);
+    /// @notice An ejected node must wait until `until` to come back.
+    error NodeRegistryEjectionCooldown(address node, uint256 until);
 
     /// @param token_ INFER.
     /// @param models_ The model registry.
     /// @param admin Receives DEFAULT_ADMIN_ROLE and PARAMS_ROLE.
     /// @param minStake_ Least stake of an eligible node.
     /// @param unbondingPeriod_ Seconds unbonding stake waits; longer than any job's lifetime.
-    constructor(IERC20 token_, ModelRegistry models_, address admin, uint96 minStake_, uint64 unbondingPeriod_) {
+    /// @param stakeCap_ Most stake counted for selection weight (at least minStake_).
+    constructor(
+        IERC20 token_,
+        ModelRegistry models_,
+        address admin,
+        uint96 minStake_,
+        uint64 unbondingPeriod_,
+        uint96 stakeCap_
+    ) {
         token = token_;
         models = models_;
         _grantRole(DEFAULT_ADMIN_ROLE, admin);
         _grantRole(PARAMS_ROLE, admin);
-        _setParams(minStake_, unbondingPeriod_, REP_ONE / 4);
+        _setParams(minStake_, unbondingPeriod_, REP_ONE / 4, stakeCap_);
     }
 
     // ------------------------------------------------------- node operations
@@ -205,6 +228,20 @@ contract NodeRegistry is AccessControl, ReentrancyGuard {
         _syncWeight(msg.sender);
     }
 
+    /// @notice Come back after an ejection: allowed once `unbondingPeriod` has passed since the
+    ///         ejection; reputation restarts halfway between the ejection line and 1.0.
+    function reinstate() external {
+        Node storage n = _requireNode(msg.sender);
+        if (n.reputation >= ejectionThreshold) revert NodeRegistryNotEjected(msg.sender);
+        uint256 until = uint256(n.ejectedAt) + unbondingPeriod;
+        if (block.timestamp < until) revert NodeRegistryEjectionCooldown(msg.sender, until);
+        uint32 previous = n.reputation;
+        n.reputation = ejectionThreshold + (REP_ONE - ejectionThreshold) / 2;
+        emit ReputationChanged(msg.sender, previous, n.reputation);
+        emit NodeReinstated(msg.sender, n.reputation);
+        _syncWeight(msg.sender);
+    }
+
     /// @notice Withdraw all unbonded stake once the unbonding period has passed.
     function withdraw() external nonReentrant {
         Node storage n = _requireNode(msg.sender);
@@ -251,10 +288,11 @@ contract NodeRegistry is AccessControl, ReentrancyGuard {
     /// @param reputationDelta Change of reputation (clamped to 0..REP_MAX).
     /// @param slashBps Share of the node's total stake to slash, in basis points.
     /// @return slashed INFER slashed and transferred to the caller.
+    /// @return reputation The node's reputation afterwards.
     function settleSeat(address node, int32 reputationDelta, uint16 slashBps)
         external
         onlyRole(JOB_MANAGER_ROLE)
-        returns (uint256 slashed)
+        returns (uint256 slashed, uint32 reputation)
     {
         if (slashBps > BPS) revert NodeRegistryInvalidBps(slashBps);
         Node storage n = _requireNode(node);
@@ -264,6 +302,7 @@ contract NodeRegistry is AccessControl, ReentrancyGuard {
         }
         if (reputationDelta != 0) _applyReputation(node, n, reputationDelta);
         if (slashBps != 0) slashed = _slash(node, n, slashBps);
+        reputation = n.reputation;
         _syncWeight(node);
 
         if (slashed != 0) token.safeTransfer(msg.sender, slashed);
@@ -274,11 +313,12 @@ contract NodeRegistry is AccessControl, ReentrancyGuard {
     /// @param minStake_ Least stake of an eligible node (non-zero).
     /// @param unbondingPeriod_ Unbonding seconds (non-zero).
     /// @param ejectionThreshold_ Reputation below which a node gets no jobs (at most REP_ONE).
-    function setParams(uint96 minStake_, uint64 unbondingPeriod_, uint32 ejectionThreshold_)
+    /// @param stakeCap_ Most stake counted for selection weight (at least minStake_).
+    function setParams(uint96 minStake_, uint64 unbondingPeriod_, uint32 ejectionThreshold_, uint96 stakeCap_)
         external
         onlyRole(PARAMS_ROLE)
     {
-        _setParams(minStake_, unbondingPeriod_, ejectionThreshold_);
+        _setParams(minStake_, unbondingPeriod_, ejectionThreshold_, stakeCap_);
     }
 
     /// @notice Recompute a node's selection weight after a parameter change (anyone may call).
@@ -380,8 +420,9 @@ contract NodeRegistry is AccessControl, ReentrancyGuard {
 
     function _targetWeight(Node storage n) private view returns (uint128) {
         if (n.stake < minStake || n.openJobs >= n.capacity || n.reputation < ejectionThreshold) return 0;
-        // stake < 2^96 and reputation <= 2^15, so the product fits in 128 bits.
-        return uint128((uint256(n.stake) * n.reputation) / REP_ONE);
+        uint256 counted = n.stake < stakeCap ? n.stake : stakeCap;
+        // counted < 2^96 and reputation <= 2^15, so the product fits in 128 bits.
+        return uint128((counted * n.reputation) / REP_ONE);
     }
 
     /// @dev Bring every served model's tree in line with the node's current weight.
@@ -422,6 +463,10 @@ contract NodeRegistry is AccessControl, ReentrancyGuard {
         if (next > int256(uint256(REP_MAX))) next = int256(uint256(REP_MAX));
         n.reputation = uint32(uint256(next));
         emit ReputationChanged(node, previous, n.reputation);
+        if (previous >= ejectionThreshold && n.reputation < ejectionThreshold) {
+            n.ejectedAt = uint32(block.timestamp);
+            emit NodeEjected(node, n.reputation);
+        }
     }
 
     function _slash(address node, Node storage n, uint16 bps) private returns (uint256 amount) {
@@ -459,11 +504,16 @@ contract NodeRegistry is AccessControl, ReentrancyGuard {
         if (n.index == 0) revert NodeRegistryNotRegistered(node);
     }
 
-    function _setParams(uint96 minStake_, uint64 unbondingPeriod_, uint32 ejectionThreshold_) private {
-        if (minStake_ == 0 || unbondingPeriod_ == 0 || ejectionThreshold_ > REP_ONE) revert NodeRegistryInvalidParams();
+    function _setParams(uint96 minStake_, uint64 unbondingPeriod_, uint32 ejectionThreshold_, uint96 stakeCap_)
+        private
+    {
+        if (minStake_ == 0 || unbondingPeriod_ == 0 || ejectionThreshold_ > REP_ONE || stakeCap_ < minStake_) {
+            revert NodeRegistryInvalidParams();
+        }
         minStake = minStake_;
         unbondingPeriod = unbondingPeriod_;
         ejectionThreshold = ejectionThreshold_;
-        emit StakingParamsChanged(minStake_, unbondingPeriod_, ejectionThreshold_);
+        stakeCap = stakeCap_;
+        emit StakingParamsChanged(minStake_, unbondingPeriod_, ejectionThreshold_, stakeCap_);
     }
 }

@@ -20,6 +20,7 @@ from ape import accounts, chain, networks, project
 ONE = 10**18
 TOKEN_CAP = 1_000_000_000 * ONE
 MIN_STAKE = 100 * ONE
+STAKE_CAP = 100_000 * ONE  # stake beyond this adds no selection weight
 FAUCET_AMOUNT = 1_000_000 * ONE
 QUANTIZATION_INT8_MAXABS = 1
 
@@ -46,6 +47,11 @@ POLICY = {
     "liveness_penalty": 500,
 }
 MAX_REASSIGNMENTS = 2
+
+# Published emission schedule: epoch e emits INITIAL_EMISSION * (DECAY_BPS / 10_000)^e, in total
+# INITIAL_EMISSION * 10_000 / (10_000 - DECAY_BPS) = 20,000,000 INFER, under the token cap.
+INITIAL_EMISSION = 100_000 * ONE
+DECAY_BPS = 9_950
 
 
 def registered_threshold_ppm(root: Path) -> int:
@@ -88,7 +94,13 @@ def main() -> None:
 
     token = deployer.deploy(project.InferToken, TOKEN_CAP, deployer)
     models = deployer.deploy(project.ModelRegistry, deployer)
-    nodes = deployer.deploy(project.NodeRegistry, token, models, deployer, MIN_STAKE, unbonding_period(is_devnet))
+    nodes = deployer.deploy(
+        project.NodeRegistry, token, models, deployer, MIN_STAKE, unbonding_period(is_devnet), STAKE_CAP
+    )
+    epoch_length = 3_600 if is_devnet else 86_400
+    rewards = deployer.deploy(
+        project.RewardsEmitter, token, deployer, chain.pending_timestamp, epoch_length, INITIAL_EMISSION, DECAY_BPS
+    )
     treasury = os.environ.get("INFERA_TREASURY", deployer.address)
     policy = (
         treasury,
@@ -100,8 +112,10 @@ def main() -> None:
         POLICY["disagreement_penalty"],
         POLICY["liveness_penalty"],
     )
-    jobs = deployer.deploy(project.JobRegistry, token, models, nodes, deployer, policy)
+    jobs = deployer.deploy(project.JobRegistry, token, models, nodes, rewards, deployer, policy)
     nodes.grantRole(nodes.JOB_MANAGER_ROLE(), jobs, sender=deployer)
+    rewards.grantRole(rewards.CREDITOR_ROLE(), jobs, sender=deployer)
+    token.grantRole(token.MINTER_ROLE(), rewards, sender=deployer)
 
     model_params = (
         MINILM["name"],
@@ -133,6 +147,7 @@ def main() -> None:
             "ModelRegistry": models.address,
             "NodeRegistry": nodes.address,
             "JobRegistry": jobs.address,
+            "RewardsEmitter": rewards.address,
         },
         "models": {MINILM["name"]: model_id},
     }

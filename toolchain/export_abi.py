@@ -14,7 +14,7 @@ from pathlib import Path
 ROOT = Path(__file__).resolve().parent.parent
 BUILD = ROOT / ".build" / "__local__.json"
 OUT_DIR = ROOT / "sdk" / "infera" / "abi"
-EXPORTED = ("InferToken", "ModelRegistry", "NodeRegistry", "JobRegistry", "IInferaConsumer")
+EXPORTED = ("InferToken", "ModelRegistry", "NodeRegistry", "JobRegistry", "RewardsEmitter", "IInferaConsumer")
 
 
 def rendered_abis() -> dict[str, str]:

@@ -12,7 +12,7 @@ from eth_utils.crypto import keccak
 from infera.errors import ContractRevert
 from infera.paths import ABI_DIR
 
-CONTRACTS = ("InferToken", "ModelRegistry", "NodeRegistry", "JobRegistry")
+CONTRACTS = ("InferToken", "ModelRegistry", "NodeRegistry", "JobRegistry", "RewardsEmitter")
 
 
 @cache

@@ -50,6 +50,7 @@ class Chain:
         self.models = self._bind("ModelRegistry", c.ModelRegistry)
         self.nodes = self._bind("NodeRegistry", c.NodeRegistry)
         self.jobs = self._bind("JobRegistry", c.JobRegistry)
+        self.rewards = self._bind("RewardsEmitter", c.RewardsEmitter)
         self._nonce: int | None = None
         self._send_lock = asyncio.Lock()
 

@@ -16,6 +16,7 @@ class ContractAddresses(BaseModel):
     ModelRegistry: str
     NodeRegistry: str
     JobRegistry: str
+    RewardsEmitter: str
 
 
 class Deployment(BaseModel):

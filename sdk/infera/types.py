@@ -119,6 +119,7 @@ class NodeInfo:
     open_jobs: int
     reputation: int
     listed_weight: int
+    ejected_at: int
 
     @property
     def registered(self) -> bool:

@@ -12,10 +12,14 @@ from typing import Any
 import pytest
 
 from contract_helpers import (
+    DECAY_BPS,
+    EPOCH,
     FEE,
+    INITIAL_EMISSION,
     MIN_STAKE,
     ONE,
     SALT,
+    STAKE_CAP,
     UNBONDING,
     commit_for,
     model_params,
@@ -69,13 +73,21 @@ def models(project: Any, deployer: Any) -> Any:
 
 @pytest.fixture(scope="session")
 def nodes(project: Any, deployer: Any, token: Any, models: Any) -> Any:
-    return deployer.deploy(project.NodeRegistry, token, models, deployer, MIN_STAKE, UNBONDING)
+    return deployer.deploy(project.NodeRegistry, token, models, deployer, MIN_STAKE, UNBONDING, STAKE_CAP)
 
 
 @pytest.fixture(scope="session")
-def jobs(project: Any, deployer: Any, token: Any, models: Any, nodes: Any, treasury: Any) -> Any:
-    j = deployer.deploy(project.JobRegistry, token, models, nodes, deployer, policy_tuple(treasury))
+def rewards(project: Any, deployer: Any, token: Any, chain: Any) -> Any:
+    r = deployer.deploy(project.RewardsEmitter, token, deployer, chain.pending_timestamp, EPOCH, INITIAL_EMISSION, DECAY_BPS)
+    token.grantRole(token.MINTER_ROLE(), r, sender=deployer)
+    return r
+
+
+@pytest.fixture(scope="session")
+def jobs(project: Any, deployer: Any, token: Any, models: Any, nodes: Any, rewards: Any, treasury: Any) -> Any:
+    j = deployer.deploy(project.JobRegistry, token, models, nodes, rewards, deployer, policy_tuple(treasury))
     nodes.grantRole(nodes.JOB_MANAGER_ROLE(), j, sender=deployer)
+    rewards.grantRole(rewards.CREDITOR_ROLE(), j, sender=deployer)
     return j
 
 

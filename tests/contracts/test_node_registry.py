@@ -9,7 +9,7 @@ from typing import Any
 import ape
 import pytest
 
-from contract_helpers import MIN_STAKE, ONE, UNBONDING, model_params, time_travel
+from contract_helpers import MIN_STAKE, ONE, STAKE_CAP, UNBONDING, model_params, time_travel
 
 REP_ONE = 10_000
 
@@ -219,11 +219,12 @@ def test_reputation_is_clamped_and_ejects_below_threshold(nodes: Any, manager: A
 def test_set_params_bounds_and_refresh(nodes: Any, deployer: Any, node_accounts: list[Any], register: Callable[..., None]) -> None:
     register(node_accounts[0], stake=150 * ONE)
     with ape.reverts(nodes.AccessControlUnauthorizedAccount):
-        nodes.setParams(MIN_STAKE, UNBONDING, 0, sender=node_accounts[0])
-    for bad in [(0, UNBONDING, 0), (MIN_STAKE, 0, 0), (MIN_STAKE, UNBONDING, REP_ONE + 1)]:
+        nodes.setParams(MIN_STAKE, UNBONDING, 0, STAKE_CAP, sender=node_accounts[0])
+    for bad in [(0, UNBONDING, 0, STAKE_CAP), (MIN_STAKE, 0, 0, STAKE_CAP), (MIN_STAKE, UNBONDING, REP_ONE + 1, STAKE_CAP),
+                (MIN_STAKE, UNBONDING, 0, MIN_STAKE - 1)]:
         with ape.reverts(nodes.NodeRegistryInvalidParams):
             nodes.setParams(*bad, sender=deployer)
-    tx = nodes.setParams(200 * ONE, UNBONDING, 0, sender=deployer)
+    tx = nodes.setParams(200 * ONE, UNBONDING, 0, STAKE_CAP, sender=deployer)
     assert tx.decode_logs(nodes.StakingParamsChanged)[0].minStake == 200 * ONE
     nodes.refreshWeight(node_accounts[0], sender=node_accounts[5])
     assert nodes.getNode(node_accounts[0]).listedWeight == 0  # 150 < new minimum 200
@@ -240,3 +241,50 @@ def test_selection_is_proportional_to_stake(nodes: Any, manager: Any, node_accou
     share = counts[node_accounts[0].address] / draws
     # Binomial(400, 0.75): 5 standard deviations is about +-0.11.
     assert 0.64 < share < 0.86, counts
+
+
+def test_stake_cap_bounds_selection_weight(nodes: Any, token: Any, node_accounts: list[Any], register: Callable[..., None]) -> None:
+    whale = node_accounts[0]
+    register(whale, stake=STAKE_CAP * 3)
+    assert nodes.getNode(whale).stake == STAKE_CAP * 3
+    assert nodes.getNode(whale).listedWeight == STAKE_CAP
+
+
+def test_ejection_and_the_way_back(nodes: Any, chain: Any, manager: Any, node_accounts: list[Any], register: Callable[..., None]) -> None:
+    node = node_accounts[0]
+    register(node)
+    with ape.reverts(nodes.NodeRegistryNotEjected):
+        nodes.reinstate(sender=node)
+    tx = nodes.settleSeat(node, -8_000, 0, sender=manager)  # 1.0 -> 0.2, below the 0.25 line
+    assert tx.decode_logs(nodes.NodeEjected)[0].reputation == 2_000
+    assert nodes.getNode(node).listedWeight == 0
+    with ape.reverts(nodes.NodeRegistryEjectionCooldown):
+        nodes.reinstate(sender=node)
+    time_travel(chain, UNBONDING + 1)
+    tx = nodes.reinstate(sender=node)
+    assert tx.decode_logs(nodes.NodeReinstated)[0].reputation == 2_500 + (10_000 - 2_500) // 2
+    assert nodes.getNode(node).listedWeight == 1_000 * ONE * 6_250 // 10_000
+    # An ejected node can still leave with its stake.
+    nodes.settleSeat(node, -10_000, 0, sender=manager)
+    nodes.requestUnstake(1_000 * ONE, sender=node)
+
+
+def test_eligible_excluding_counts_what_a_draw_could_pick(nodes: Any, node_accounts: list[Any], register: Callable[..., None]) -> None:
+    for account in node_accounts[:4]:
+        register(account)
+    assert nodes.eligibleExcluding(1, []) == 4
+    assert nodes.eligibleExcluding(1, [node_accounts[0], node_accounts[1]]) == 2
+    assert nodes.eligibleExcluding(1, [node_accounts[5]]) == 4  # unregistered: nothing to skip
+
+
+def test_many_small_sybils_win_seats_only_in_proportion_to_stake(nodes: Any, manager: Any, node_accounts: list[Any], register: Callable[..., None]) -> None:
+    """Splitting 600 INFER over six identities buys the same share of seats as one 600 stake."""
+    honest = node_accounts[0]
+    register(honest, stake=600 * ONE)
+    sybils = node_accounts[1:7]
+    for sybil in sybils:
+        register(sybil, stake=100 * ONE)
+    draws = 400
+    counts = Counter(nodes.drawCommittee.call(1, seed, 1, [], sender=manager)[0] for seed in range(draws))
+    sybil_share = sum(counts[s.address] for s in sybils) / draws
+    assert 0.39 < sybil_share < 0.61, counts  # expected 0.5; 5 sd of Binomial(400, .5) is 0.125

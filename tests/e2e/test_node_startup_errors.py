@@ -29,7 +29,7 @@ async def _admin(net: LocalNetwork, action: str) -> None:
     chain = await net.connect(DEVNET_KEYS[0])  # the devnet deployer holds every admin role
     try:
         if action == "raise-min-stake":
-            await chain.transact(chain.nodes.functions.setParams(5_000 * ONE, 86_400, 2_500))
+            await chain.transact(chain.nodes.functions.setParams(5_000 * ONE, 86_400, 2_500, 100_000 * ONE))
         elif action == "wrong-digest":
             m = await chain.get_model(1)
             name = await chain.models.functions.nameOf(1).call()

@@ -20,7 +20,8 @@ from infera.paths import project_root
 RECORD = {
     "network": "infera:devnet", "chain_id": 994207, "deployment_block": 3, "deployer": "0x" + "11" * 20,
     "contracts": {"InferToken": "0x" + "01" * 20, "ModelRegistry": "0x" + "02" * 20,
-                  "NodeRegistry": "0x" + "03" * 20, "JobRegistry": "0x" + "04" * 20},
+                  "NodeRegistry": "0x" + "03" * 20, "JobRegistry": "0x" + "04" * 20,
+                  "RewardsEmitter": "0x" + "05" * 20},
     "models": {"all-MiniLM-L6-v2": 1},
 }
 
@@ -62,7 +63,7 @@ def test_unknown_revert_data_is_not_decoded() -> None:
 
 def test_every_contract_error_has_a_unique_selector() -> None:
     selectors: dict[bytes, str] = {}
-    for name in ("InferToken", "ModelRegistry", "NodeRegistry", "JobRegistry"):
+    for name in ("InferToken", "ModelRegistry", "NodeRegistry", "JobRegistry", "RewardsEmitter"):
         for entry in load_abi(name):
             if entry["type"] == "error":
                 sig = f"{entry['name']}({','.join(i['type'] for i in entry['inputs'])})"
