@@ -9,7 +9,7 @@ from pydantic import Field
 
 from infera.settings import ChainSettings
 
-Fault = Literal["none", "random-vector", "truncate-input", "withhold-reveal", "wrong-reveal"]
+Fault = Literal["none", "random-vector", "cheaper-model", "truncate-input", "withhold-reveal", "wrong-reveal"]
 
 
 class NodeSettings(ChainSettings):

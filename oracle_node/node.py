@@ -90,6 +90,7 @@ class OracleNode:
         path = LOCAL_MODELS[registered_name]()
         embedder = await asyncio.to_thread(Embedder, path, self.settings.device, self.settings.batch_size)
         embedder.verify_digest(model.weights_digest)
+        faults.adjust_model(self.settings.fault, embedder)
         if embedder.dimension != model.dimension:
             raise ConfigError(f"{registered_name} outputs {embedder.dimension} dims, the registry says {model.dimension}")
         return ServedModel(model_id, registered_name, embedder, model.dimension)

@@ -11,6 +11,7 @@ import hashlib
 import os
 from dataclasses import dataclass
 from pathlib import Path
+from typing import Any
 
 import numpy as np
 import numpy.typing as npt
@@ -82,6 +83,12 @@ class Embedder:
             show_progress_bar=False,
         )
         return np.asarray(out, dtype=np.float32)
+
+    def keep_layers(self, count: int) -> None:
+        """Run only the first ``count`` transformer layers: a cheaper, wrong model (fault drills)."""
+        transformer: Any = self._model[0].auto_model  # a transformers BertModel
+        transformer.encoder.layer = transformer.encoder.layer[:count]
+        transformer.config.num_hidden_layers = count
 
     def verify_digest(self, expected: bytes) -> None:
         """Raise :class:`ModelDigestMismatch` unless the weights file hashes to ``expected``."""

@@ -140,14 +140,28 @@ class Devnet:
 
     def stop(self) -> None:
         if self.process is not None:
-            stop_pid(self.process.pid)
-            with contextlib.suppress(subprocess.TimeoutExpired):
-                self.process.wait(timeout=5)
+            stop_process(self.process)
             self.process = None
 
 
+def stop_process(process: subprocess.Popen[bytes], grace: float = 5.0) -> None:
+    """Stop a child started with a new session: SIGTERM its group, reap it, SIGKILL if it lingers.
+
+    Waiting on the Popen (not probing the group) matters: an exited but unreaped child still
+    answers a probe, which would turn every stop into a full grace period.
+    """
+    with contextlib.suppress(ProcessLookupError):
+        os.killpg(process.pid, signal.SIGTERM)
+    try:
+        process.wait(timeout=grace)
+    except subprocess.TimeoutExpired:
+        with contextlib.suppress(ProcessLookupError):
+            os.killpg(process.pid, signal.SIGKILL)
+        process.wait(timeout=grace)
+
+
 def stop_pid(pid: int, grace: float = 5.0) -> None:
-    """SIGTERM the process group led by ``pid`` (started with a new session), then SIGKILL."""
+    """SIGTERM the process group led by ``pid`` (not our child: `infera-devnet down`), then SIGKILL."""
     try:
         os.killpg(pid, signal.SIGTERM)
     except ProcessLookupError:

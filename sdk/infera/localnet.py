@@ -18,7 +18,7 @@ from eth_account import Account
 
 from infera.chain import Chain
 from infera.deployment import Deployment, load_deployment
-from infera.devnet import DEVNET_KEYS, Devnet, DevnetError, free_port, stop_pid
+from infera.devnet import DEVNET_KEYS, Devnet, DevnetError, free_port, stop_process
 from infera.operator import ONE, register_or_top_up
 from infera.paths import project_root
 
@@ -144,8 +144,7 @@ class LocalNetwork:
                 time.sleep(0.2)
 
     def stop_node(self, node: NodeProcess) -> None:
-        stop_pid(node.process.pid)
-        node.process.wait(timeout=10)
+        stop_process(node.process)
 
     def stop(self) -> None:
         for node in self.nodes:

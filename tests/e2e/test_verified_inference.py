@@ -7,15 +7,17 @@ from __future__ import annotations
 import asyncio
 from typing import Any
 
+import pytest
+
 from infera.client import InferaClient
 from infera.localnet import LocalNetwork
 from infera.types import JobStatus
 
 ONE = 10**18
-TEXTS = ["Verifiable inference on an OP-stack L3.", "Le chat dort sur le canapé.", "print('hello')"]
+TEXTS = ["Verifiable inference on an OP-stack L3.", "Le chat dort sur le canapé du salon.", "print('hello') if ready else wait()"]
 
 
-async def _jobs_with_liar(net: LocalNetwork) -> dict[str, Any]:
+async def _jobs_with_cheat(net: LocalNetwork) -> dict[str, Any]:
     chain = await net.connect()
     client = InferaClient(chain)
     try:
@@ -32,20 +34,22 @@ async def _jobs_with_liar(net: LocalNetwork) -> dict[str, Any]:
         await chain.close()
 
 
-def test_liar_is_outvoted_slashed_and_unpaid(network: LocalNetwork) -> None:
+@pytest.mark.parametrize("fault", ["random-vector", "cheaper-model", "truncate-input"])
+def test_cheating_node_is_outvoted_slashed_and_unpaid(network: LocalNetwork, fault: str) -> None:
+    """One node answers wrongly (random output, MiniLM cut to 3 of 6 layers, or half the input)."""
     asyncio.run(network.register_nodes([1, 2, 3]))
     network.start_node(1)
     network.start_node(2)
-    network.start_node(3, fault="random-vector")
+    network.start_node(3, fault=fault)
     network.wait_nodes_ready()
-    out = asyncio.run(_jobs_with_liar(network))
+    out = asyncio.run(_jobs_with_cheat(network))
     liar = out["liar"]
     honest = {n.address for n in network.nodes} - {liar}
     for result, detail in zip(out["results"], out["details"], strict=True):
         assert result.status is JobStatus.ACCEPTED, result
         assert set(result.agreeing) == honest
         assert detail.min_agreeing_cosine >= detail.threshold
-        assert detail.pairwise[(liar, next(iter(honest)))] < 0.5
+        assert detail.pairwise[(liar, next(iter(honest)))] < detail.threshold
     paid_nodes = {str(e["args"]["node"]) for e in out["paid"]}
     assert paid_nodes == honest
     slashed = out["stake_before"][liar] - out["stake_after"][liar]
