@@ -27,6 +27,7 @@ help:
 	@echo "make setup        install Python and npm dependencies, solc, compile contracts"
 	@echo "make demo         devnet + deploy + 3 nodes + 10 verified jobs, then stop everything"
 	@echo "make test         every test (contracts on a throwaway devnet, unit, end to end)"
+	@echo "make lint         ruff, mypy and slither (also part of make test)"
 	@echo "make calibrate    regenerate the cosine-threshold evidence in docs/calibration/"
 	@echo "make devnet-up    start anvil --optimism on port $(DEVNET_PORT) (BLOCK_TIME=$(BLOCK_TIME))"
 	@echo "make deploy       deploy to the running devnet (writes deployments/infera-devnet.json)"
@@ -82,9 +83,11 @@ test: setup lint
 	$(BIN)/infera-devnet run -- $(BIN)/ape test tests/contracts --network infera:devnet:node --disable-isolation -q --tb=short -p no:cacheprovider
 	$(BIN)/pytest tests -q --tb=short -p no:ape_test -p no:cacheprovider --ignore=tests/contracts
 
+# ruff and mypy on our Python; slither on our contracts (fails on any High or Medium finding).
 lint: setup
 	$(BIN)/ruff check oracle_node sdk scripts tests toolchain
 	$(BIN)/mypy
+	@bash toolchain/slither.sh
 
 calibrate: setup
 	$(PY) scripts/calibrate.py --out docs/calibration

@@ -180,6 +180,9 @@ contract RewardsEmitter is IRewardsEmitter, AccessControl {
     function _rpow(uint256 x, uint256 n) private pure returns (uint256 z) {
         z = WAD;
         while (n != 0) {
+            // Fixed-point power by squaring: each step rounds down on purpose (emission may
+            // only err below the schedule).
+            // slither-disable-next-line divide-before-multiply
             if (n & 1 != 0) z = (z * x) / WAD;
             x = (x * x) / WAD;
             n >>= 1;
