@@ -14,7 +14,7 @@ import structlog
 from infera.chain import Chain
 from infera.deployment import load_deployment
 from infera.errors import ConfigError, InferaError
-from infera.operator import ONE, node_status, register_or_top_up
+from infera.operator import ONE, claim_rewards, node_status, register_or_top_up
 from oracle_node.config import NodeSettings
 from oracle_node.logs import configure
 from oracle_node.node import OracleNode
@@ -46,6 +46,14 @@ async def _register(settings: NodeSettings, stake: float, capacity: int) -> dict
         await chain.close()
 
 
+async def _claim_cmd(settings: NodeSettings) -> dict[str, object]:
+    chain = await _connect(settings)
+    try:
+        return {"claimed_infer": await claim_rewards(chain) / ONE, **(await node_status(chain)).as_dict()}
+    finally:
+        await chain.close()
+
+
 async def _status_cmd(settings: NodeSettings) -> dict[str, object]:
     chain = await _connect(settings)
     try:
@@ -61,7 +69,8 @@ def main(argv: Sequence[str] | None = None) -> int:
     reg = sub.add_parser("register", help="register and stake, or top up the stake")
     reg.add_argument("--stake", type=float, required=True, help="INFER to have staked")
     reg.add_argument("--capacity", type=int, default=8, help="most jobs at once")
-    sub.add_parser("status", help="stake, reputation and balance of this node")
+    sub.add_parser("status", help="stake, reputation, balance and pending rewards of this node")
+    sub.add_parser("claim", help="claim emission rewards of every closed epoch")
     args = parser.parse_args(argv)
 
     settings = NodeSettings()
@@ -71,6 +80,8 @@ def main(argv: Sequence[str] | None = None) -> int:
             asyncio.run(_run(settings))
         elif args.command == "register":
             print(json.dumps(asyncio.run(_register(settings, args.stake, args.capacity)), indent=2))
+        elif args.command == "claim":
+            print(json.dumps(asyncio.run(_claim_cmd(settings)), indent=2))
         else:
             print(json.dumps(asyncio.run(_status_cmd(settings)), indent=2))
     except InferaError as exc:

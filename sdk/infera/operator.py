@@ -21,6 +21,7 @@ class NodeStatus:
     reputation: float
     selection_weight: float
     balance_infer: float
+    pending_rewards_infer: float
 
     def as_dict(self) -> dict[str, object]:
         return asdict(self)
@@ -46,6 +47,34 @@ async def register_or_top_up(chain: Chain, stake: int, model_ids: list[int], cap
     return await node_status(chain)
 
 
+async def claimable_epochs(chain: Chain, address: str, lookback: int = 60) -> list[int]:
+    """Closed epochs (the last ``lookback``) in which ``address`` earned points and has not claimed."""
+    current = int(await chain.rewards.functions.currentEpoch().call())
+    epochs = []
+    for epoch in range(max(0, current - lookback), current):
+        earned = int(await chain.rewards.functions.pointsOf(epoch, address).call())
+        if earned and not await chain.rewards.functions.claimed(epoch, address).call():
+            epochs.append(epoch)
+    return epochs
+
+
+async def pending_rewards(chain: Chain, address: str) -> int:
+    """INFER the node can claim now, in wei."""
+    epochs = await claimable_epochs(chain, address)
+    return int(await chain.rewards.functions.pendingRewards(address, epochs).call()) if epochs else 0
+
+
+async def claim_rewards(chain: Chain) -> int:
+    """Claim every closed epoch with unclaimed points; returns INFER (wei) minted."""
+    epochs = await claimable_epochs(chain, chain.address)
+    if not epochs:
+        return 0
+    amount = int(await chain.rewards.functions.pendingRewards(chain.address, epochs).call())
+    if amount:
+        await chain.transact(chain.rewards.functions.claim(epochs))
+    return amount
+
+
 async def node_status(chain: Chain, address: str | None = None) -> NodeStatus:
     info = await chain.get_node(address or chain.address)
     return NodeStatus(
@@ -58,4 +87,5 @@ async def node_status(chain: Chain, address: str | None = None) -> NodeStatus:
         reputation=info.reputation / 10_000,
         selection_weight=info.listed_weight / ONE,
         balance_infer=await chain.balance_of(info.address) / ONE,
+        pending_rewards_infer=await pending_rewards(chain, info.address) / ONE,
     )

@@ -99,3 +99,18 @@ def test_burn_reduces_supply(token: Any, accounts: Any) -> None:
     assert token.totalSupply() == supply - ONE
     with ape.reverts(token.ERC20InsufficientAllowance):
         token.burnFrom(accounts[5], ONE, sender=accounts[6])
+
+
+def test_transfers_and_allowances(token: Any, accounts: Any) -> None:
+    a, b, c = accounts[5], accounts[6], accounts[7]
+    before = token.balanceOf(b)
+    tx = token.transfer(b, ONE, sender=a)
+    assert tx.decode_logs(token.Transfer)[0].value == ONE
+    assert token.balanceOf(b) == before + ONE
+    token.approve(c, 2 * ONE, sender=a)
+    token.transferFrom(a, b, 2 * ONE, sender=c)
+    assert token.allowance(a, c) == 0
+    with ape.reverts(token.ERC20InsufficientAllowance):
+        token.transferFrom(a, b, 1, sender=c)
+    with ape.reverts(token.ERC20InsufficientBalance):
+        token.transfer(b, token.balanceOf(a) + 1, sender=a)

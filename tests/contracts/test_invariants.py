@@ -143,6 +143,7 @@ class InferaMachine(RuleBasedStateMachine):
         e = self.env
         self.snapshot = e.chain.provider.make_request("evm_snapshot", [])
         self.by_address = {a.address: a for a in e.accounts}
+        self.node_index = {a.address: i for i, a in enumerate(e.node_accounts)}
         self.holders = [
             *(a.address for a in e.accounts),
             e.jobs.address, e.nodes.address, e.rewards.address, e.models.address, e.token.address,
@@ -256,7 +257,7 @@ class InferaMachine(RuleBasedStateMachine):
         return [i for i, j in self.view.jobs.items() if j.status == status]
 
     def _vector(self, job_id: int, node: str, behaviour: str) -> bytes:
-        salt = 1_000 * job_id + self.env.node_accounts.index(self.by_address[node])
+        salt = 1_000 * job_id + self.node_index[node]
         if behaviour == "honest":
             return near(random_vector(job_id), salt)
         if behaviour == "liar":

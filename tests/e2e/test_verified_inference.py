@@ -10,7 +10,9 @@ from typing import Any
 import pytest
 
 from infera.client import InferaClient
+from infera.devnet import DEVNET_KEYS
 from infera.localnet import LocalNetwork
+from infera.operator import claim_rewards
 from infera.types import JobStatus
 
 ONE = 10**18
@@ -28,8 +30,18 @@ async def _jobs_with_cheat(net: LocalNetwork) -> dict[str, Any]:
         details = [await client.verification(j) for j in job_ids]
         paid = await chain.logs(chain.jobs, "NodePaid", chain.deployment.deployment_block)
         stake_after = {n.address: (await chain.get_node(n.address)).stake for n in net.nodes}
+        # Close the emission epoch, then every node pulls its share: only honest work earned any.
+        await chain.w3.provider.make_request("evm_increaseTime", [3_600])  # type: ignore[arg-type]
+        await chain.w3.provider.make_request("evm_mine", [])  # type: ignore[arg-type]
+        emission = {}
+        for node in net.nodes:
+            node_chain = await net.connect(DEVNET_KEYS[node.index])
+            try:
+                emission[node.address] = await claim_rewards(node_chain)
+            finally:
+                await node_chain.close()
         return {"liar": liar, "results": results, "details": details, "paid": paid,
-                "stake_before": stake_before, "stake_after": stake_after}
+                "stake_before": stake_before, "stake_after": stake_after, "emission": emission}
     finally:
         await chain.close()
 
@@ -56,6 +68,8 @@ def test_cheating_node_is_outvoted_slashed_and_unpaid(network: LocalNetwork, fau
     assert slashed > 0
     for node in honest:
         assert out["stake_after"][node] == out["stake_before"][node]
+        assert out["emission"][node] > 0
+    assert out["emission"][liar] == 0
 
 
 async def _one_job(net: LocalNetwork, text: str) -> int:
@@ -79,6 +93,8 @@ async def _wait_agreeing(net: LocalNetwork, job_id: int, timeout: float) -> tupl
     try:
         result = await InferaClient(chain).wait_for_result(job_id, timeout=timeout)
         assert result.status is JobStatus.ACCEPTED, result
+        slashed = await chain.logs(chain.nodes, "NodeSlashed", chain.deployment.deployment_block)
+        assert slashed == [], "an honest node was slashed"
         return result.agreeing
     finally:
         await chain.close()
