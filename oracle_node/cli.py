@@ -11,13 +11,11 @@ from collections.abc import Sequence
 
 import structlog
 
-from infera.chain import Chain
-from infera.deployment import load_deployment
-from infera.errors import ConfigError, InferaError
+from infera.errors import InferaError
 from infera.operator import ONE, claim_rewards, node_status, register_or_top_up
 from oracle_node.config import NodeSettings
 from oracle_node.logs import configure
-from oracle_node.node import OracleNode
+from oracle_node.node import OracleNode, connect_signer
 
 
 async def _run(settings: NodeSettings) -> None:
@@ -28,16 +26,9 @@ async def _run(settings: NodeSettings) -> None:
     await node.run()
 
 
-async def _connect(settings: NodeSettings) -> Chain:
-    if settings.private_key is None or not settings.private_key.get_secret_value():
-        raise ConfigError("INFERA_PRIVATE_KEY is not set: the node signs with it")
-    deployment = load_deployment(settings.network, settings.deployments_dir)
-    return await Chain.connect(settings.rpc_url, deployment, settings.private_key.get_secret_value())
-
-
 async def _register(settings: NodeSettings, stake: float, capacity: int) -> dict[str, object]:
     """Register with `stake` INFER, or top the stake up to `stake` if already registered."""
-    chain = await _connect(settings)
+    chain = await connect_signer(settings)
     try:
         model_ids = [chain.deployment.model_id(m) for m in settings.models]
         status = await register_or_top_up(chain, int(stake * ONE), model_ids, capacity)
@@ -47,7 +38,7 @@ async def _register(settings: NodeSettings, stake: float, capacity: int) -> dict
 
 
 async def _claim_cmd(settings: NodeSettings) -> dict[str, object]:
-    chain = await _connect(settings)
+    chain = await connect_signer(settings)
     try:
         return {"claimed_infer": await claim_rewards(chain) / ONE, **(await node_status(chain)).as_dict()}
     finally:
@@ -55,7 +46,7 @@ async def _claim_cmd(settings: NodeSettings) -> dict[str, object]:
 
 
 async def _status_cmd(settings: NodeSettings) -> dict[str, object]:
-    chain = await _connect(settings)
+    chain = await connect_signer(settings)
     try:
         return (await node_status(chain)).as_dict()
     finally:

@@ -15,6 +15,7 @@ from dataclasses import dataclass, field
 import numpy as np
 import structlog
 from eth_utils.crypto import keccak
+from web3.contract.async_contract import AsyncContractFunction
 
 from infera.chain import Chain, commitment_of
 from infera.deployment import load_deployment
@@ -34,6 +35,14 @@ LOCAL_MODELS = {"all-MiniLM-L6-v2": minilm_path}
 
 class NotRegistered(InferaError):
     """The node's address is not registered in the NodeRegistry."""
+
+
+async def connect_signer(settings: NodeSettings) -> Chain:
+    """Connect to the configured deployment with the node's key (a clear error if it is missing)."""
+    if settings.private_key is None or not settings.private_key.get_secret_value():
+        raise ConfigError("INFERA_PRIVATE_KEY is not set: the node signs its commits and reveals")
+    deployment = load_deployment(settings.network, settings.deployments_dir)
+    return await Chain.connect(settings.rpc_url, deployment, settings.private_key.get_secret_value())
 
 
 @dataclass
@@ -57,14 +66,12 @@ class OracleNode:
     async def setup(self) -> None:
         """Connect, check registration and stake, load and verify every served model."""
         s = self.settings
-        if s.private_key is None or not s.private_key.get_secret_value():
-            raise ConfigError("INFERA_PRIVATE_KEY is not set: the node signs its commits and reveals")
-        deployment = load_deployment(s.network, s.deployments_dir)
-        self.chain = await Chain.connect(s.rpc_url, deployment, s.private_key.get_secret_value())
+        self.chain = await connect_signer(s)
         me = self.chain.address
         await self._check_stake(me)
         for name in s.models:
-            self.served[deployment.model_id(name)] = await self._load_model(deployment.model_id(name), name)
+            model_id = self.chain.deployment.model_id(name)
+            self.served[model_id] = await self._load_model(model_id, name)
         self.store = WorkStore(s.state_dir / f"{me.lower()}.sqlite3")
         log.info("node ready", node=me, network=s.network, models=[m.name for m in self.served.values()],
                  device=next(iter(self.served.values())).embedder.device, fault=s.fault)
@@ -244,11 +251,11 @@ class OracleNode:
         vectors = [by_node.get(s.node, b"") if s.state is SeatState.REVEALED else b"" for s in seats]
         await self._try(chain.jobs.functions.finalize(work.job_id, vectors), "finalized", work.job_id)
 
-    async def _try(self, fn: object, done: str, job_id: int) -> None:
+    async def _try(self, fn: AsyncContractFunction, done: str, job_id: int) -> None:
         """Send a call anyone may make; losing the race to another node is normal."""
         chain, _ = self._parts()
         try:
-            await chain.transact(fn)  # type: ignore[arg-type]
+            await chain.transact(fn)
         except ContractRevert as exc:
             log.debug("not needed", job=job_id, action=done, reason=exc.name)
             return
