@@ -240,7 +240,11 @@ def cmd_run(args: argparse.Namespace) -> int:
         raise SystemExit("infera-devnet run: give a command after --")
     with running_devnet(block_time=args.block_time) as devnet:
         env = dict(os.environ, INFERA_RPC_URL=devnet.rpc_url)
-        return subprocess.call(list(command), env=env)
+        child = subprocess.Popen(list(command), env=env)
+        # Pass a SIGTERM (e.g. from `timeout` or CI) on to the command and still stop the devnet;
+        # Python's default would die here and leave anvil running.
+        signal.signal(signal.SIGTERM, lambda signum, _frame: child.send_signal(signum))
+        return child.wait()
 
 
 def main(argv: Sequence[str] | None = None) -> int:
