@@ -36,10 +36,6 @@ def accounts_of(accounts: Any, addresses: list[str]) -> list[Any]:
     return [by_address[a] for a in addresses]
 
 
-def revealed_vectors(jobs: Any, job_id: int, tx_or_vectors: dict[str, bytes]) -> list[bytes]:
-    return [tx_or_vectors.get(seat.node, b"") if seat.state == 2 else b"" for seat in jobs.getSeats(job_id)]
-
-
 # ------------------------------------------------------------------------------- submit
 def test_submit_escrows_fee_assigns_committee_and_emits(jobs: Any, token: Any, requester: Any, three_nodes: list[Any], submit: Callable[..., Any]) -> None:
     before = token.balanceOf(requester)

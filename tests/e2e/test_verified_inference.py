@@ -15,7 +15,6 @@ from infera.localnet import LocalNetwork
 from infera.operator import claim_rewards
 from infera.types import JobStatus
 
-ONE = 10**18
 TEXTS = ["Verifiable inference on an OP-stack L3.", "Le chat dort sur le canapé du salon.", "print('hello') if ready else wait()"]
 
 
