@@ -21,10 +21,16 @@ import {NodeRegistry} from "./NodeRegistry.sol";
 ///      Committing --all seats committed--> Revealing --finalize()--> Accepted | Refunded.
 ///      After the commit deadline anyone may call advance(): seats that did not commit are
 ///      dropped; if enough committed the job moves to Revealing, otherwise the dropped seats are
-///      redrawn (never a node already tried for this job) up to MAX_REASSIGNMENTS times, then the
-///      job is refunded. finalize() may be called by anyone once every committed seat revealed or
-///      the reveal deadline passed; it takes the revealed vectors as calldata and checks each
-///      against the keccak256 stored at reveal, so vectors are never kept in storage.
+///      redrawn (never a node already tried for this job). finalize() may be called by anyone
+///      once every committed seat revealed or the reveal deadline passed; it takes the revealed
+///      vectors as calldata and checks each against the keccak256 stored at reveal, so vectors
+///      are never kept in storage. When no quorum agrees and a seat withheld its reveal, the
+///      withholders are slashed and a whole fresh committee is drawn (Revealing --> Committing).
+///      Both kinds of redraw share MAX_REASSIGNMENTS rounds; after that the job is refunded.
+///      Why a whole committee after a reveal: revealed vectors are public, so a node drawn after
+///      them could copy one instead of running the model. Only the seats of the latest round,
+///      which committed before any of them revealed, count toward minAgreement; earlier revealers
+///      are still judged against the accepted result (paid if they agree, slashed if not).
 ///      Randomness for committees comes from block.prevrandao and the previous block hash. On an
 ///      OP-stack chain the sequencer can influence both: it is unbiased against requesters and
 ///      nodes, not against a malicious sequencer.
@@ -46,7 +52,7 @@ contract JobRegistry is AccessControl, ReentrancyGuard {
         Assigned,
         Committed,
         Revealed,
-        Dropped // missed the commit deadline; settled already
+        Dropped // missed a deadline (commit, or reveal before a redraw); settled already
     }
 
     /// @notice How a seat was settled.
@@ -60,7 +66,8 @@ contract JobRegistry is AccessControl, ReentrancyGuard {
 
     /// @dev Two slots of scalars, then the input and result hashes. Parameters that decide the
     ///      job are copied from the model at submission so a later model update cannot change
-    ///      the rules of a job in flight.
+    ///      the rules of a job in flight. committed, revealed and dropped count the seats of the
+    ///      current round, the seats from index voteFrom on.
     struct Job {
         address requester;
         uint32 modelId;
@@ -75,9 +82,11 @@ contract JobRegistry is AccessControl, ReentrancyGuard {
         uint40 commitDeadline;
         uint40 revealDeadline;
         uint96 fee;
-        uint32 thresholdPpm;
-        uint32 revealWindow;
+        uint24 thresholdPpm; // <= 1e6
+        uint24 revealWindow; // <= ModelRegistry.MAX_WINDOW
         uint16 dimension;
+        uint8 quorum; // committee size drawn for a fresh round
+        uint8 voteFrom; // first seat of the current round: only its seats count toward minAgreement
         bytes32 inputHash;
         bytes32 resultHash;
     }
@@ -108,7 +117,7 @@ contract JobRegistry is AccessControl, ReentrancyGuard {
     uint256 public constant MAX_INPUT_BYTES = 2048;
     /// @notice Most jobs in one submit call.
     uint256 public constant MAX_BATCH = 64;
-    /// @notice Times the dropped seats of one job may be redrawn.
+    /// @notice Times one job's seats may be redrawn (after missed commits or missing reveals).
     uint8 public constant MAX_REASSIGNMENTS = 2;
     /// @notice Basis-point denominator.
     uint16 public constant BPS = 10_000;
@@ -287,7 +296,7 @@ contract JobRegistry is AccessControl, ReentrancyGuard {
         seat.digest = commitment;
         job.committed += 1;
         emit Committed(jobId, msg.sender);
-        if (job.committed == job.seatCount - job.dropped) _startReveal(jobId, job);
+        if (job.committed == job.seatCount - job.voteFrom - job.dropped) _startReveal(jobId, job);
     }
 
     /// @notice Reveal the committed vector and salt.
@@ -332,14 +341,18 @@ contract JobRegistry is AccessControl, ReentrancyGuard {
         if (job.committed >= job.minAgreement) {
             _startReveal(jobId, job);
         } else if (!_tryReassign(jobId, job, dropped)) {
+            _releaseOpenSeats(jobId, seats);
             _refund(jobId, job, 0);
         }
     }
 
     /// @notice Decide a job in its reveal phase. `vectors[i]` is the vector revealed by seat i
-    ///         (see getSeats and the Revealed events); pass empty bytes for seats that did not
-    ///         reveal. Accepts the largest set of vectors within the threshold of a medoid when
-    ///         it has at least minAgreement members; pays, slashes and refunds accordingly.
+    ///         (see getSeats and the Revealed events, earlier rounds included); pass empty bytes
+    ///         for seats that did not reveal. Accepts the largest set of vectors within the
+    ///         threshold of a medoid when at least minAgreement of them come from the current
+    ///         round; pays and slashes accordingly. Without such a set: if a seat withheld its
+    ///         reveal, withholders are slashed and a fresh committee is drawn (emits
+    ///         JobReassigned; up to MAX_REASSIGNMENTS rounds), otherwise the job is refunded.
     /// @param jobId The job.
     /// @param vectors One entry per seat.
     function finalize(uint256 jobId, bytes[] calldata vectors) external nonReentrant {
@@ -351,14 +364,14 @@ contract JobRegistry is AccessControl, ReentrancyGuard {
         Seat[] storage seats = _seats[jobId];
         if (vectors.length != seats.length) revert JobRegistryVectorCountMismatch(vectors.length, seats.length);
 
-        (uint256 medoid, uint256 agreeingMask, uint256 agreeingCount) = _agreement(jobId, job, seats, vectors);
-        if (agreeingCount < job.minAgreement) {
+        (uint256 medoid, uint256 agreeingMask, uint256 votes) = _agreement(jobId, job, seats, vectors);
+        if (votes >= job.minAgreement) {
+            _accept(jobId, job, seats, vectors[medoid], agreeingMask);
+        } else if (!_tryRedrawCommittee(jobId, job, seats)) {
             job.status = JobStatus.Refunded;
             (uint256 slashed,) = _settleReveals(jobId, seats, agreeingMask, false);
             _refund(jobId, job, slashed);
-            return;
         }
-        _accept(jobId, job, seats, vectors[medoid], agreeingMask, agreeingCount);
     }
 
     // ------------------------------------------------------------- governance
@@ -444,9 +457,11 @@ contract JobRegistry is AccessControl, ReentrancyGuard {
         job.callback = callback;
         job.commitDeadline = uint40(block.timestamp + model.commitWindow);
         job.fee = model.fee;
-        job.thresholdPpm = model.thresholdPpm;
-        job.revealWindow = model.revealWindow;
+        // ModelRegistry bounds both: threshold <= 1e6 and windows <= MAX_WINDOW (< 2^24).
+        job.thresholdPpm = uint24(model.thresholdPpm);
+        job.revealWindow = uint24(model.revealWindow);
         job.dimension = model.dimension;
+        job.quorum = model.quorum;
         bytes32 inputHash = keccak256(bytes(input));
         job.inputHash = inputHash;
         emit JobSubmitted(jobId, modelId, msg.sender, inputHash, input, model.fee);
@@ -472,32 +487,95 @@ contract JobRegistry is AccessControl, ReentrancyGuard {
         emit RevealStarted(jobId, job.revealDeadline);
     }
 
+    /// @dev Commit phase: draw fresh nodes for the seats that just missed the commit deadline.
     function _tryReassign(uint256 jobId, Job storage job, uint256 dropped) private returns (bool) {
         if (dropped == 0 || job.round >= MAX_REASSIGNMENTS) return false;
-        Seat[] storage seats = _seats[jobId];
-        address[] memory tried = new address[](seats.length);
-        for (uint256 i = 0; i < seats.length; ++i) {
-            tried[i] = seats[i].node;
-        }
+        address[] memory tried = _nodesOf(_seats[jobId]);
         if (nodes.eligibleExcluding(job.modelId, tried) < dropped) return false;
-        address[] memory drawn = nodes.drawCommittee(job.modelId, _seed(jobId), dropped, tried);
+        _startRound(jobId, job, nodes.drawCommittee(job.modelId, _seed(jobId), dropped, tried));
+        return true;
+    }
+
+    /// @dev Reveal phase without a quorum: if a seat of this round withheld its reveal, slash it
+    ///      and open a new round with a whole fresh committee (see the contract's notes on why).
+    ///      Earlier revealers stay open and are settled with the round that decides the job.
+    function _tryRedrawCommittee(uint256 jobId, Job storage job, Seat[] storage seats) private returns (bool) {
+        uint256 withheld = _withheldMask(job, seats);
+        if (withheld == 0 || job.round >= MAX_REASSIGNMENTS) return false;
+        address[] memory tried = _nodesOf(seats);
+        if (nodes.eligibleExcluding(job.modelId, tried) < job.quorum) return false;
+
+        job.status = JobStatus.Committing;
+        job.voteFrom = uint8(seats.length);
+        job.committed = 0;
+        job.revealed = 0;
+        job.dropped = 0;
+        uint256 slashed = _dropWithheld(jobId, seats, withheld);
+        _startRound(jobId, job, nodes.drawCommittee(job.modelId, _seed(jobId), job.quorum, tried));
+        // Nobody agreed yet to share it with: a failed round's slash goes to the treasury, as on a refund.
+        if (slashed != 0) token.safeTransfer(_policy.treasury, slashed);
+        return true;
+    }
+
+    /// @dev The current round's seats that committed but did not reveal, as a bitmask.
+    function _withheldMask(Job storage job, Seat[] storage seats) private view returns (uint256 mask) {
+        for (uint256 i = job.voteFrom; i < seats.length; ++i) {
+            if (seats[i].state == SeatState.Committed) mask |= 1 << i;
+        }
+    }
+
+    /// @dev Take the withholders out of the job, then slash them (states first, calls after).
+    function _dropWithheld(uint256 jobId, Seat[] storage seats, uint256 mask) private returns (uint256 slashed) {
+        for (uint256 i = 0; i < seats.length; ++i) {
+            if (mask & (1 << i) != 0) seats[i].state = SeatState.Dropped;
+        }
+        Policy memory p = _policy;
+        for (uint256 i = 0; i < seats.length; ++i) {
+            if (mask & (1 << i) == 0) continue;
+            slashed += _settle(jobId, seats[i].node, SeatOutcome.Withheld, -int32(p.livenessPenalty), p.slashBps);
+        }
+    }
+
+    function _startRound(uint256 jobId, Job storage job, address[] memory drawn) private {
         job.round += 1;
         job.commitDeadline = uint40(block.timestamp + models.getModel(job.modelId).commitWindow);
         _seatCommittee(jobId, job, drawn);
         emit JobReassigned(jobId, job.round, job.commitDeadline);
-        return true;
     }
 
-    /// @dev Check every revealed vector against its stored hash, then find the medoid: the
-    ///      revealed vector agreeing with the most others (lowest seat wins a tie).
+    /// @dev Find the medoid: the current round's revealed vector agreeing with the most others
+    ///      of the current round (lowest seat wins a tie). Returns the medoid, every revealed
+    ///      seat within the threshold of it (earlier rounds included) and how many of those are
+    ///      of the current round.
     function _agreement(uint256 jobId, Job storage job, Seat[] storage seats, bytes[] calldata vectors)
         private
         view
-        returns (uint256 medoid, uint256 bestMask, uint256 bestCount)
+        returns (uint256 medoid, uint256 bestMask, uint256 bestVotes)
     {
+        uint256 from = job.voteFrom;
+        uint256[] memory masks = _agreementMasks(jobId, from, job.thresholdPpm, seats, vectors);
+        uint256 currentRound = type(uint256).max << from;
+        for (uint256 i = from; i < masks.length; ++i) {
+            uint256 votes = _popcount(masks[i] & currentRound);
+            if (votes > bestVotes) {
+                (medoid, bestMask, bestVotes) = (i, masks[i], votes);
+            }
+        }
+    }
+
+    /// @dev Check every revealed vector against its stored hash; masks[i] has bit j set when
+    ///      seats i and j both revealed and agree (bit i itself unless the vector is zero).
+    ///      Two seats of earlier rounds are never compared: the medoid is of the current round.
+    function _agreementMasks(
+        uint256 jobId,
+        uint256 from,
+        uint256 threshold,
+        Seat[] storage seats,
+        bytes[] calldata vectors
+    ) private view returns (uint256[] memory masks) {
         uint256 n = seats.length;
         uint256[] memory norms = new uint256[](n);
-        uint256[] memory masks = new uint256[](n);
+        masks = new uint256[](n);
         uint256 revealedMask = 0;
         for (uint256 i = 0; i < n; ++i) {
             if (seats[i].state != SeatState.Revealed) continue;
@@ -506,21 +584,14 @@ contract JobRegistry is AccessControl, ReentrancyGuard {
             norms[i] = Cosine.normSq(vectors[i]);
             if (norms[i] != 0) masks[i] |= 1 << i;
         }
-        uint256 threshold = job.thresholdPpm;
         for (uint256 i = 0; i < n; ++i) {
             if (revealedMask & (1 << i) == 0) continue;
-            for (uint256 j = i + 1; j < n; ++j) {
+            for (uint256 j = i + 1 > from ? i + 1 : from; j < n; ++j) {
                 if (revealedMask & (1 << j) == 0) continue;
                 if (Cosine.agrees(Cosine.dot(vectors[i], vectors[j]), norms[i], norms[j], threshold)) {
                     masks[i] |= 1 << j;
                     masks[j] |= 1 << i;
                 }
-            }
-        }
-        for (uint256 i = 0; i < n; ++i) {
-            uint256 count = _popcount(masks[i]);
-            if (count > bestCount) {
-                (medoid, bestMask, bestCount) = (i, masks[i], count);
             }
         }
     }
@@ -531,14 +602,13 @@ contract JobRegistry is AccessControl, ReentrancyGuard {
         Job storage job,
         Seat[] storage seats,
         bytes calldata vector,
-        uint256 agreeingMask,
-        uint256 agreeingCount
+        uint256 agreeingMask
     ) private {
         bytes32 resultHash = keccak256(vector);
         job.resultHash = resultHash;
         job.status = JobStatus.Accepted;
         (uint256 slashed, uint256[] memory points) = _settleReveals(jobId, seats, agreeingMask, true);
-        address[] memory agreeing = _members(seats, agreeingMask, agreeingCount);
+        address[] memory agreeing = _members(seats, agreeingMask);
         emit JobAccepted(jobId, resultHash, agreeing, vector);
         rewards.creditPoints(agreeing, points);
         _pay(jobId, job.fee, slashed, agreeing);
@@ -602,15 +672,20 @@ contract JobRegistry is AccessControl, ReentrancyGuard {
         if (toTreasury != 0) token.safeTransfer(p.treasury, toTreasury);
     }
 
-    function _refund(uint256 jobId, Job storage job, uint256 slashed) private {
-        job.status = JobStatus.Refunded;
-        Seat[] storage seats = _seats[jobId];
+    /// @dev Refunded from the commit phase: this round's committed seats and earlier rounds'
+    ///      revealers did nothing wrong.
+    function _releaseOpenSeats(uint256 jobId, Seat[] storage seats) private {
         for (uint256 i = 0; i < seats.length; ++i) {
-            if (seats[i].state == SeatState.Committed && job.revealDeadline == 0) {
-                // Refunded from the commit phase: committed nodes did nothing wrong.
+            SeatState state = seats[i].state;
+            if (state == SeatState.Committed || state == SeatState.Revealed) {
                 _settle(jobId, seats[i].node, SeatOutcome.Released, 0, 0);
             }
         }
+    }
+
+    /// @dev Every seat must be settled already.
+    function _refund(uint256 jobId, Job storage job, uint256 slashed) private {
+        job.status = JobStatus.Refunded;
         emit JobRefunded(jobId, job.requester, job.fee);
         if (job.fee != 0) token.safeTransfer(job.requester, job.fee);
         if (slashed != 0) token.safeTransfer(_policy.treasury, slashed);
@@ -632,11 +707,18 @@ contract JobRegistry is AccessControl, ReentrancyGuard {
         emit CallbackDelivered(jobId, requester, success);
     }
 
-    function _members(Seat[] storage seats, uint256 mask, uint256 count) private view returns (address[] memory out) {
-        out = new address[](count);
+    function _members(Seat[] storage seats, uint256 mask) private view returns (address[] memory out) {
+        out = new address[](_popcount(mask));
         uint256 k = 0;
         for (uint256 i = 0; i < seats.length; ++i) {
             if (mask & (1 << i) != 0) out[k++] = seats[i].node;
+        }
+    }
+
+    function _nodesOf(Seat[] storage seats) private view returns (address[] memory out) {
+        out = new address[](seats.length);
+        for (uint256 i = 0; i < seats.length; ++i) {
+            out[i] = seats[i].node;
         }
     }
 

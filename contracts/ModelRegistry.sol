@@ -52,6 +52,9 @@ contract ModelRegistry is AccessControl {
     uint16 public constant MAX_DIMENSION = 4096;
     /// @notice 1.0 in threshold units.
     uint32 public constant PPM = 1_000_000;
+    /// @notice Longest commit or reveal window: a job's whole life must stay shorter than the
+    ///         nodes' unbonding period, and jobs keep windows in 24 bits.
+    uint32 public constant MAX_WINDOW = 7 days;
 
     // ------------------------------------------------------------------ state
     mapping(uint32 id => Model) private _models;
@@ -87,8 +90,8 @@ contract ModelRegistry is AccessControl {
     error ModelRegistryInvalidDimension(uint16 dimension);
     /// @notice Only Int8MaxAbs is supported.
     error ModelRegistryUnsupportedQuantization(Quantization quantization);
-    /// @notice Commit and reveal windows cannot be zero.
-    error ModelRegistryZeroWindow();
+    /// @notice Commit and reveal windows must lie in [1, MAX_WINDOW] seconds.
+    error ModelRegistryInvalidWindow(uint32 commitWindow, uint32 revealWindow);
     /// @notice The weights digest cannot be zero.
     error ModelRegistryZeroDigest();
     /// @notice The name cannot be empty.
@@ -167,7 +170,9 @@ contract ModelRegistry is AccessControl {
         if (p.quorum == 0 || p.quorum > MAX_QUORUM || p.minAgreement > p.quorum || 2 * uint16(p.minAgreement) <= p.quorum) {
             revert ModelRegistryInvalidQuorum(p.quorum, p.minAgreement);
         }
-        if (p.commitWindow == 0 || p.revealWindow == 0) revert ModelRegistryZeroWindow();
+        if (p.commitWindow == 0 || p.revealWindow == 0 || p.commitWindow > MAX_WINDOW || p.revealWindow > MAX_WINDOW) {
+            revert ModelRegistryInvalidWindow(p.commitWindow, p.revealWindow);
+        }
 
         Model storage m = _models[modelId];
         m.weightsDigest = p.weightsDigest;

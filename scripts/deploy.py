@@ -76,9 +76,9 @@ def deployer_account(is_devnet: bool) -> Any:
 
 
 def unbonding_period(is_devnet: bool) -> int:
-    # Unbonding must outlast any job (every commit round plus the reveal window) so that a node
-    # cannot leave with its stake before its work is judged.
-    longest_job = (1 + MAX_REASSIGNMENTS) * int(MINILM["commit_window"]) + int(MINILM["reveal_window"])
+    # Unbonding must outlast any job (every round's commit and reveal windows: a round without a
+    # quorum of reveals is redrawn) so that a node cannot leave with its stake before its work is judged.
+    longest_job = (1 + MAX_REASSIGNMENTS) * (int(MINILM["commit_window"]) + int(MINILM["reveal_window"]))
     period = 86_400 if is_devnet else 7 * 86_400
     assert period > longest_job
     return period

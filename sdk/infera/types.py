@@ -45,6 +45,8 @@ class Job:
     threshold_ppm: int
     reveal_window: int
     dimension: int
+    quorum: int
+    vote_from: int  # first seat of the current round; earlier seats do not count toward the quorum
     input_hash: bytes
     result_hash: bytes
 
@@ -68,8 +70,10 @@ class Job:
             threshold_ppm=int(s[13]),
             reveal_window=int(s[14]),
             dimension=int(s[15]),
-            input_hash=bytes(s[16]),
-            result_hash=bytes(s[17]),
+            quorum=int(s[16]),
+            vote_from=int(s[17]),
+            input_hash=bytes(s[18]),
+            result_hash=bytes(s[19]),
         )
 
 

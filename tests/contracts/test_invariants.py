@@ -2,8 +2,8 @@
 money and bookkeeping invariants.
 
 Hypothesis drives the deployed contracts with random sequences of register, addStake, submit,
-commit (honest, lying, zero or silent), reveal (or withhold), finalize, advance and expiry after the
-deadlines, requestUnstake (including one that must revert), withdraw (after trying too early),
+commit (honest, lying, zero or silent), reveal (or withhold), finalize (which redraws a committee
+whose round lacks reveals), advance and expiry after the deadlines, requestUnstake (including one that must revert), withdraw (after trying too early),
 reward claims and time travel, plus run_job, which takes one job through all its phases. Slashing
 happens through finalize. After every step it checks:
 
@@ -16,6 +16,7 @@ happens through finalize. After every step it checks:
 - stake_is_accounted: stake + unbonding + slashed == deposited - withdrawn, per node.
 - emission_within_schedule: emitted(e) <= emissionFor(e) and equals the claims seen, per epoch.
 - seats_within_capacity: openJobs <= capacity, and openJobs == the node's unsettled seats.
+- never_drawn_twice_for_a_job: every seat of a job, over all its rounds, is a different node.
 - selection_weights_match_nodes: each node's listed weight is what its stake, capacity and
   reputation give; the model's total weight and eligible count agree with them.
 
@@ -36,7 +37,7 @@ from dataclasses import dataclass
 from typing import Any, ClassVar
 
 from eth_utils.crypto import keccak
-from hypothesis import HealthCheck, settings
+from hypothesis import HealthCheck, event, settings
 from hypothesis import strategies as st
 from hypothesis.stateful import (
     RuleBasedStateMachine,
@@ -358,7 +359,9 @@ class InferaMachine(RuleBasedStateMachine):
         revealed = {s.node for s in job.seats if s.state == REVEALED}
         receipt = self._send(e.jobs.finalize, job_id, vectors, sender=e.deployer)
         terminal = len(receipt.decode_logs(e.jobs.JobAccepted)) + len(receipt.decode_logs(e.jobs.JobRefunded))
-        assert terminal == 1, f"finalize({job_id}) emitted {terminal} terminal events"
+        redrawn = len(receipt.decode_logs(e.jobs.JobReassigned))
+        assert terminal + redrawn == 1, f"finalize({job_id}) emitted {terminal} terminal and {redrawn} redraw events"
+        event("finalize: committee redrawn after missing reveals" if redrawn else "finalize: job settled")
         # An honest node that revealed is never punished: honest vectors agree with each other
         # and liars' random vectors agree with nobody, so the honest set is the medoid's or none is.
         for ev in receipt.decode_logs(e.jobs.SeatSettled):
@@ -599,6 +602,12 @@ class InferaMachine(RuleBasedStateMachine):
             assert (accepted, refunded) == {ACCEPTED: (1, 0), REFUNDED: (0, 1)}.get(job.status, (0, 0)), (
                 f"job {job_id} has status {job.status} but {accepted} JobAccepted, {refunded} JobRefunded"
             )
+
+    @invariant()
+    def never_drawn_twice_for_a_job(self) -> None:
+        for job_id, job in self.view.jobs.items():
+            drawn = [s.node for s in job.seats]
+            assert len(drawn) == len(set(drawn)), f"job {job_id} drew a node twice: {drawn}"
 
     @invariant()
     def stake_is_accounted(self) -> None:

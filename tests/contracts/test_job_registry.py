@@ -381,6 +381,156 @@ def test_refund_when_no_fresh_nodes_remain(jobs: Any, chain: Any, three_nodes: l
     assert jobs.getJob(1).status == REFUNDED
 
 
+# ------------------------------------------------------------------ redraw after missing reveals
+@pytest.fixture
+def seven_nodes(register: Callable[..., None], node_accounts: list[Any]) -> list[Any]:
+    for account in node_accounts:
+        register(account)
+    return node_accounts
+
+
+def play_round(jobs: Any, chain: Any, job_id: int, seats: list[Any], vectors: list[bytes], reveal: list[bool]) -> None:
+    """Commit every given seat's vector, then reveal those marked."""
+    for account, vector in zip(seats, vectors, strict=True):
+        jobs.commit(job_id, commit_for(chain, jobs, job_id, account, vector), sender=account)
+    for account, vector, shown in zip(seats, vectors, reveal, strict=True):
+        if shown:
+            jobs.reveal(job_id, vector, SALT, sender=account)
+
+
+def withhold_two_of_three(jobs: Any, chain: Any, accounts: Any, first_vector: bytes) -> tuple[list[Any], Any]:
+    """Round 0: seat 0 reveals `first_vector`, seats 1 and 2 commit and withhold; then the reveal
+    deadline passes and anyone finalizes. Returns round 0's seats and the finalize receipt."""
+    first = accounts_of(accounts, seat_nodes(jobs, 1))
+    base = random_vector(7)
+    play_round(jobs, chain, 1, first, [first_vector, near(base, 1), near(base, 2)], [True, False, False])
+    time_travel(chain, REVEAL_WINDOW + 1)
+    return first, jobs.finalize(1, [first_vector, b"", b""], sender=accounts[9])
+
+
+def test_missing_reveals_redraw_a_fresh_committee(jobs: Any, nodes: Any, token: Any, treasury: Any, chain: Any, seven_nodes: list[Any], submit: Callable[..., Any], accounts: Any) -> None:
+    """Two of three seats withhold: they are slashed, a whole fresh committee is drawn with new
+    deadlines, and the job is accepted with it; the round-0 revealer that agrees is paid too."""
+    submit()
+    base = random_vector(7)
+    stakes = {a.address: nodes.getNode(a).stake for a in seven_nodes}
+    treasury_before = token.balanceOf(treasury)
+    first, tx = withhold_two_of_three(jobs, chain, accounts, base)
+    assert not tx.decode_logs(jobs.JobAccepted) and not tx.decode_logs(jobs.JobRefunded)
+    assert tx.decode_logs(jobs.JobReassigned)[0].round == 1
+    settled = {e.node: (e.outcome, e.slashed) for e in tx.decode_logs(jobs.SeatSettled)}
+    assert settled == {a.address: (WITHHELD, stakes[a.address] // 10) for a in first[1:]}
+    assert token.balanceOf(treasury) == treasury_before + sum(s for _, s in settled.values())
+    assert token.balanceOf(jobs) == FEE
+    job = jobs.getJob(1)
+    assert (job.status, job.round, job.voteFrom, job.committed, job.revealed) == (COMMITTING, 1, 3, 0, 0)
+    assert job.commitDeadline > chain.pending_timestamp
+    seats = jobs.getSeats(1)
+    assert [s.state for s in seats[:3]] == [2, 3, 3]  # revealed, dropped, dropped
+    fresh = accounts_of(accounts, [s.node for s in seats[3:]])
+    assert len(fresh) == 3 and not {a.address for a in fresh} & {a.address for a in first}
+    assert [nodes.getNode(a).openJobs for a in first] == [1, 0, 0]
+    # A replaced withholder can no longer reveal.
+    with ape.reverts(jobs.JobRegistryWrongStatus):
+        jobs.reveal(1, near(base, 1), SALT, sender=first[1])
+
+    vectors = [near(base, 10 + i) for i in range(3)]
+    play_round(jobs, chain, 1, fresh, vectors, [True] * 3)
+    with ape.reverts(jobs.JobRegistryNotAssigned):
+        jobs.reveal(1, near(base, 1), SALT, sender=first[1])
+    tx = jobs.finalize(1, [base, b"", b"", *vectors], sender=accounts[9])
+    agreeing = set(tx.decode_logs(jobs.JobAccepted)[0].agreeing)
+    assert agreeing == {first[0].address} | {a.address for a in fresh}
+    assert {e.node for e in tx.decode_logs(jobs.NodePaid)} == agreeing
+    assert all(nodes.getNode(a).openJobs == 0 for a in seven_nodes)
+    assert token.balanceOf(jobs) == 0
+
+
+def test_earlier_liar_is_judged_by_the_round_that_decides(jobs: Any, nodes: Any, chain: Any, seven_nodes: list[Any], submit: Callable[..., Any], accounts: Any) -> None:
+    submit()
+    liar_vector = random_vector(99)
+    first, _ = withhold_two_of_three(jobs, chain, accounts, liar_vector)
+    liar_stake = nodes.getNode(first[0]).stake
+    fresh = accounts_of(accounts, seat_nodes(jobs, 1)[3:])
+    base = random_vector(7)
+    vectors = [near(base, 10 + i) for i in range(3)]
+    play_round(jobs, chain, 1, fresh, vectors, [True] * 3)
+    tx = jobs.finalize(1, [liar_vector, b"", b"", *vectors], sender=accounts[9])
+    assert set(tx.decode_logs(jobs.JobAccepted)[0].agreeing) == {a.address for a in fresh}
+    settled = {e.node: (e.outcome, e.slashed) for e in tx.decode_logs(jobs.SeatSettled)}
+    assert settled[first[0].address] == (DISAGREED, liar_stake // 10)
+
+
+def test_earlier_reveals_never_count_toward_a_later_quorum(jobs: Any, token: Any, requester: Any, chain: Any, seven_nodes: list[Any], submit: Callable[..., Any], accounts: Any) -> None:
+    """A node drawn after reveals are public could copy one. Round 1 has one honest vector agreeing
+    with round 0's revealer and two random ones: two agreeing vectors in all, but only one of them
+    committed blind in the deciding round, so there is no quorum and the job is refunded."""
+    submit()
+    base = random_vector(7)
+    withhold_two_of_three(jobs, chain, accounts, base)
+    fresh = accounts_of(accounts, seat_nodes(jobs, 1)[3:])
+    vectors = [near(base, 10), random_vector(98), random_vector(99)]
+    play_round(jobs, chain, 1, fresh, vectors, [True] * 3)
+    before = token.balanceOf(requester)
+    tx = jobs.finalize(1, [base, b"", b"", *vectors], sender=accounts[9])
+    assert not tx.decode_logs(jobs.JobAccepted)
+    assert tx.decode_logs(jobs.JobRefunded)
+    assert token.balanceOf(requester) == before + FEE
+    assert all(e.outcome == RELEASED and e.slashed == 0 for e in tx.decode_logs(jobs.SeatSettled))
+
+
+def test_missing_reveals_without_fresh_nodes_refund(jobs: Any, nodes: Any, token: Any, requester: Any, chain: Any, three_nodes: list[Any], submit: Callable[..., Any], accounts: Any) -> None:
+    submit()
+    before = token.balanceOf(requester)
+    first, tx = withhold_two_of_three(jobs, chain, accounts, random_vector(7))
+    assert not tx.decode_logs(jobs.JobReassigned)
+    assert tx.decode_logs(jobs.JobRefunded)
+    assert token.balanceOf(requester) == before + FEE
+    settled = {e.node: e.outcome for e in tx.decode_logs(jobs.SeatSettled)}
+    assert settled == {first[0].address: RELEASED, first[1].address: WITHHELD, first[2].address: WITHHELD}
+    assert all(nodes.getNode(a).openJobs == 0 for a in first)
+
+
+def test_reveal_redraws_share_the_bound_then_refund(jobs: Any, models: Any, nodes: Any, token: Any, chain: Any, deployer: Any, requester: Any, node_accounts: list[Any], register: Callable[..., None], accounts: Any) -> None:
+    """One-seat committees that commit and withhold: redrawn MAX_REASSIGNMENTS times, each withholder
+    slashed, then refunded."""
+    models.registerModel(model_params(name="solo", quorum=1, min_agreement=1), sender=deployer)
+    for account in node_accounts[:5]:
+        register(account, model_ids=[2])
+    token.approve(jobs, FEE, sender=requester)
+    jobs.submit(2, ["x"], FEE, False, sender=requester)
+    before = token.balanceOf(requester)
+    vector = random_vector(7)
+    for round_ in (1, 2, 3):
+        seat = accounts_of(accounts, seat_nodes(jobs, 1)[-1:])
+        play_round(jobs, chain, 1, seat, [vector], [False])
+        time_travel(chain, REVEAL_WINDOW + 1)
+        tx = jobs.finalize(1, [b""] * len(jobs.getSeats(1)), sender=accounts[9])
+        assert tx.decode_logs(jobs.SeatSettled)[0].outcome == WITHHELD
+        if round_ <= 2:
+            assert tx.decode_logs(jobs.JobReassigned)[0].round == round_
+    assert tx.decode_logs(jobs.JobRefunded)
+    assert len({s.node for s in jobs.getSeats(1)}) == 3
+    assert token.balanceOf(requester) == before + FEE
+    assert jobs.getJob(1).status == REFUNDED
+
+
+def test_commit_round_after_a_reveal_redraw_refunds_earlier_revealers(jobs: Any, nodes: Any, chain: Any, node_accounts: list[Any], register: Callable[..., None], submit: Callable[..., Any], accounts: Any) -> None:
+    """Round 1's fresh committee never commits and no node is left to draw: the refund releases
+    round 0's revealer too (it did nothing wrong), so no seat stays open."""
+    for account in node_accounts[:6]:
+        register(account)
+    submit()
+    first, _ = withhold_two_of_three(jobs, chain, accounts, random_vector(7))
+    time_travel(chain, COMMIT_WINDOW + 1)
+    tx = jobs.advance(1, sender=accounts[9])
+    assert tx.decode_logs(jobs.JobRefunded)
+    settled = {e.node: e.outcome for e in tx.decode_logs(jobs.SeatSettled)}
+    assert settled[first[0].address] == RELEASED
+    assert list(settled.values()).count(MISSED) == 3
+    assert all(nodes.getNode(a).openJobs == 0 for a in node_accounts[:6])
+
+
 # ------------------------------------------------------------------------------ callbacks
 @pytest.fixture
 def consumer_job(project: Any, deployer: Any, jobs: Any, token: Any, three_nodes: list[Any], run_job: Callable[..., Any]) -> Callable[[str], tuple[Any, Any, list[bytes], list[Any]]]:
