@@ -16,6 +16,8 @@ import numpy as np
 import structlog
 from eth_utils.crypto import keccak
 from web3.contract.async_contract import AsyncContractFunction
+from web3.logs import DISCARD
+from web3.types import TxReceipt
 
 from infera.chain import Chain, commitment_of
 from infera.deployment import load_deployment
@@ -249,17 +251,21 @@ class OracleNode:
             for e in await chain.logs(chain.jobs, "Revealed", chain.deployment.deployment_block, jobId=work.job_id)
         }
         vectors = [by_node.get(s.node, b"") if s.state is SeatState.REVEALED else b"" for s in seats]
-        await self._try(chain.jobs.functions.finalize(work.job_id, vectors), "finalized", work.job_id)
+        receipt = await self._try(chain.jobs.functions.finalize(work.job_id, vectors), "finalized", work.job_id)
+        if receipt is not None and chain.jobs.events.JobReassigned().process_receipt(receipt, errors=DISCARD):
+            # Our vector stays on record and is judged with the fresh committee's round.
+            log.info("committee redrawn: too few reveals", job=work.job_id)
 
-    async def _try(self, fn: AsyncContractFunction, done: str, job_id: int) -> None:
+    async def _try(self, fn: AsyncContractFunction, done: str, job_id: int) -> TxReceipt | None:
         """Send a call anyone may make; losing the race to another node is normal."""
         chain, _ = self._parts()
         try:
-            await chain.transact(fn)
+            receipt = await chain.transact(fn)
         except ContractRevert as exc:
             log.debug("not needed", job=job_id, action=done, reason=exc.name)
-            return
+            return None
         log.info(done, job=job_id)
+        return receipt
 
     def _parts(self) -> tuple[Chain, WorkStore]:
         if self.chain is None or self.store is None:

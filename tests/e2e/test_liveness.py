@@ -1,0 +1,98 @@
+"""Dead and withholding nodes never strand a job: real node processes, one node registered but never
+started (misses the commit deadline) and one that commits and then withholds its reveal. The honest
+node's reveal alone is no quorum, so the withholder is slashed and a whole fresh committee, staked
+after the job was submitted, is drawn; the job is accepted and the first honest node is paid too.
+
+Deadlines are reached by moving the devnet's clock forward instead of waiting out the windows."""
+
+from __future__ import annotations
+
+import asyncio
+import time
+from collections.abc import Callable
+
+from eth_account import Account
+
+from infera.chain import Chain
+from infera.client import InferaClient
+from infera.devnet import DEVNET_KEYS
+from infera.localnet import LocalNetwork
+from infera.types import Job, JobStatus, SeatState
+
+WITHHELD, MISSED_COMMIT = 2, 3  # JobRegistry.SeatOutcome
+
+
+async def _wait_job(chain: Chain, job_id: int, ready: Callable[[Job], bool], what: str, timeout: float = 120) -> Job:
+    deadline = time.monotonic() + timeout
+    while True:
+        job = await chain.get_job(job_id)
+        if ready(job):
+            return job
+        assert time.monotonic() < deadline, f"job {job_id} never {what}: {job}"
+        await asyncio.sleep(0.3)
+
+
+async def _warp_past(chain: Chain, timestamp: int) -> None:
+    now = await chain.timestamp()
+    await chain.w3.provider.make_request("evm_increaseTime", [max(0, timestamp - now + 1)])  # type: ignore[arg-type]
+    await chain.w3.provider.make_request("evm_mine", [])  # type: ignore[arg-type]
+
+
+async def _dead_and_withholding_nodes(net: LocalNetwork) -> dict[str, object]:
+    chain = await net.connect()
+    client = InferaClient(chain)
+    try:
+        job_id = (await client.submit_texts(["A job must outlive the nodes first drawn for it."]))[0]
+        first_round = [s.node for s in await chain.get_seats(job_id)]
+        # Staked only now, so only a redraw can give them a seat.
+        await net.register_nodes([4, 5, 6])
+        for index in (4, 5, 6):
+            net.start_node(index)
+        net.wait_nodes_ready()
+        stakes = {n.address: (await chain.get_node(n.address)).stake for n in net.nodes}
+
+        job = await _wait_job(chain, job_id, lambda j: j.committed == 2, "got two commits")
+        await _warp_past(chain, job.commit_deadline)  # the live nodes advance it: node 3 is dropped
+        job = await _wait_job(chain, job_id, lambda j: j.status is JobStatus.REVEALING and j.revealed == 1, "got a reveal")
+        await _warp_past(chain, job.reveal_deadline)  # node 1 finalizes: no quorum, committee redrawn
+
+        result = await client.wait_for_result(job_id, timeout=240)
+        seats = await chain.get_seats(job_id)
+        settled = {
+            (str(e["args"]["node"]), int(e["args"]["outcome"])): int(e["args"]["slashed"])
+            for e in await chain.logs(chain.jobs, "SeatSettled", chain.deployment.deployment_block, jobId=job_id)
+        }
+        redraws = await chain.logs(chain.jobs, "JobReassigned", chain.deployment.deployment_block, jobId=job_id)
+        after = {n.address: (await chain.get_node(n.address)).stake for n in net.nodes}
+        return {"result": result, "first_round": first_round, "seats": seats, "settled": settled,
+                "redraws": redraws, "stakes": stakes, "after": after, "final": await chain.get_job(job_id)}
+    finally:
+        await chain.close()
+
+
+def test_dead_and_withholding_nodes_never_strand_a_job(network: LocalNetwork) -> None:
+    asyncio.run(network.register_nodes([1, 2, 3]))
+    honest = network.start_node(1)
+    withholder = network.start_node(2, fault="withhold-reveal")
+    dead = Account.from_key(DEVNET_KEYS[3]).address  # registered, never started
+    network.wait_nodes_ready()
+
+    out = asyncio.run(_dead_and_withholding_nodes(network))
+    result, seats, settled = out["result"], out["seats"], out["settled"]
+    assert set(out["first_round"]) == {honest.address, withholder.address, dead}
+    assert result.status is JobStatus.ACCEPTED, result
+    fresh = {n.address for n in network.nodes if n.index in (4, 5, 6)}
+    assert set(result.agreeing) == {honest.address} | fresh
+    assert [s.node for s in seats[3:]] and {s.node for s in seats[3:]} == fresh
+    assert {s.node: s.state for s in seats[:3]} == {
+        honest.address: SeatState.REVEALED, withholder.address: SeatState.DROPPED, dead: SeatState.DROPPED,
+    }
+    assert len(out["redraws"]) == 1 and out["final"].round == 1 and out["final"].vote_from == 3
+    assert "committee redrawn" in honest.log_text()  # only node 1 could finalize round 0
+    # The dead node loses reputation only; the withholder also loses stake; nobody else is slashed.
+    assert settled[(dead, MISSED_COMMIT)] == 0
+    assert settled[(withholder.address, WITHHELD)] > 0
+    assert out["stakes"][withholder.address] - out["after"][withholder.address] == settled[(withholder.address, WITHHELD)]
+    for node in {honest.address} | fresh:
+        assert out["after"][node] == out["stakes"][node], f"honest node {node} lost stake"
+
