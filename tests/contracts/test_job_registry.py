@@ -479,6 +479,25 @@ def test_earlier_reveals_never_count_toward_a_later_quorum(jobs: Any, token: Any
     assert all(e.outcome == RELEASED and e.slashed == 0 for e in tx.decode_logs(jobs.SeatSettled))
 
 
+def test_split_reveals_with_a_withholder_redraw(jobs: Any, nodes: Any, chain: Any, seven_nodes: list[Any], submit: Callable[..., Any], accounts: Any) -> None:
+    """Two reveals that disagree and one withheld: the missing vote might have decided, so the
+    withholder is slashed and a fresh committee decides; the round-0 liar is slashed then."""
+    submit()
+    base, liar_vector = random_vector(7), random_vector(99)
+    first = accounts_of(accounts, seat_nodes(jobs, 1))
+    play_round(jobs, chain, 1, first, [base, liar_vector, near(base, 2)], [True, True, False])
+    time_travel(chain, REVEAL_WINDOW + 1)
+    tx = jobs.finalize(1, [base, liar_vector, b""], sender=accounts[9])
+    assert tx.decode_logs(jobs.JobReassigned)
+    assert {e.node: e.outcome for e in tx.decode_logs(jobs.SeatSettled)} == {first[2].address: WITHHELD}
+    fresh = accounts_of(accounts, seat_nodes(jobs, 1)[3:])
+    vectors = [near(base, 10 + i) for i in range(3)]
+    play_round(jobs, chain, 1, fresh, vectors, [True] * 3)
+    tx = jobs.finalize(1, [base, liar_vector, b"", *vectors], sender=accounts[9])
+    assert set(tx.decode_logs(jobs.JobAccepted)[0].agreeing) == {first[0].address} | {a.address for a in fresh}
+    assert {e.node: e.outcome for e in tx.decode_logs(jobs.SeatSettled)}[first[1].address] == DISAGREED
+
+
 def test_missing_reveals_without_fresh_nodes_refund(jobs: Any, nodes: Any, token: Any, requester: Any, chain: Any, three_nodes: list[Any], submit: Callable[..., Any], accounts: Any) -> None:
     submit()
     before = token.balanceOf(requester)
