@@ -354,13 +354,19 @@ def test_advance_reassigns_missing_seats_to_fresh_nodes(jobs: Any, chain: Any, n
     assert jobs.getJob(1).status == REVEALING
 
 
-def test_reassignment_is_bounded_then_refunds(jobs: Any, models: Any, token: Any, chain: Any, deployer: Any, requester: Any, node_accounts: list[Any], register: Callable[..., None], accounts: Any) -> None:
-    """With a one-seat committee and silent nodes, the seat is redrawn MAX_REASSIGNMENTS times, then refunded."""
+@pytest.fixture
+def solo_job(jobs: Any, models: Any, token: Any, deployer: Any, requester: Any, node_accounts: list[Any], register: Callable[..., None]) -> int:
+    """Job 1 on a one-seat model ("solo", id 2) served by five nodes."""
     models.registerModel(model_params(name="solo", quorum=1, min_agreement=1), sender=deployer)
     for account in node_accounts[:5]:
         register(account, model_ids=[2])
     token.approve(jobs, FEE, sender=requester)
     jobs.submit(2, ["x"], FEE, False, sender=requester)
+    return 1
+
+
+def test_reassignment_is_bounded_then_refunds(jobs: Any, token: Any, chain: Any, requester: Any, solo_job: int, accounts: Any) -> None:
+    """With a one-seat committee and silent nodes, the seat is redrawn MAX_REASSIGNMENTS times, then refunded."""
     before = token.balanceOf(requester)
     for round_ in (1, 2):
         time_travel(chain, COMMIT_WINDOW + 1)
@@ -510,14 +516,9 @@ def test_missing_reveals_without_fresh_nodes_refund(jobs: Any, nodes: Any, token
     assert all(nodes.getNode(a).openJobs == 0 for a in first)
 
 
-def test_reveal_redraws_share_the_bound_then_refund(jobs: Any, models: Any, nodes: Any, token: Any, chain: Any, deployer: Any, requester: Any, node_accounts: list[Any], register: Callable[..., None], accounts: Any) -> None:
+def test_reveal_redraws_share_the_bound_then_refund(jobs: Any, token: Any, chain: Any, requester: Any, solo_job: int, accounts: Any) -> None:
     """One-seat committees that commit and withhold: redrawn MAX_REASSIGNMENTS times, each withholder
     slashed, then refunded."""
-    models.registerModel(model_params(name="solo", quorum=1, min_agreement=1), sender=deployer)
-    for account in node_accounts[:5]:
-        register(account, model_ids=[2])
-    token.approve(jobs, FEE, sender=requester)
-    jobs.submit(2, ["x"], FEE, False, sender=requester)
     before = token.balanceOf(requester)
     vector = random_vector(7)
     for round_ in (1, 2, 3):
