@@ -162,7 +162,8 @@ contract JobRegistry is AccessControl, ReentrancyGuard {
     event Revealed(uint256 indexed jobId, address indexed node, bytes vector);
     /// @notice A seat was settled, with the stake slashed from it.
     event SeatSettled(uint256 indexed jobId, address indexed node, SeatOutcome outcome, uint256 slashed);
-    /// @notice Seats that missed the commit deadline were redrawn.
+    /// @notice A new round started: fresh nodes for the seats that missed the commit deadline, or
+    ///         a whole fresh committee after a reveal phase without a quorum (then voteFrom moved).
     event JobReassigned(uint256 indexed jobId, uint8 round, uint40 commitDeadline);
     /// @notice The job was accepted: the medoid's vector is the result.
     event JobAccepted(uint256 indexed jobId, bytes32 resultHash, address[] agreeing, bytes vector);
