@@ -52,8 +52,10 @@ $(SOLC_STAMP): $(NPM_STAMP) toolchain/install-solc.sh toolchain/solc-shim.js
 
 # Ape may leave a copy of OpenZeppelin (500+ files) in contracts/.cache; its source scan stops at
 # 500 files, so a leftover copy can hide our own contracts in subfolders. Remove it after compiling.
+# --force: ape recompiles only the files that changed, not the contracts importing them, so an
+# edited library would otherwise leave stale bytecode in the contracts that use it.
 $(BUILD_STAMP): $(PY_STAMP) $(SOLC_STAMP) $(SOL_SOURCES) ape-config.yaml
-	$(BIN)/ape compile
+	$(BIN)/ape compile --force
 	@rm -rf contracts/.cache
 	@$(PY) toolchain/export_abi.py
 	@touch $@
