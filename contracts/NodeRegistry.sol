@@ -19,7 +19,7 @@ import {SumTree} from "./libraries/SumTree.sol";
 ///      gets no new jobs, can still unstake, and may come back only through reinstate(), after
 ///      `unbondingPeriod` has passed since its ejection, on probation (reputation halfway between
 ///      the ejection line and 1.0). Each model keeps a SumTree of its nodes' weights, so drawing a committee costs
-///      O(q * log MAX_NODES) whatever the number of nodes. Only the job manager (JobRegistry) may
+///      O(q * log N) storage reads for N registered nodes, never a loop over the nodes. Only the job manager (JobRegistry) may
 ///      draw committees, settle seats and slash.
 contract NodeRegistry is AccessControl, ReentrancyGuard {
     using SafeERC20 for IERC20;

@@ -1,22 +1,32 @@
 // SPDX-License-Identifier: MIT
 pragma solidity 0.8.28;
 
+import {SafeCast} from "@openzeppelin/contracts/utils/math/SafeCast.sol";
+
 /// @title SumTree
 /// @notice A Fenwick (binary indexed) tree of non-negative weights over a fixed index range, for
 ///         weighted random selection in O(log n) storage reads, independent of how many entries
 ///         are set.
-/// @dev Indices run from 1 to SIZE. `find` can skip a small set of excluded leaves without
-///      writing storage: while descending, the weight of every excluded leaf inside the subtree
-///      being considered is subtracted from that subtree's sum.
+/// @dev Indices run from 1 to SIZE. The tree only spans the smallest power of two that holds
+///      the highest index written so far and doubles when a higher index arrives, so updates and
+///      searches cost log2(highest index) storage accesses rather than log2(SIZE): with a few
+///      dozen nodes that is a third of the writes. Doubling is one write: the new root covers
+///      (0, 2s] and every leaf above s is still zero, so it equals the old root sums[s].
+///      `find` can skip a small set of excluded leaves without writing storage: while descending,
+///      the weight of every excluded leaf inside the subtree being considered is subtracted from
+///      that subtree's sum.
 library SumTree {
     /// @notice log2 of the number of leaves.
     uint256 internal constant LOG = 12;
     /// @notice Number of leaves: the most entries one tree can hold.
     uint256 internal constant SIZE = 1 << LOG;
 
+    /// @dev total and size share a slot: weights are below 2^128 and there are at most SIZE
+    ///      of them, so the total stays far below 2^240.
     struct Tree {
         mapping(uint256 index => uint256 sum) sums;
-        uint256 total;
+        uint240 total;
+        uint16 size; // power of two spanned so far (0 while empty)
     }
 
     /// @notice Thrown when an index is outside 1..SIZE.
@@ -27,17 +37,19 @@ library SumTree {
     /// @notice Add `amount` to leaf `index`.
     function add(Tree storage tree, uint256 index, uint256 amount) internal {
         _checkIndex(index);
-        tree.total += amount;
-        for (uint256 i = index; i <= SIZE; i += _lowBit(i)) {
+        uint256 size = _grow(tree, index);
+        tree.total += SafeCast.toUint240(amount);
+        for (uint256 i = index; i <= size; i += _lowBit(i)) {
             tree.sums[i] += amount;
         }
     }
 
     /// @notice Subtract `amount` from leaf `index`; reverts (underflow) if the leaf holds less.
     function sub(Tree storage tree, uint256 index, uint256 amount) internal {
-        _checkIndex(index);
-        tree.total -= amount;
-        for (uint256 i = index; i <= SIZE; i += _lowBit(i)) {
+        uint256 size = tree.size;
+        if (index == 0 || index > size) revert SumTreeIndexOutOfRange(index);
+        tree.total -= SafeCast.toUint240(amount);
+        for (uint256 i = index; i <= size; i += _lowBit(i)) {
             tree.sums[i] -= amount;
         }
     }
@@ -56,7 +68,7 @@ library SumTree {
         if (target >= total) revert SumTreeTargetOutOfRange(target, total);
         uint256 pos = 0;
         uint256 remaining = target;
-        for (uint256 step = SIZE; step > 0; step >>= 1) {
+        for (uint256 step = tree.size; step > 0; step >>= 1) {
             uint256 next = pos + step;
             // During the descent `pos` is a multiple of 2*step, so sums[next] covers (pos, next].
             uint256 sum = tree.sums[next] - _excludedIn(pos, next, excludedIndex, excludedWeight);
@@ -66,6 +78,18 @@ library SumTree {
             }
         }
         return pos + 1;
+    }
+
+    /// @dev Double the spanned range until it holds `index`; returns the new size.
+    function _grow(Tree storage tree, uint256 index) private returns (uint256 size) {
+        size = tree.size;
+        if (size >= index) return size;
+        if (size == 0) size = 1;
+        while (size < index) {
+            tree.sums[size << 1] = tree.sums[size];
+            size <<= 1;
+        }
+        tree.size = uint16(size);
     }
 
     function _excludedIn(uint256 low, uint256 high, uint256[] memory idx, uint256[] memory weight)

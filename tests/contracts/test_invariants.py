@@ -61,6 +61,7 @@ from contract_helpers import (
     near,
     random_vector,
     time_travel,
+    web3_view,
 )
 
 COMMITTING, REVEALING, ACCEPTED, REFUNDED = 1, 2, 3, 4
@@ -150,12 +151,6 @@ class Env:
     view_nodes: Any
     view_jobs: Any
     view_rewards: Any
-
-
-def web3_view(chain: Any, contract: Any) -> Any:
-    """A web3 contract for read-only calls to an Ape contract instance (structs as named tuples)."""
-    abi = [item.model_dump(by_alias=True, mode="json", exclude_none=True) for item in contract.contract_type.abi]
-    return chain.provider.web3.eth.contract(address=contract.address, abi=abi, decode_tuples=True)
 
 
 def choose(candidates: list[Any], pick: int) -> Any:
