@@ -532,8 +532,7 @@ contract JobRegistry is AccessControl, ReentrancyGuard {
         }
         Policy memory p = _policy;
         for (uint256 i = 0; i < seats.length; ++i) {
-            if (mask & (1 << i) == 0) continue;
-            slashed += _settle(jobId, seats[i].node, SeatOutcome.Withheld, -int32(p.livenessPenalty), p.slashBps);
+            if (mask & (1 << i) != 0) slashed += _settleWithheld(jobId, seats[i].node, p);
         }
     }
 
@@ -629,7 +628,7 @@ contract JobRegistry is AccessControl, ReentrancyGuard {
             SeatState state = seats[i].state;
             address node = seats[i].node;
             if (state == SeatState.Committed) {
-                slashed += _settle(jobId, node, SeatOutcome.Withheld, -int32(p.livenessPenalty), p.slashBps);
+                slashed += _settleWithheld(jobId, node, p);
             } else if (state == SeatState.Revealed) {
                 if (!accepted) {
                     _settle(jobId, node, SeatOutcome.Released, 0, 0);
@@ -654,6 +653,11 @@ contract JobRegistry is AccessControl, ReentrancyGuard {
         // slither-disable-next-line unused-return
         (slashed,) = nodes.settleSeat(node, reputationDelta, slashBps);
         emit SeatSettled(jobId, node, outcome, slashed);
+    }
+
+    /// @dev Committed and never revealed: a liveness fault, slashed like a disagreement.
+    function _settleWithheld(uint256 jobId, address node, Policy memory p) private returns (uint256) {
+        return _settle(jobId, node, SeatOutcome.Withheld, -int32(p.livenessPenalty), p.slashBps);
     }
 
     /// @dev Fee and slash reward split equally among the agreeing nodes; the protocol's share,

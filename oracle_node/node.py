@@ -174,8 +174,7 @@ class OracleNode:
 
     async def _input_text(self, job_id: int, job: Job) -> str:
         chain, _ = self._parts()
-        events = await chain.logs(chain.jobs, "JobSubmitted", chain.deployment.deployment_block, jobId=job_id)
-        text = str(events[0]["args"]["input"])
+        text = await chain.job_input(job_id)
         if keccak(text.encode("utf-8")) != job.input_hash:
             raise InferaError(f"job {job_id}: input in the event does not match the stored input hash")
         return text
@@ -246,10 +245,7 @@ class OracleNode:
         first = bool(revealed) and revealed[0] == chain.address
         if not first and time.monotonic() - ready_since < self.settings.finalize_grace:
             return
-        by_node = {
-            str(e["args"]["node"]): bytes(e["args"]["vector"])
-            for e in await chain.logs(chain.jobs, "Revealed", chain.deployment.deployment_block, jobId=work.job_id)
-        }
+        by_node = await chain.revealed_vectors(work.job_id)
         vectors = [by_node.get(s.node, b"") if s.state is SeatState.REVEALED else b"" for s in seats]
         receipt = await self._try(chain.jobs.functions.finalize(work.job_id, vectors), "finalized", work.job_id)
         if receipt is not None and chain.jobs.events.JobReassigned().process_receipt(receipt, errors=DISCARD):

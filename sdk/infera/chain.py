@@ -23,7 +23,7 @@ from web3.types import EventData, Nonce, TxParams, TxReceipt
 
 from infera.abi import decode_revert, load_abi
 from infera.deployment import Deployment
-from infera.errors import ConfigError, RpcUnreachable, TransactionFailed, WrongChain
+from infera.errors import ConfigError, InferaError, RpcUnreachable, TransactionFailed, WrongChain
 from infera.types import Job, Model, NodeInfo, Seat
 
 RECEIPT_TIMEOUT_S = 120.0
@@ -148,6 +148,18 @@ class Chain:
             return await fn.call()
         except ContractLogicError as exc:
             raise (decode_revert(_revert_data(exc)) or exc) from None
+
+    async def job_input(self, job_id: int) -> str:
+        """The input text a job was submitted with, from its JobSubmitted event."""
+        events = await self.logs(self.jobs, "JobSubmitted", self.deployment.deployment_block, jobId=job_id)
+        if not events:
+            raise InferaError(f"no JobSubmitted event for job {job_id}")
+        return str(events[0]["args"]["input"])
+
+    async def revealed_vectors(self, job_id: int) -> dict[str, bytes]:
+        """Every vector revealed for a job, over all its rounds, by node address."""
+        events = await self.logs(self.jobs, "Revealed", self.deployment.deployment_block, jobId=job_id)
+        return {str(e["args"]["node"]): bytes(e["args"]["vector"]) for e in events}
 
     async def logs(
         self, contract: AsyncContract, event: str, from_block: int, to_block: int | str = "latest", **filters: Any

@@ -166,16 +166,15 @@ class InferaClient:
         )
 
     async def input_of(self, job_id: int) -> str:
-        logs = await self._job_logs("JobSubmitted", job_id)
-        return str(logs[0]["args"]["input"])
+        return await self.chain.job_input(job_id)
 
     async def verification(self, job_id: int) -> Verification:
         """Every revealed vector of the job and the integer cosine of each pair."""
         job = await self.chain.get_job(job_id)
-        reveals = {
-            str(e["args"]["node"]): unpack(bytes(e["args"]["vector"]), job.dimension)
-            for e in await self._job_logs("Revealed", job_id)
-        }
+        revealed = await self.chain.revealed_vectors(job_id)
+        if not revealed:
+            raise InferaError(f"no Revealed event for job {job_id}")
+        reveals = {node: unpack(vector, job.dimension) for node, vector in revealed.items()}
         pairwise: dict[tuple[str, str], float] = {}
         for a, b in itertools.combinations(reveals, 2):
             pairwise[(a, b)] = pairwise[(b, a)] = cosine(reveals[a], reveals[b])

@@ -110,6 +110,11 @@ class Devnet:
             cmd += ["--block-time", f"{self.block_time:g}"]
         return cmd
 
+    def advance_time(self, seconds: int) -> None:
+        """Move the chain's clock forward and mine a block at the new time (devnet only)."""
+        rpc_call(self.rpc_url, "evm_increaseTime", [seconds])
+        rpc_call(self.rpc_url, "evm_mine")
+
     def start(self, timeout: float = 30.0) -> Devnet:
         """Start anvil and wait until it answers with the expected chain id."""
         log = open(self.log_path, "ab") if self.log_path else subprocess.DEVNULL

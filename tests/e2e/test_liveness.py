@@ -32,10 +32,9 @@ async def _wait_job(chain: Chain, job_id: int, ready: Callable[[Job], bool], wha
         await asyncio.sleep(0.3)
 
 
-async def _warp_past(chain: Chain, timestamp: int) -> None:
-    now = await chain.timestamp()
-    await chain.w3.provider.make_request("evm_increaseTime", [max(0, timestamp - now + 1)])  # type: ignore[arg-type]
-    await chain.w3.provider.make_request("evm_mine", [])  # type: ignore[arg-type]
+async def _warp_past(net: LocalNetwork, chain: Chain, timestamp: int) -> None:
+    assert net.devnet is not None
+    net.devnet.advance_time(max(0, timestamp - await chain.timestamp() + 1))
 
 
 async def _dead_and_withholding_nodes(net: LocalNetwork) -> dict[str, object]:
@@ -52,9 +51,9 @@ async def _dead_and_withholding_nodes(net: LocalNetwork) -> dict[str, object]:
         stakes = {n.address: (await chain.get_node(n.address)).stake for n in net.nodes}
 
         job = await _wait_job(chain, job_id, lambda j: j.committed == 2, "got two commits")
-        await _warp_past(chain, job.commit_deadline)  # the live nodes advance it: node 3 is dropped
+        await _warp_past(net, chain, job.commit_deadline)  # the live nodes advance it: node 3 is dropped
         job = await _wait_job(chain, job_id, lambda j: j.status is JobStatus.REVEALING and j.revealed == 1, "got a reveal")
-        await _warp_past(chain, job.reveal_deadline)  # node 1 finalizes: no quorum, committee redrawn
+        await _warp_past(net, chain, job.reveal_deadline)  # node 1 finalizes: no quorum, committee redrawn
 
         result = await client.wait_for_result(job_id, timeout=240)
         seats = await chain.get_seats(job_id)

@@ -30,8 +30,8 @@ async def _jobs_with_cheat(net: LocalNetwork) -> dict[str, Any]:
         paid = await chain.logs(chain.jobs, "NodePaid", chain.deployment.deployment_block)
         stake_after = {n.address: (await chain.get_node(n.address)).stake for n in net.nodes}
         # Close the emission epoch, then every node pulls its share: only honest work earned any.
-        await chain.w3.provider.make_request("evm_increaseTime", [3_600])  # type: ignore[arg-type]
-        await chain.w3.provider.make_request("evm_mine", [])  # type: ignore[arg-type]
+        assert net.devnet is not None
+        net.devnet.advance_time(3_600)
         emission = {}
         for node in net.nodes:
             node_chain = await net.connect(DEVNET_KEYS[node.index])
