@@ -55,6 +55,18 @@ contract ModelRegistry is AccessControl {
     /// @notice Longest commit or reveal window: a job's whole life must stay shorter than the
     ///         nodes' unbonding period, and jobs keep windows in 24 bits.
     uint32 public constant MAX_WINDOW = 7 days;
+    /// @notice Most commit-and-reveal rounds one job can go through (the first and its redraws).
+    uint8 public constant MAX_ROUNDS = 3;
+    /// @notice Bound on quorum^2 * dimension, which sets the worst-case gas of a finalize: up to
+    ///         MAX_ROUNDS * quorum revealed vectors, each compared with the latest round's quorum.
+    ///         At this bound the worst case stays under half of a 30M-gas block
+    ///         (tests/contracts/test_job_registry.py measures it).
+    uint256 public constant MAX_AGREEMENT_WORK = 262_144;
+
+    // ------------------------------------------------------------- immutables
+    /// @notice Longest life a job of any model may have: MAX_ROUNDS * (commitWindow +
+    ///         revealWindow). NodeRegistry requires its unbonding period to be at least this.
+    uint256 public immutable maxJobLifetime;
 
     // ------------------------------------------------------------------ state
     mapping(uint32 id => Model) private _models;
@@ -92,13 +104,20 @@ contract ModelRegistry is AccessControl {
     error ModelRegistryUnsupportedQuantization(Quantization quantization);
     /// @notice Commit and reveal windows must lie in [1, MAX_WINDOW] seconds.
     error ModelRegistryInvalidWindow(uint32 commitWindow, uint32 revealWindow);
+    /// @notice MAX_ROUNDS * (commitWindow + revealWindow) exceeds maxJobLifetime.
+    error ModelRegistryLifetimeTooLong(uint256 lifetime, uint256 maxJobLifetime);
+    /// @notice quorum^2 * dimension exceeds MAX_AGREEMENT_WORK: finalize might not fit a block.
+    error ModelRegistryAgreementTooCostly(uint8 quorum, uint16 dimension);
     /// @notice The weights digest cannot be zero.
     error ModelRegistryZeroDigest();
     /// @notice The name cannot be empty.
     error ModelRegistryEmptyName();
 
     /// @param admin Receives DEFAULT_ADMIN_ROLE and MODEL_ADMIN_ROLE.
-    constructor(address admin) {
+    /// @param maxJobLifetime_ Longest job life any model may have, in seconds (non-zero).
+    constructor(address admin, uint256 maxJobLifetime_) {
+        if (maxJobLifetime_ == 0) revert ModelRegistryLifetimeTooLong(0, 0);
+        maxJobLifetime = maxJobLifetime_;
         _grantRole(DEFAULT_ADMIN_ROLE, admin);
         _grantRole(MODEL_ADMIN_ROLE, admin);
     }
@@ -172,6 +191,11 @@ contract ModelRegistry is AccessControl {
         }
         if (p.commitWindow == 0 || p.revealWindow == 0 || p.commitWindow > MAX_WINDOW || p.revealWindow > MAX_WINDOW) {
             revert ModelRegistryInvalidWindow(p.commitWindow, p.revealWindow);
+        }
+        uint256 lifetime = uint256(MAX_ROUNDS) * (uint256(p.commitWindow) + p.revealWindow);
+        if (lifetime > maxJobLifetime) revert ModelRegistryLifetimeTooLong(lifetime, maxJobLifetime);
+        if (uint256(p.quorum) * p.quorum * p.dimension > MAX_AGREEMENT_WORK) {
+            revert ModelRegistryAgreementTooCostly(p.quorum, p.dimension);
         }
 
         Model storage m = _models[modelId];

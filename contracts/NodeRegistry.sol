@@ -40,8 +40,6 @@ contract NodeRegistry is AccessControl, ReentrancyGuard {
     }
 
     // -------------------------------------------------------------- constants
-    /// @notice Role of the contract that assigns and settles jobs (JobRegistry).
-    bytes32 public constant JOB_MANAGER_ROLE = keccak256("JOB_MANAGER_ROLE");
     /// @notice Role allowed to change staking parameters.
     bytes32 public constant PARAMS_ROLE = keccak256("PARAMS_ROLE");
     /// @notice Reputation of a new node: 1.0.
@@ -62,6 +60,10 @@ contract NodeRegistry is AccessControl, ReentrancyGuard {
     ModelRegistry public immutable models;
 
     // ------------------------------------------------------------------ state
+    /// @notice The contract that draws committees and settles seats (JobRegistry). Wired once
+    ///         by the admin (the two contracts refer to each other) and never changeable, so no
+    ///         admin can ever draw, settle or slash by itself.
+    address public jobManager;
     /// @notice Least stake an eligible node holds.
     uint96 public minStake;
     /// @notice Seconds between requesting an unstake and withdrawing it.
@@ -103,10 +105,16 @@ contract NodeRegistry is AccessControl, ReentrancyGuard {
     event StakingParamsChanged(uint96 minStake, uint64 unbondingPeriod, uint32 ejectionThreshold, uint96 stakeCap);
     /// @notice The node's reputation fell below the ejection line: no new jobs.
     event NodeEjected(address indexed node, uint32 reputation);
+    /// @notice The job manager was wired (once, for good).
+    event JobManagerWired(address jobManager);
     /// @notice An ejected node came back on probation.
     event NodeReinstated(address indexed node, uint32 reputation);
 
     // ----------------------------------------------------------------- errors
+    /// @notice Only the wired job manager may call this.
+    error NodeRegistryNotJobManager(address caller);
+    /// @notice The job manager is wired already, or the address given is zero.
+    error NodeRegistryJobManagerWired(address jobManager);
     /// @notice The stake is below the minimum.
     error NodeRegistryStakeBelowMinimum(uint256 have, uint256 need);
     /// @notice The caller is already registered.
@@ -131,12 +139,21 @@ contract NodeRegistry is AccessControl, ReentrancyGuard {
     error NodeRegistryNotEnoughNodes(uint32 modelId, uint256 eligible, uint256 needed);
     /// @notice A parameter is out of bounds.
     error NodeRegistryInvalidParams();
+    /// @notice Unbonding must outlast the longest job any model can have, so a node cannot
+    ///         leave with its stake before its work is judged.
+    error NodeRegistryUnbondingTooShort(uint64 unbondingPeriod, uint256 maxJobLifetime);
     /// @notice Slash share above 100%.
     error NodeRegistryInvalidBps(uint16 bps);
     /// @notice The node is not ejected.
     error NodeRegistryNotEjected(address node);
     /// @notice An ejected node must wait until `until` to come back.
     error NodeRegistryEjectionCooldown(address node, uint256 until);
+
+    // -------------------------------------------------------------- modifiers
+    modifier onlyJobManager() {
+        if (msg.sender != jobManager) revert NodeRegistryNotJobManager(msg.sender);
+        _;
+    }
 
     /// @param token_ INFER.
     /// @param models_ The model registry.
@@ -265,7 +282,7 @@ contract NodeRegistry is AccessControl, ReentrancyGuard {
     /// @return drawn The committee, in draw order.
     function drawCommittee(uint32 modelId, uint256 seed, uint256 count, address[] calldata exclude)
         external
-        onlyRole(JOB_MANAGER_ROLE)
+        onlyJobManager
         returns (address[] memory drawn)
     {
         Draw memory d = _prepareDraw(modelId, count, exclude);
@@ -291,7 +308,7 @@ contract NodeRegistry is AccessControl, ReentrancyGuard {
     /// @return reputation The node's reputation afterwards.
     function settleSeat(address node, int32 reputationDelta, uint16 slashBps)
         external
-        onlyRole(JOB_MANAGER_ROLE)
+        onlyJobManager
         returns (uint256 slashed, uint32 reputation)
     {
         if (slashBps > BPS) revert NodeRegistryInvalidBps(slashBps);
@@ -309,6 +326,14 @@ contract NodeRegistry is AccessControl, ReentrancyGuard {
     }
 
     // ------------------------------------------------------------- governance
+    /// @notice Wire the job manager (JobRegistry). Callable once; there is no way to change it.
+    /// @param jobManager_ The JobRegistry.
+    function wireJobManager(address jobManager_) external onlyRole(DEFAULT_ADMIN_ROLE) {
+        if (jobManager != address(0) || jobManager_ == address(0)) revert NodeRegistryJobManagerWired(jobManager);
+        jobManager = jobManager_;
+        emit JobManagerWired(jobManager_);
+    }
+
     /// @notice Change staking parameters.
     /// @param minStake_ Least stake of an eligible node (non-zero).
     /// @param unbondingPeriod_ Unbonding seconds (non-zero).
@@ -507,9 +532,11 @@ contract NodeRegistry is AccessControl, ReentrancyGuard {
     function _setParams(uint96 minStake_, uint64 unbondingPeriod_, uint32 ejectionThreshold_, uint96 stakeCap_)
         private
     {
-        if (minStake_ == 0 || unbondingPeriod_ == 0 || ejectionThreshold_ > REP_ONE || stakeCap_ < minStake_) {
+        if (minStake_ == 0 || ejectionThreshold_ > REP_ONE || stakeCap_ < minStake_) {
             revert NodeRegistryInvalidParams();
         }
+        uint256 lifetime = models.maxJobLifetime();
+        if (unbondingPeriod_ < lifetime) revert NodeRegistryUnbondingTooShort(unbondingPeriod_, lifetime);
         minStake = minStake_;
         unbondingPeriod = unbondingPeriod_;
         ejectionThreshold = ejectionThreshold_;

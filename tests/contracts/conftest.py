@@ -16,6 +16,7 @@ from contract_helpers import (
     EPOCH,
     FEE,
     INITIAL_EMISSION,
+    MAX_JOB_LIFETIME,
     MIN_STAKE,
     ONE,
     SALT,
@@ -66,7 +67,7 @@ def token(project: Any, deployer: Any, accounts: Any) -> Any:
 
 @pytest.fixture(scope="session")
 def models(project: Any, deployer: Any) -> Any:
-    m = deployer.deploy(project.ModelRegistry, deployer)
+    m = deployer.deploy(project.ModelRegistry, deployer, MAX_JOB_LIFETIME)
     m.registerModel(model_params(), sender=deployer)
     return m
 
@@ -86,7 +87,7 @@ def rewards(project: Any, deployer: Any, token: Any, chain: Any) -> Any:
 @pytest.fixture(scope="session")
 def jobs(project: Any, deployer: Any, token: Any, models: Any, nodes: Any, rewards: Any, treasury: Any) -> Any:
     j = deployer.deploy(project.JobRegistry, token, models, nodes, rewards, deployer, policy_tuple(treasury))
-    nodes.grantRole(nodes.JOB_MANAGER_ROLE(), j, sender=deployer)
+    nodes.wireJobManager(j, sender=deployer)
     rewards.grantRole(rewards.CREDITOR_ROLE(), j, sender=deployer)
     return j
 

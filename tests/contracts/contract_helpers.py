@@ -14,6 +14,7 @@ DIM = 384
 THRESHOLD_PPM = 900_000
 MIN_STAKE = 100 * ONE
 UNBONDING = 86_400
+MAX_JOB_LIFETIME = UNBONDING  # models may have jobs as long as the unbonding period, no longer
 STAKE_CAP = 100_000 * ONE
 EPOCH = 3_600
 INITIAL_EMISSION = 1_000 * ONE
