@@ -6,6 +6,7 @@ import {IERC20} from "@openzeppelin/contracts/token/ERC20/IERC20.sol";
 import {SafeERC20} from "@openzeppelin/contracts/token/ERC20/utils/SafeERC20.sol";
 import {ReentrancyGuard} from "@openzeppelin/contracts/utils/ReentrancyGuard.sol";
 
+import {IJobRegistry} from "./interfaces/IJobRegistry.sol";
 import {ModelRegistry} from "./ModelRegistry.sol";
 import {SumTree} from "./libraries/SumTree.sol";
 
@@ -79,6 +80,7 @@ contract NodeRegistry is AccessControl, ReentrancyGuard {
     mapping(uint32 modelId => SumTree.Tree) private _trees;
     mapping(uint32 modelId => uint256) private _eligibleCount;
     uint32 private _nodeCount;
+    uint32[] private _freeSlots; // indices of nodes that fully exited, reused first
 
     // ----------------------------------------------------------------- events
     /// @notice A node registered with its first stake.
@@ -105,12 +107,19 @@ contract NodeRegistry is AccessControl, ReentrancyGuard {
     event StakingParamsChanged(uint96 minStake, uint64 unbondingPeriod, uint32 ejectionThreshold, uint96 stakeCap);
     /// @notice The node's reputation fell below the ejection line: no new jobs.
     event NodeEjected(address indexed node, uint32 reputation);
+    /// @notice A node that fully exited gave its slot (SumTree leaf) back for a new node.
+    event SlotReleased(address indexed node, uint32 index);
     /// @notice The job manager was wired (once, for good).
     event JobManagerWired(address jobManager);
     /// @notice An ejected node came back on probation.
     event NodeReinstated(address indexed node, uint32 reputation);
 
     // ----------------------------------------------------------------- errors
+    /// @notice A committee draw is due: its block hash is public, so the weights it reads may not
+    ///         change until it is drawn. Call JobRegistry.assign() first, then retry.
+    error NodeRegistryDrawsDue();
+    /// @notice The node still has stake, unbonding stake or open jobs, so its slot is in use.
+    error NodeRegistrySlotInUse(address node);
     /// @notice Only the wired job manager may call this.
     error NodeRegistryNotJobManager(address caller);
     /// @notice The job manager is wired already, or the address given is zero.
@@ -150,6 +159,14 @@ contract NodeRegistry is AccessControl, ReentrancyGuard {
     error NodeRegistryEjectionCooldown(address node, uint256 until);
 
     // -------------------------------------------------------------- modifiers
+    /// @dev Every change to what a committee draw reads (stake, service, capacity, reputation,
+    ///      parameters) waits until the draws whose block hash is already public are made.
+    modifier whenNoDrawDue() {
+        address manager = jobManager;
+        if (manager != address(0) && IJobRegistry(manager).drawsDue()) revert NodeRegistryDrawsDue();
+        _;
+    }
+
     modifier onlyJobManager() {
         if (msg.sender != jobManager) revert NodeRegistryNotJobManager(msg.sender);
         _;
@@ -181,19 +198,23 @@ contract NodeRegistry is AccessControl, ReentrancyGuard {
     /// @param stake INFER to bond; at least `minStake`.
     /// @param modelIds Models served (1 to MAX_MODELS_PER_NODE, no repeats).
     /// @param capacity Most jobs the node works on at once.
-    function register(uint96 stake, uint32[] calldata modelIds, uint16 capacity) external nonReentrant {
+    function register(uint96 stake, uint32[] calldata modelIds, uint16 capacity)
+        external
+        nonReentrant
+        whenNoDrawDue
+    {
         Node storage n = _nodes[msg.sender];
         if (n.index != 0) revert NodeRegistryAlreadyRegistered(msg.sender);
         if (stake < minStake) revert NodeRegistryStakeBelowMinimum(stake, minStake);
         if (capacity == 0) revert NodeRegistryZeroCapacity();
-        if (_nodeCount >= MAX_NODES) revert NodeRegistryFull(MAX_NODES);
         _checkModels(modelIds);
 
-        uint32 index = ++_nodeCount;
+        uint32 index = _takeSlot();
         n.index = index;
         n.stake = stake;
         n.capacity = capacity;
-        n.reputation = REP_ONE;
+        // A returning address keeps the reputation it left with (an ejected node stays ejected).
+        if (n.reputation == 0 && n.ejectedAt == 0) n.reputation = REP_ONE;
         _nodeAt[index] = msg.sender;
         _servedModels[msg.sender] = modelIds;
         emit NodeRegistered(msg.sender, stake, modelIds, capacity);
@@ -204,7 +225,7 @@ contract NodeRegistry is AccessControl, ReentrancyGuard {
 
     /// @notice Bond `amount` more INFER (approve it first).
     /// @param amount INFER to add.
-    function addStake(uint96 amount) external nonReentrant {
+    function addStake(uint96 amount) external nonReentrant whenNoDrawDue {
         Node storage n = _requireNode(msg.sender);
         if (amount == 0) revert NodeRegistryZeroAmount();
         n.stake += amount;
@@ -217,7 +238,7 @@ contract NodeRegistry is AccessControl, ReentrancyGuard {
     /// @notice Change the models served and the capacity. Open jobs are unaffected.
     /// @param modelIds Models served from now on.
     /// @param capacity Most open jobs at once.
-    function updateService(uint32[] calldata modelIds, uint16 capacity) external {
+    function updateService(uint32[] calldata modelIds, uint16 capacity) external whenNoDrawDue {
         _requireNode(msg.sender);
         if (capacity == 0) revert NodeRegistryZeroCapacity();
         _checkModels(modelIds);
@@ -232,7 +253,7 @@ contract NodeRegistry is AccessControl, ReentrancyGuard {
     ///         or at least `minStake`. Unbonding stake stays slashable until withdrawn, and each
     ///         request restarts the unbonding clock for everything unbonding.
     /// @param amount INFER to unbond.
-    function requestUnstake(uint96 amount) external {
+    function requestUnstake(uint96 amount) external whenNoDrawDue {
         Node storage n = _requireNode(msg.sender);
         if (amount == 0) revert NodeRegistryZeroAmount();
         if (amount > n.stake) revert NodeRegistryInsufficientStake(n.stake, amount);
@@ -247,7 +268,7 @@ contract NodeRegistry is AccessControl, ReentrancyGuard {
 
     /// @notice Come back after an ejection: allowed once `unbondingPeriod` has passed since the
     ///         ejection; reputation restarts halfway between the ejection line and 1.0.
-    function reinstate() external {
+    function reinstate() external whenNoDrawDue {
         Node storage n = _requireNode(msg.sender);
         if (n.reputation >= ejectionThreshold) revert NodeRegistryNotEjected(msg.sender);
         uint256 until = uint256(n.ejectedAt) + unbondingPeriod;
@@ -259,8 +280,9 @@ contract NodeRegistry is AccessControl, ReentrancyGuard {
         _syncWeight(msg.sender);
     }
 
-    /// @notice Withdraw all unbonded stake once the unbonding period has passed.
-    function withdraw() external nonReentrant {
+    /// @notice Withdraw all unbonded stake once the unbonding period has passed. A node left with
+    ///         no stake and no open job gives its slot back (see releaseSlot).
+    function withdraw() external nonReentrant whenNoDrawDue {
         Node storage n = _requireNode(msg.sender);
         uint96 amount = n.unbonding;
         if (amount == 0 || block.timestamp < n.unbondingUntil) {
@@ -268,6 +290,7 @@ contract NodeRegistry is AccessControl, ReentrancyGuard {
         }
         n.unbonding = 0;
         emit StakeWithdrawn(msg.sender, amount);
+        if (n.stake == 0 && n.openJobs == 0) _releaseSlot(msg.sender, n);
 
         token.safeTransfer(msg.sender, amount);
     }
@@ -342,13 +365,23 @@ contract NodeRegistry is AccessControl, ReentrancyGuard {
     function setParams(uint96 minStake_, uint64 unbondingPeriod_, uint32 ejectionThreshold_, uint96 stakeCap_)
         external
         onlyRole(PARAMS_ROLE)
+        whenNoDrawDue
     {
         _setParams(minStake_, unbondingPeriod_, ejectionThreshold_, stakeCap_);
     }
 
+    /// @notice Give the slot of a node that fully exited (no stake, nothing unbonding, no open
+    ///         job) back for new nodes; anyone may call. Its reputation record is kept.
+    /// @param node The node.
+    function releaseSlot(address node) external whenNoDrawDue {
+        Node storage n = _requireNode(node);
+        if (n.stake != 0 || n.unbonding != 0 || n.openJobs != 0) revert NodeRegistrySlotInUse(node);
+        _releaseSlot(node, n);
+    }
+
     /// @notice Recompute a node's selection weight after a parameter change (anyone may call).
     /// @param node The node.
-    function refreshWeight(address node) external {
+    function refreshWeight(address node) external whenNoDrawDue {
         _requireNode(node);
         _syncWeight(node);
     }
@@ -390,7 +423,8 @@ contract NodeRegistry is AccessControl, ReentrancyGuard {
         return _trees[modelId].total;
     }
 
-    /// @notice Number of registered nodes.
+    /// @notice Highest slot index ever used: nodeAt(1 .. nodeCount()) lists every registered
+    ///         node (a released slot reads as address(0) until reused).
     function nodeCount() external view returns (uint32) {
         return _nodeCount;
     }
@@ -497,11 +531,35 @@ contract NodeRegistry is AccessControl, ReentrancyGuard {
     function _slash(address node, Node storage n, uint16 bps) private returns (uint256 amount) {
         uint256 total = uint256(n.stake) + n.unbonding;
         amount = (total * bps) / BPS;
+        // One fault never costs more than the stake that counts for selection.
+        if (amount > stakeCap) amount = stakeCap;
         // amount <= stake + unbonding, so each branch below leaves non-negative balances.
         uint96 fromStake = amount > n.stake ? n.stake : uint96(amount);
         n.stake -= fromStake;
         n.unbonding -= uint96(amount - fromStake);
         emit NodeSlashed(node, amount, n.stake, n.unbonding);
+    }
+
+    function _takeSlot() private returns (uint32 index) {
+        uint256 free = _freeSlots.length;
+        if (free != 0) {
+            index = _freeSlots[free - 1];
+            _freeSlots.pop();
+            return index;
+        }
+        if (_nodeCount >= MAX_NODES) revert NodeRegistryFull(MAX_NODES);
+        index = ++_nodeCount;
+    }
+
+    /// @dev The node has no stake, so its leaves hold no weight; its slot can serve another node.
+    function _releaseSlot(address node, Node storage n) private {
+        uint32 index = n.index;
+        _delist(node);
+        delete _servedModels[node];
+        _nodeAt[index] = address(0);
+        n.index = 0;
+        _freeSlots.push(index);
+        emit SlotReleased(node, index);
     }
 
     function _serves(address node, uint32 modelId) private view returns (bool) {

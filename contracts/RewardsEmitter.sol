@@ -34,6 +34,7 @@ contract RewardsEmitter is IRewardsEmitter, AccessControl {
     uint256 public immutable initialEmission;
     /// @notice Each epoch emits this share (basis points) of the one before.
     uint256 public immutable decayBps;
+    uint256 public constant emissionPerFeeBps = 400; // TEMP until h1 lands
 
     // ------------------------------------------------------------------ state
     mapping(uint256 epoch => uint256) private _totalPoints;

@@ -21,7 +21,7 @@ from web3.types import TxReceipt
 
 from infera.chain import Chain, commitment_of
 from infera.deployment import load_deployment
-from infera.errors import ConfigError, ContractRevert, InferaError, InsufficientStake
+from infera.errors import ConfigError, ContractRevert, InferaError, InsufficientStake, TransactionFailed
 from infera.types import Job, JobStatus, SeatState
 from infera.vectors import quantize_packed
 from oracle_node import faults
@@ -131,9 +131,22 @@ class OracleNode:
 
     # --------------------------------------------------------------------- tick
     async def tick(self) -> None:
+        await self.draw_due_committees()
         await self.collect_assignments()
         await self.commit_pending()
         await self.progress_open_jobs()
+
+    async def draw_due_committees(self) -> None:
+        """Keeper duty: committees are drawn by a separate assign() once their draw block's hash
+        exists. Any node may send it; losing the race to another node is normal."""
+        chain, _ = self._parts()
+        try:
+            receipt = await chain.assign_due()
+        except (ContractRevert, TransactionFailed) as exc:
+            log.debug("assign not needed", reason=str(exc))
+            return
+        if receipt is not None:
+            log.info("committees drawn", tx="0x" + bytes(receipt["transactionHash"]).hex(), gas=int(receipt["gasUsed"]))
 
     async def collect_assignments(self) -> None:
         chain, store = self._parts()

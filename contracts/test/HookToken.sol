@@ -11,6 +11,7 @@ contract HookToken is ERC20 {
     bytes public hookData;
     bool public reentrySucceeded;
     uint256 public reentryAttempts;
+    bytes public lastRevertData;
     bool private _inHook;
 
     constructor() ERC20("Hook", "HOOK") {}
@@ -31,8 +32,9 @@ contract HookToken is ERC20 {
         if (hookTarget == address(0) || _inHook) return;
         _inHook = true;
         reentryAttempts += 1;
-        (bool ok,) = hookTarget.call(hookData);
+        (bool ok, bytes memory returned) = hookTarget.call(hookData);
         if (ok) reentrySucceeded = true;
+        else lastRevertData = returned;
         _inHook = false;
     }
 }

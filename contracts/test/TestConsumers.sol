@@ -72,17 +72,24 @@ contract GasBurningConsumer is ConsumerBase {
     }
 }
 
-/// @notice Tries to re-enter the registry (finalize again) from its callback.
+/// @notice Tries to re-enter the registry from its callback with a call the test chooses, and
+///         records how that call failed.
 contract ReentrantConsumer is ConsumerBase {
     bool public reentered;
+    bytes public reentryData;
+    bytes public lastRevertData;
 
     constructor(JobRegistry registry) ConsumerBase(registry) {}
 
+    /// @notice The registry call to attempt from inside the callback.
+    function setReentry(bytes calldata data) external {
+        reentryData = data;
+    }
+
     /// @inheritdoc IInferaConsumer
-    function onInferaResult(uint256 jobId, bytes32, bytes calldata) external {
-        bytes[] memory none = new bytes[](0);
-        try _registry.finalize(jobId, none) {
-            reentered = true;
-        } catch {}
+    function onInferaResult(uint256, bytes32, bytes calldata) external {
+        (bool ok, bytes memory returned) = address(_registry).call(reentryData);
+        if (ok) reentered = true;
+        else lastRevertData = returned;
     }
 }

@@ -23,10 +23,11 @@ from web3.types import EventData, Nonce, TxParams, TxReceipt
 
 from infera.abi import decode_revert, load_abi
 from infera.deployment import Deployment
-from infera.errors import ConfigError, InferaError, RpcUnreachable, TransactionFailed, WrongChain
+from infera.errors import ConfigError, ContractRevert, InferaError, RpcUnreachable, TransactionFailed, WrongChain
 from infera.types import Job, Model, NodeInfo, Seat
 
 RECEIPT_TIMEOUT_S = 120.0
+ASSIGN_BATCH = 32  # committee draws one assign() transaction makes
 
 
 def commitment_of(chain_id: int, registry: str, job_id: int, node: str, vector: bytes, salt: bytes) -> bytes:
@@ -96,7 +97,9 @@ class Chain:
         assert self.account is not None
         async with self._send_lock:
             try:
-                estimated = await fn.estimate_gas({"from": sender})
+                # Against the pending block: a call that settles first makes the committee
+                # draws due by then, which a simulation on the latest block would leave out.
+                estimated = await fn.estimate_gas({"from": sender}, block_identifier="pending")
             except ContractLogicError as exc:
                 raise (decode_revert(_revert_data(exc)) or TransactionFailed(f"{fn.fn_name} would revert: {exc}")) from None
             if self._nonce is None:
@@ -118,6 +121,31 @@ class Chain:
         if receipt["status"] != 1:
             raise TransactionFailed(f"{fn.fn_name} tx 0x{bytes(tx_hash).hex()} reverted on chain")
         return receipt
+
+    async def assign_due(self, max_jobs: int = ASSIGN_BATCH) -> TxReceipt | None:
+        """Draw the committees whose draw block has passed; None when none is due (or another
+        sender drew them first: that race is normal and costs nothing, since we simulate)."""
+        if not await self._call(self.jobs.functions.drawsDue()):
+            return None
+        try:
+            return await self.transact(self.jobs.functions.assign(max_jobs))
+        except ContractRevert as exc:
+            if exc.name == "JobRegistryNoDrawDue":
+                return None
+            raise
+
+    async def transact_node_op(self, fn: AsyncContractFunction, attempts: int = 5) -> TxReceipt:
+        """Send a NodeRegistry call that changes what committee draws read. Those wait while a
+        draw's block hash is public, so draw what is due first and retry (bounded)."""
+        for _ in range(attempts - 1):
+            await self.assign_due()
+            try:
+                return await self.transact(fn)
+            except ContractRevert as exc:
+                if exc.name != "NodeRegistryDrawsDue":
+                    raise
+        await self.assign_due()
+        return await self.transact(fn)
 
     # ------------------------------------------------------------------- reads
     async def get_job(self, job_id: int) -> Job:

@@ -41,9 +41,9 @@ async def register_or_top_up(chain: Chain, stake: int, model_ids: list[int], cap
             raise InsufficientBalance(f"{me} holds {balance / ONE:g} INFER, needs {needed / ONE:g} to stake")
         await chain.transact(chain.token.functions.approve(chain.nodes.address, needed))
         if info.registered:
-            await chain.transact(chain.nodes.functions.addStake(needed))
+            await chain.transact_node_op(chain.nodes.functions.addStake(needed))
         else:
-            await chain.transact(chain.nodes.functions.register(stake, model_ids, capacity))
+            await chain.transact_node_op(chain.nodes.functions.register(stake, model_ids, capacity))
     return await node_status(chain)
 
 

@@ -9,10 +9,11 @@ from typing import Any
 
 class JobStatus(IntEnum):
     NONE = 0
-    COMMITTING = 1
-    REVEALING = 2
-    ACCEPTED = 3
-    REFUNDED = 4
+    DRAWING = 1  # waiting for JobRegistry.assign() to draw its committee (first or a redraw)
+    COMMITTING = 2
+    REVEALING = 3
+    ACCEPTED = 4
+    REFUNDED = 5
 
     @property
     def terminal(self) -> bool:
@@ -39,16 +40,25 @@ class Job:
     callback: bool
     dropped: int
     round: int
-    commit_deadline: int
-    reveal_deadline: int
+    deadline: int  # the commit deadline while committing, the reveal deadline while revealing
     fee: int
     threshold_ppm: int
+    commit_window: int
     reveal_window: int
     dimension: int
     quorum: int
     vote_from: int  # first seat of the current round; earlier seats do not count toward the quorum
+    policy_id: int  # the settlement policy the job was submitted under
     input_hash: bytes
     result_hash: bytes
+
+    @property
+    def commit_deadline(self) -> int:
+        return self.deadline if self.status is JobStatus.COMMITTING else 0
+
+    @property
+    def reveal_deadline(self) -> int:
+        return self.deadline if self.status is JobStatus.REVEALING else 0
 
     @classmethod
     def from_struct(cls, job_id: int, s: Any) -> Job:
@@ -64,16 +74,17 @@ class Job:
             callback=bool(s[7]),
             dropped=int(s[8]),
             round=int(s[9]),
-            commit_deadline=int(s[10]),
-            reveal_deadline=int(s[11]),
-            fee=int(s[12]),
-            threshold_ppm=int(s[13]),
+            deadline=int(s[10]),
+            fee=int(s[11]),
+            threshold_ppm=int(s[12]),
+            commit_window=int(s[13]),
             reveal_window=int(s[14]),
             dimension=int(s[15]),
             quorum=int(s[16]),
             vote_from=int(s[17]),
-            input_hash=bytes(s[18]),
-            result_hash=bytes(s[19]),
+            policy_id=int(s[18]),
+            input_hash=bytes(s[19]),
+            result_hash=bytes(s[20]),
         )
 
 

@@ -22,6 +22,7 @@ from contract_helpers import (
     SALT,
     STAKE_CAP,
     UNBONDING,
+    assign_all,
     commit_for,
     model_params,
     policy_tuple,
@@ -114,12 +115,29 @@ def three_nodes(register: Callable[..., None], node_accounts: list[Any]) -> list
 
 
 @pytest.fixture
-def submit(token: Any, jobs: Any, requester: Any) -> Callable[..., Any]:
-    def _submit(inputs: list[str] | None = None, sender: Any = None, callback: bool = False, max_fee: int = FEE) -> Any:
+def draw(jobs: Any, deployer: Any) -> Callable[[], Any]:
+    """Draw every queued committee (anyone may; the deployer plays the keeper here)."""
+
+    def _draw() -> Any:
+        return assign_all(jobs, deployer)
+
+    return _draw
+
+
+@pytest.fixture
+def submit(token: Any, jobs: Any, requester: Any, draw: Callable[[], Any]) -> Callable[..., Any]:
+    """Submit jobs for model 1 and, unless `assign=False`, draw their committees in the next
+    block (anvil mines one block per transaction). Returns the submit receipt."""
+
+    def _submit(inputs: list[str] | None = None, sender: Any = None, callback: bool = False, max_fee: int = FEE,
+                assign: bool = True) -> Any:
         sender = sender or requester
         inputs = inputs or ["hello world"]
         token.approve(jobs, FEE * len(inputs), sender=sender)
-        return jobs.submit(1, inputs, max_fee, callback, sender=sender)
+        tx = jobs.submit(1, inputs, max_fee, callback, sender=sender)
+        if assign:
+            draw()
+        return tx
 
     return _submit
 

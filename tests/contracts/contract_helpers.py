@@ -17,6 +17,7 @@ UNBONDING = 86_400
 MAX_JOB_LIFETIME = UNBONDING  # models may have jobs as long as the unbonding period, no longer
 STAKE_CAP = 100_000 * ONE
 EPOCH = 3_600
+EMISSION_PER_FEE_BPS = 400  # 4% of fees earned, below the 5% protocol fee: self-dealing loses money
 INITIAL_EMISSION = 1_000 * ONE
 DECAY_BPS = 9_000
 FEE = 1 * ONE
@@ -78,3 +79,18 @@ def web3_view(chain: Any, contract: Any) -> Any:
     Ape's own calls cost 20-130 ms each; tests that read in bulk use this instead."""
     abi = [item.model_dump(by_alias=True, mode="json", exclude_none=True) for item in contract.contract_type.abi]
     return chain.provider.web3.eth.contract(address=contract.address, abi=abi, decode_tuples=True)
+
+
+def assign_all(jobs: Any, sender: Any, max_jobs: int = 64) -> Any:
+    """Draw up to `max_jobs` queued committees. A draw is due once its block has a successor;
+    anvil mines only on transactions and ape estimates gas against the latest block, so mine
+    one first if none came since."""
+    if not jobs.drawsDue():
+        mine_block()
+    return jobs.assign(max_jobs, sender=sender)
+
+
+def mine_block() -> None:
+    from ape import chain
+
+    chain.provider.make_request("evm_mine", [])

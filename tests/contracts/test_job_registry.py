@@ -8,15 +8,18 @@ from typing import Any
 import ape
 import pytest
 from eth_utils.crypto import keccak
-from web3.exceptions import ContractLogicError as Web3ContractLogicError
 
 from contract_helpers import (
     COMMIT_WINDOW,
     DIM,
+    EMISSION_PER_FEE_BPS,
+    MAX_JOB_LIFETIME,
     FEE,
     ONE,
     REVEAL_WINDOW,
     SALT,
+    assign_all,
+    mine_block,
     commit_for,
     model_params,
     near,
@@ -27,7 +30,7 @@ from contract_helpers import (
 )
 from infera.chain import commitment_of
 
-COMMITTING, REVEALING, ACCEPTED, REFUNDED = 1, 2, 3, 4
+DRAWING, COMMITTING, REVEALING, ACCEPTED, REFUNDED = 1, 2, 3, 4, 5
 AGREED, DISAGREED, WITHHELD, MISSED, RELEASED = 0, 1, 2, 3, 4
 
 
@@ -37,16 +40,27 @@ def accounts_of(accounts: Any, addresses: list[str]) -> list[Any]:
 
 
 # ------------------------------------------------------------------------------- submit
-def test_submit_escrows_fee_assigns_committee_and_emits(jobs: Any, token: Any, requester: Any, three_nodes: list[Any], submit: Callable[..., Any]) -> None:
+def test_submit_escrows_fee_then_assign_draws_the_committee(jobs: Any, token: Any, requester: Any, three_nodes: list[Any], submit: Callable[..., Any], draw: Callable[[], Any]) -> None:
     before = token.balanceOf(requester)
-    tx = submit(["first", "second"])
+    tx = submit(["first", "second"], assign=False)
     assert token.balanceOf(requester) == before - 2 * FEE
     assert token.balanceOf(jobs) == 2 * FEE
     submitted = tx.decode_logs(jobs.JobSubmitted)
     assert [e.jobId for e in submitted] == [1, 2]
     assert submitted[0].input == "first" and submitted[0].fee == FEE
-    assigned = tx.decode_logs(jobs.JobAssigned)
+    # Nobody is seated in the submitting transaction: the draw waits for this block's hash.
+    assert not tx.decode_logs(jobs.JobAssigned)
+    queued = tx.decode_logs(jobs.DrawQueued)[0]
+    assert (queued.firstJobId, queued.count, queued.drawBlock) == (1, 2, tx.block_number)
+    assert jobs.getJob(1).status == DRAWING and list(jobs.getSeats(1)) == []
+    assert not jobs.drawsDue()  # the submitting block's hash does not exist yet
+    mine_block()
+    assert jobs.drawsDue()
+    assigned = draw().decode_logs(jobs.JobAssigned)
     assert len(assigned) == 6
+    assert not jobs.drawsDue()
+    with ape.reverts(jobs.JobRegistryNoDrawDue):
+        draw()
     job = jobs.getJob(1)
     assert (job.status, job.seatCount, job.minAgreement, job.thresholdPpm, job.dimension) == (COMMITTING, 3, 2, 900_000, DIM)
     assert set(seat_nodes(jobs, 1)) == {a.address for a in three_nodes}
@@ -81,10 +95,8 @@ def test_submit_guards(jobs: Any, nodes: Any, chain: Any, models: Any, token: An
         jobs.submit(7, ["x"], FEE, False, sender=requester)
     register(node_accounts[0])
     register(node_accounts[1])
-    # The error comes from NodeRegistry, so ape cannot decode it on JobRegistry: check the selector.
-    with pytest.raises(Web3ContractLogicError) as raised:
-        chain.provider.web3.eth.call({"from": requester.address, "to": jobs.address, "data": jobs.submit.encode_input(1, ["x"], FEE, False)})
-    assert str(raised.value.data).startswith("0x" + keccak(text="NodeRegistryNotEnoughNodes(uint32,uint256,uint256)")[:4].hex())
+    with ape.reverts(jobs.JobRegistryNotEnoughNodes, modelId=1, eligible=2, needed=3):
+        jobs.submit(1, ["x"], FEE, False, sender=requester)
     register(node_accounts[2])
     models.setActive(1, False, sender=deployer)
     with ape.reverts(jobs.JobRegistryModelInactive):
@@ -150,7 +162,7 @@ def test_last_commit_starts_reveal(jobs: Any, chain: Any, three_nodes: list[Any]
     started = tx.decode_logs(jobs.RevealStarted)
     assert len(started) == 1
     job = jobs.getJob(1)
-    assert job.status == REVEALING and job.revealDeadline == started[0].revealDeadline
+    assert job.status == REVEALING and job.deadline == started[0].revealDeadline
 
 
 def test_sdk_commitment_equals_contract(jobs: Any, chain: Any, accounts: Any) -> None:
@@ -333,7 +345,7 @@ def test_advance_with_quorum_of_commits_starts_reveal(jobs: Any, nodes: Any, cha
     assert tx.decode_logs(jobs.JobAccepted)
 
 
-def test_advance_reassigns_missing_seats_to_fresh_nodes(jobs: Any, chain: Any, node_accounts: list[Any], register: Callable[..., None], submit: Callable[..., Any], run_job: Callable[..., Any], accounts: Any) -> None:
+def test_advance_reassigns_missing_seats_to_fresh_nodes(jobs: Any, chain: Any, node_accounts: list[Any], register: Callable[..., None], submit: Callable[..., Any], run_job: Callable[..., Any], accounts: Any, draw: Callable[[], Any]) -> None:
     for account in node_accounts[:5]:
         register(account)
     submit()
@@ -343,6 +355,8 @@ def test_advance_reassigns_missing_seats_to_fresh_nodes(jobs: Any, chain: Any, n
     time_travel(chain, COMMIT_WINDOW + 1)
     tx = jobs.advance(1, sender=accounts[5])
     assert tx.decode_logs(jobs.JobReassigned)[0].round == 1
+    assert jobs.getJob(1).status == DRAWING
+    draw()
     seats = jobs.getSeats(1)
     assert len(seats) == 5
     fresh = [s.node for s in seats[3:]]
@@ -355,22 +369,24 @@ def test_advance_reassigns_missing_seats_to_fresh_nodes(jobs: Any, chain: Any, n
 
 
 @pytest.fixture
-def solo_job(jobs: Any, models: Any, token: Any, deployer: Any, requester: Any, node_accounts: list[Any], register: Callable[..., None]) -> int:
+def solo_job(jobs: Any, models: Any, token: Any, deployer: Any, requester: Any, node_accounts: list[Any], register: Callable[..., None], draw: Callable[[], Any]) -> int:
     """Job 1 on a one-seat model ("solo", id 2) served by five nodes."""
     models.registerModel(model_params(name="solo", quorum=1, min_agreement=1), sender=deployer)
     for account in node_accounts[:5]:
         register(account, model_ids=[2])
     token.approve(jobs, FEE, sender=requester)
     jobs.submit(2, ["x"], FEE, False, sender=requester)
+    draw()
     return 1
 
 
-def test_reassignment_is_bounded_then_refunds(jobs: Any, token: Any, chain: Any, requester: Any, solo_job: int, accounts: Any) -> None:
+def test_reassignment_is_bounded_then_refunds(jobs: Any, token: Any, chain: Any, requester: Any, solo_job: int, accounts: Any, draw: Callable[[], Any]) -> None:
     """With a one-seat committee and silent nodes, the seat is redrawn MAX_REASSIGNMENTS times, then refunded."""
     before = token.balanceOf(requester)
     for round_ in (1, 2):
         time_travel(chain, COMMIT_WINDOW + 1)
         assert jobs.advance(1, sender=accounts[5]).decode_logs(jobs.JobReassigned)[0].round == round_
+        draw()
     assert len({s.node for s in jobs.getSeats(1)}) == 3
     time_travel(chain, COMMIT_WINDOW + 1)
     tx = jobs.advance(1, sender=accounts[5])
@@ -379,12 +395,15 @@ def test_reassignment_is_bounded_then_refunds(jobs: Any, token: Any, chain: Any,
     assert jobs.getJob(1).status == REFUNDED
 
 
-def test_refund_when_no_fresh_nodes_remain(jobs: Any, chain: Any, three_nodes: list[Any], submit: Callable[..., Any], accounts: Any) -> None:
+def test_refund_when_no_fresh_nodes_remain(jobs: Any, token: Any, requester: Any, chain: Any, three_nodes: list[Any], submit: Callable[..., Any], accounts: Any, draw: Callable[[], Any]) -> None:
     submit()
+    before = token.balanceOf(requester)
     time_travel(chain, COMMIT_WINDOW + 1)
-    tx = jobs.advance(1, sender=accounts[5])
-    assert tx.decode_logs(jobs.JobRefunded)
+    assert jobs.advance(1, sender=accounts[5]).decode_logs(jobs.JobReassigned)
+    tx = draw()  # every serving node was tried: nobody to draw, so the draw refunds
+    assert tx.decode_logs(jobs.JobRefunded)[0].fee == FEE
     assert jobs.getJob(1).status == REFUNDED
+    assert token.balanceOf(requester) == before + FEE
 
 
 # ------------------------------------------------------------------ redraw after missing reveals
@@ -406,12 +425,16 @@ def play_round(jobs: Any, chain: Any, job_id: int, seats: list[Any], vectors: li
 
 def withhold_two_of_three(jobs: Any, chain: Any, accounts: Any, first_vector: bytes) -> tuple[list[Any], Any]:
     """Round 0: seat 0 reveals `first_vector`, seats 1 and 2 commit and withhold; then the reveal
-    deadline passes and anyone finalizes. Returns round 0's seats and the finalize receipt."""
+    deadline passes and anyone finalizes, and anyone draws the redraw it queued (if any).
+    Returns round 0's seats and the finalize receipt."""
     first = accounts_of(accounts, seat_nodes(jobs, 1))
     base = random_vector(7)
     play_round(jobs, chain, 1, first, [first_vector, near(base, 1), near(base, 2)], [True, False, False])
     time_travel(chain, REVEAL_WINDOW + 1)
-    return first, jobs.finalize(1, [first_vector, b"", b""], sender=accounts[9])
+    tx = jobs.finalize(1, [first_vector, b"", b""], sender=accounts[9])
+    if jobs.getJob(1).status == DRAWING:
+        assign_all(jobs, accounts[8], 64)
+    return first, tx
 
 
 def test_missing_reveals_redraw_a_fresh_committee(jobs: Any, nodes: Any, token: Any, treasury: Any, chain: Any, seven_nodes: list[Any], submit: Callable[..., Any], accounts: Any) -> None:
@@ -430,7 +453,7 @@ def test_missing_reveals_redraw_a_fresh_committee(jobs: Any, nodes: Any, token: 
     assert token.balanceOf(jobs) == FEE
     job = jobs.getJob(1)
     assert (job.status, job.round, job.voteFrom, job.committed, job.revealed) == (COMMITTING, 1, 3, 0, 0)
-    assert job.commitDeadline > chain.pending_timestamp
+    assert job.deadline > chain.pending_timestamp
     seats = jobs.getSeats(1)
     assert [s.state for s in seats[:3]] == [2, 3, 3]  # revealed, dropped, dropped
     fresh = accounts_of(accounts, [s.node for s in seats[3:]])
@@ -496,6 +519,7 @@ def test_split_reveals_with_a_withholder_redraw(jobs: Any, nodes: Any, chain: An
     tx = jobs.finalize(1, [base, liar_vector, b""], sender=accounts[9])
     assert tx.decode_logs(jobs.JobReassigned)
     assert {e.node: e.outcome for e in tx.decode_logs(jobs.SeatSettled)} == {first[2].address: WITHHELD}
+    assign_all(jobs, accounts[8], 64)
     fresh = accounts_of(accounts, seat_nodes(jobs, 1)[3:])
     vectors = [near(base, 10 + i) for i in range(3)]
     play_round(jobs, chain, 1, fresh, vectors, [True] * 3)
@@ -507,12 +531,17 @@ def test_split_reveals_with_a_withholder_redraw(jobs: Any, nodes: Any, chain: An
 def test_missing_reveals_without_fresh_nodes_refund(jobs: Any, nodes: Any, token: Any, requester: Any, chain: Any, three_nodes: list[Any], submit: Callable[..., Any], accounts: Any) -> None:
     submit()
     before = token.balanceOf(requester)
-    first, tx = withhold_two_of_three(jobs, chain, accounts, random_vector(7))
-    assert not tx.decode_logs(jobs.JobReassigned)
+    first = accounts_of(accounts, seat_nodes(jobs, 1))
+    play_round(jobs, chain, 1, first, [random_vector(7), random_vector(8), random_vector(9)], [True, False, False])
+    time_travel(chain, REVEAL_WINDOW + 1)
+    tx = jobs.finalize(1, [random_vector(7), b"", b""], sender=accounts[9])
+    assert tx.decode_logs(jobs.JobReassigned)  # queued; whether anyone is left is judged at the draw
+    settled = {e.node: e.outcome for e in tx.decode_logs(jobs.SeatSettled)}
+    assert settled == {first[1].address: WITHHELD, first[2].address: WITHHELD}
+    tx = assign_all(jobs, accounts[8], 64)
     assert tx.decode_logs(jobs.JobRefunded)
     assert token.balanceOf(requester) == before + FEE
-    settled = {e.node: e.outcome for e in tx.decode_logs(jobs.SeatSettled)}
-    assert settled == {first[0].address: RELEASED, first[1].address: WITHHELD, first[2].address: WITHHELD}
+    assert {e.node: e.outcome for e in tx.decode_logs(jobs.SeatSettled)} == {first[0].address: RELEASED}
     assert all(nodes.getNode(a).openJobs == 0 for a in first)
 
 
@@ -529,6 +558,7 @@ def test_reveal_redraws_share_the_bound_then_refund(jobs: Any, token: Any, chain
         assert tx.decode_logs(jobs.SeatSettled)[0].outcome == WITHHELD
         if round_ <= 2:
             assert tx.decode_logs(jobs.JobReassigned)[0].round == round_
+            assign_all(jobs, accounts[8], 64)
     assert tx.decode_logs(jobs.JobRefunded)
     assert len({s.node for s in jobs.getSeats(1)}) == 3
     assert token.balanceOf(requester) == before + FEE
@@ -544,20 +574,23 @@ def test_commit_round_after_a_reveal_redraw_refunds_earlier_revealers(jobs: Any,
     first, _ = withhold_two_of_three(jobs, chain, accounts, random_vector(7))
     time_travel(chain, COMMIT_WINDOW + 1)
     tx = jobs.advance(1, sender=accounts[9])
+    assert [e.outcome for e in tx.decode_logs(jobs.SeatSettled)] == [MISSED] * 3
+    assert tx.decode_logs(jobs.JobReassigned)  # queued; all six nodes were tried, so the draw refunds
+    tx = assign_all(jobs, accounts[8], 64)
     assert tx.decode_logs(jobs.JobRefunded)
     settled = {e.node: e.outcome for e in tx.decode_logs(jobs.SeatSettled)}
-    assert settled[first[0].address] == RELEASED
-    assert list(settled.values()).count(MISSED) == 3
+    assert settled == {first[0].address: RELEASED}
     assert all(nodes.getNode(a).openJobs == 0 for a in node_accounts[:6])
 
 
 # ------------------------------------------------------------------------------ callbacks
 @pytest.fixture
-def consumer_job(project: Any, deployer: Any, jobs: Any, token: Any, three_nodes: list[Any], run_job: Callable[..., Any]) -> Callable[[str], tuple[Any, Any, list[bytes], list[Any]]]:
+def consumer_job(project: Any, deployer: Any, jobs: Any, token: Any, requester: Any, three_nodes: list[Any], run_job: Callable[..., Any], draw: Callable[[], Any]) -> Callable[[str], tuple[Any, Any, list[bytes], list[Any]]]:
     def _make(kind: str) -> tuple[Any, Any, list[bytes], list[Any]]:
         consumer = deployer.deploy(getattr(project, kind), jobs)
-        token.mint(consumer, 10 * FEE, sender=deployer)
+        token.transfer(consumer, 10 * FEE, sender=requester)
         consumer.request(1, "callback me", FEE, sender=deployer)
+        draw()
         job_id = jobs.jobCount()
         base = random_vector(11)
         vectors = [base, near(base, 1), near(base, 2)]
@@ -577,25 +610,50 @@ def test_callback_delivers_result(jobs: Any, consumer_job: Callable[..., Any]) -
     assert bytes(consumer.lastResultHash()) == bytes(jobs.getJob(job_id).resultHash)
 
 
-@pytest.mark.parametrize("kind", ["RevertingConsumer", "GasBurningConsumer", "ReentrantConsumer"])
+@pytest.mark.parametrize("kind", ["RevertingConsumer", "GasBurningConsumer"])
 def test_hostile_callback_never_blocks_payment(jobs: Any, token: Any, consumer_job: Callable[..., Any], kind: str) -> None:
-    consumer, job_id, vectors, seats = consumer_job(kind)
+    _, job_id, vectors, seats = consumer_job(kind)
     balances = [token.balanceOf(s) for s in seats]
     tx = jobs.finalize(job_id, vectors, sender=seats[0])
     assert jobs.getJob(job_id).status == ACCEPTED
     assert all(token.balanceOf(s) > b for s, b in zip(seats, balances, strict=True))
-    delivered = tx.decode_logs(jobs.CallbackDelivered)[0]
-    if kind == "ReentrantConsumer":
-        # Its own try/catch swallows the blocked re-entry, so the callback "succeeds" harmlessly.
-        assert delivered.success and not consumer.reentered()
-    else:
-        assert not delivered.success
+    assert not tx.decode_logs(jobs.CallbackDelivered)[0].success
 
 
-def test_finalizer_cannot_starve_the_callback(jobs: Any, consumer_job: Callable[..., Any]) -> None:
+REENTRANCY_GUARD = keccak(text="ReentrancyGuardReentrantCall()")[:4]
+
+
+def test_reentrancy_through_the_callback_is_blocked(project: Any, deployer: Any, jobs: Any, token: Any, treasury: Any, requester: Any, three_nodes: list[Any], submit: Callable[..., Any], draw: Callable[[], Any], run_job: Callable[..., Any]) -> None:
+    """The callback re-enters finalize of ANOTHER job that is ready, which would succeed without
+    nonReentrant (job 1's status allows it): only the guard stops it, and its error is recorded."""
+    jobs.setPolicy(policy_tuple(treasury, callback_gas_limit=1_500_000), sender=deployer)  # room for a finalize
+    consumer = deployer.deploy(project.ReentrantConsumer, jobs)
+    token.transfer(consumer, 10 * FEE, sender=requester)
+    submit(["a plain job"], assign=False)  # job 1
+    consumer.request(1, "callback me", FEE, sender=deployer)  # job 2
+    draw()
+    base = random_vector(11)
+    vectors = [base, near(base, 1), near(base, 2)]
+    run_job(1, vectors)
+    seats = run_job(2, vectors)
+    consumer.setReentry(jobs.finalize.encode_input(1, vectors), sender=deployer)
+    tx = jobs.finalize(2, vectors, sender=seats[0])
+    assert tx.decode_logs(jobs.CallbackDelivered)[0].success  # the consumer swallowed the failure itself
+    assert not consumer.reentered()
+    assert bytes(consumer.lastRevertData()) == REENTRANCY_GUARD
+    assert jobs.getJob(1).status == REVEALING
+
+
+def test_finalizer_cannot_starve_the_callback(jobs: Any, consumer_job: Callable[..., Any], chain: Any) -> None:
+    """Enough gas for all of finalize except the callback's full limit: the exact error, with the
+    gas the callback needs (limit + limit/63 + 10,000), not an out-of-gas."""
     _, job_id, vectors, seats = consumer_job("RecordingConsumer")
-    with ape.reverts(jobs.JobRegistryInsufficientGasForCallback):
-        jobs.finalize(job_id, vectors, sender=seats[0], gas_limit=300_000)
+    full = chain.provider.web3.eth.estimate_gas(
+        {"from": seats[0].address, "to": jobs.address, "data": jobs.finalize.encode_input(job_id, vectors)}
+    )
+    limit = 200_000
+    with ape.reverts(jobs.JobRegistryInsufficientGasForCallback, needed=limit + limit // 63 + 10_000):
+        jobs.finalize(job_id, vectors, sender=seats[0], gas_limit=full - 100_000)
 
 
 # ----------------------------------------------------------------------- governance, views
@@ -605,7 +663,8 @@ def test_policy_is_bounded_and_role_restricted(jobs: Any, deployer: Any, treasur
     bad = [
         policy_tuple("0x0000000000000000000000000000000000000000"),
         policy_tuple(treasury, protocol_fee_bps=5_001),
-        policy_tuple(treasury, slash_bps=10_001),
+        policy_tuple(treasury, slash_bps=5_001),  # one fault may cost at most half the stake
+        policy_tuple(treasury, protocol_fee_bps=300),  # 3% fee < 4% emission per fee: self-dealing pays
         policy_tuple(treasury, slash_reward_bps=10_001),
         policy_tuple(treasury, callback_gas_limit=0),
         policy_tuple(treasury, callback_gas_limit=2_000_001),
@@ -616,9 +675,25 @@ def test_policy_is_bounded_and_role_restricted(jobs: Any, deployer: Any, treasur
     for policy in bad:
         with ape.reverts(jobs.JobRegistryInvalidPolicy):
             jobs.setPolicy(policy, sender=deployer)
-    tx = jobs.setPolicy(policy_tuple(treasury, slash_bps=10_000), sender=deployer)
-    assert tx.decode_logs(jobs.PolicyChanged)
-    assert jobs.policy().slashBps == 10_000
+    tx = jobs.setPolicy(policy_tuple(treasury, slash_bps=5_000), sender=deployer)
+    changed = tx.decode_logs(jobs.PolicyChanged)[0]
+    assert changed.policyId == 2 and changed.policy[2] == 5_000
+    assert jobs.policy().slashBps == 5_000
+
+
+def test_a_policy_change_never_alters_a_job_in_flight(jobs: Any, nodes: Any, deployer: Any, treasury: Any, accounts: Any, three_nodes: list[Any], submit: Callable[..., Any], run_job: Callable[..., Any]) -> None:
+    """Governance raises the slash to 50% while job 1 runs: job 1 still slashes 10%, as agreed."""
+    submit()
+    jobs.setPolicy(policy_tuple(treasury, slash_bps=5_000, protocol_fee_bps=1_000), sender=deployer)
+    base = random_vector(7)
+    vectors = [base, near(base, 1), random_vector(99)]
+    seats = run_job(1, vectors)
+    stake = nodes.getNode(seats[2]).stake
+    tx = jobs.finalize(1, vectors, sender=seats[0])
+    settled = {e.node: e.slashed for e in tx.decode_logs(jobs.SeatSettled)}
+    assert settled[seats[2].address] == stake // 10
+    assert tx.decode_logs(jobs.NodePaid)[0].fee == FEE * 9_500 // 10_000 // 2
+    assert jobs.policyOf(1).slashBps == 1_000 and jobs.policy().slashBps == 5_000
 
 
 def test_unknown_job_reverts(jobs: Any) -> None:
@@ -634,7 +709,9 @@ def test_gas_per_job(jobs: Any, token: Any, requester: Any, three_nodes: list[An
 
     token.approve(jobs, 11 * FEE, sender=requester)
     single = jobs.submit(1, ["a single job"], FEE, False, sender=requester)
+    assign_single = assign_all(jobs, requester, 64)
     batch = jobs.submit(1, [f"batched job {i}" for i in range(10)], FEE, False, sender=requester)
+    assign_batch = assign_all(jobs, requester, 64)
     base = random_vector(5)
     vectors = [base, near(base, 1), near(base, 2)]
     seats = accounts_of(accounts, seat_nodes(jobs, 1))
@@ -643,7 +720,9 @@ def test_gas_per_job(jobs: Any, token: Any, requester: Any, three_nodes: list[An
     final = jobs.finalize(1, vectors, sender=seats[0])
     report = {
         "submit_single": single.gas_used,
+        "assign_single": assign_single.gas_used,
         "submit_batch10_per_job": batch.gas_used // 10,
+        "assign_batch10_per_job": assign_batch.gas_used // 10,
         "commit_max": max(c.gas_used for c in commits),
         "reveal_max": max(r.gas_used for r in reveals),
         "finalize": final.gas_used,
@@ -651,7 +730,8 @@ def test_gas_per_job(jobs: Any, token: Any, requester: Any, three_nodes: list[An
     out = Path(".run/gas-report.json")
     out.parent.mkdir(exist_ok=True)
     out.write_text(json.dumps(report, indent=2) + "\n")
-    budgets = {"submit_single": 700_000, "submit_batch10_per_job": 550_000, "commit_max": 150_000,
+    budgets = {"submit_single": 250_000, "assign_single": 450_000, "submit_batch10_per_job": 150_000,
+               "assign_batch10_per_job": 300_000, "commit_max": 150_000,
                "reveal_max": 120_000, "finalize": 700_000}
     for step, used in report.items():
         assert used <= budgets[step], f"{step} used {used} gas, budget {budgets[step]}"
@@ -663,6 +743,7 @@ def test_colluding_minority_two_of_five_is_outvoted(jobs: Any, models: Any, node
         register(account, model_ids=[2])
     token.approve(jobs, FEE, sender=requester)
     jobs.submit(2, ["collusion"], FEE, False, sender=requester)
+    assign_all(jobs, requester, 64)
     base = random_vector(7)
     forged = random_vector(666)  # the colluders agree on the same wrong answer
     vectors = [near(base, 1), forged, near(base, 2), forged, near(base, 3)]
@@ -676,39 +757,43 @@ def test_colluding_minority_two_of_five_is_outvoted(jobs: Any, models: Any, node
 
 
 def test_reentrancy_through_a_hooked_token_is_blocked(project: Any, deployer: Any, chain: Any, accounts: Any, node_accounts: list[Any], requester: Any, treasury: Any) -> None:
-    """With a token that calls back on every transfer, re-entering finalize mid-payment fails."""
+    """A token that calls back on every transfer re-enters finalize of ANOTHER ready job while job 1
+    pays out. Job 2's status would allow it, so only nonReentrant stops it: the recorded error is
+    the guard's."""
     hook = deployer.deploy(project.HookToken)
-    models = deployer.deploy(project.ModelRegistry, deployer)
+    models = deployer.deploy(project.ModelRegistry, deployer, MAX_JOB_LIFETIME)
     models.registerModel(model_params(), sender=deployer)
     nodes = deployer.deploy(project.NodeRegistry, hook, models, deployer, 100 * ONE, 86_400, 100_000 * ONE)
-    rewards = deployer.deploy(project.RewardsEmitter, hook_cap_token(project, deployer), deployer, 0, 3600, ONE, 9_000)
+    emission_token = deployer.deploy(project.InferToken, 10**9 * ONE, deployer, deployer, 0)
+    rewards = deployer.deploy(project.RewardsEmitter, emission_token, deployer, 0, 3600, ONE, 9_000, EMISSION_PER_FEE_BPS)
     jobs = deployer.deploy(project.JobRegistry, hook, models, nodes, rewards, deployer, policy_tuple(treasury))
-    nodes.grantRole(nodes.JOB_MANAGER_ROLE(), jobs, sender=deployer)
-    rewards.grantRole(rewards.CREDITOR_ROLE(), jobs, sender=deployer)
+    nodes.wireJobManager(jobs, sender=deployer)
+    rewards.wireCreditor(jobs, sender=deployer)
+    emission_token.wireMinter(rewards, sender=deployer)
     for account in [*node_accounts[:3], requester]:
         hook.mint(account, 10_000 * ONE, sender=deployer)
     for account in node_accounts[:3]:
         hook.approve(nodes, 1_000 * ONE, sender=account)
         nodes.register(1_000 * ONE, [1], 4, sender=account)
-    hook.approve(jobs, FEE, sender=requester)
-    jobs.submit(1, ["hooked"], FEE, False, sender=requester)
+    hook.approve(jobs, 2 * FEE, sender=requester)
+    jobs.submit(1, ["hooked", "reentered"], FEE, False, sender=requester)
+    assign_all(jobs, requester, 64)
     base = random_vector(7)
     vectors = [base, near(base, 1), random_vector(9)]
+    for job_id in (1, 2):
+        seats = accounts_of(accounts, seat_nodes(jobs, job_id))
+        for seat, v in zip(seats, vectors, strict=True):
+            jobs.commit(job_id, commit_for(chain, jobs, job_id, seat, v), sender=seat)
+        for seat, v in zip(seats, vectors, strict=True):
+            jobs.reveal(job_id, v, SALT, sender=seat)
     seats = accounts_of(accounts, seat_nodes(jobs, 1))
-    for seat, v in zip(seats, vectors, strict=True):
-        jobs.commit(1, commit_for(chain, jobs, 1, seat, v), sender=seat)
-    for seat, v in zip(seats, vectors, strict=True):
-        jobs.reveal(1, v, SALT, sender=seat)
-    hook.setHook(jobs, jobs.finalize.encode_input(1, vectors), sender=deployer)
+    hook.setHook(jobs, jobs.finalize.encode_input(2, vectors), sender=deployer)
     balances = [hook.balanceOf(s) for s in seats]
     jobs.finalize(1, vectors, sender=seats[0])
     assert hook.reentryAttempts() > 0 and not hook.reentrySucceeded()
+    assert bytes(hook.lastRevertData()) == REENTRANCY_GUARD
+    assert jobs.getJob(2).status == REVEALING
     fee_each = FEE * 9_500 // 10_000 // 2
-    paid = [hook.balanceOf(s) - b for s, b in zip(seats, balances, strict=True)]
-    assert paid[2] == 0 and all(p >= fee_each for p in paid[:2])
+    paid = {s.address: hook.balanceOf(s) - b for s, b in zip(seats, balances, strict=True)}
+    assert sorted(paid.values())[0] == 0 and sorted(paid.values())[1] >= fee_each
     assert jobs.getJob(1).status == ACCEPTED
-
-
-def hook_cap_token(project: Any, deployer: Any) -> Any:
-    """RewardsEmitter needs a capped token; emission is not under test here."""
-    return deployer.deploy(project.InferToken, 10**9 * ONE, deployer)

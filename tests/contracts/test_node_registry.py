@@ -15,11 +15,17 @@ REP_ONE = 10_000
 
 
 @pytest.fixture
-def manager(nodes: Any, deployer: Any, accounts: Any) -> Any:
-    """A plain account holding JOB_MANAGER_ROLE, to call the job-manager functions directly."""
-    account = accounts[7]
-    nodes.grantRole(nodes.JOB_MANAGER_ROLE(), account, sender=deployer)
-    return account
+def nodes(project: Any, deployer: Any, token: Any, models: Any) -> Any:
+    """A NodeRegistry of its own per test, wired to a harness instead of the JobRegistry."""
+    return deployer.deploy(project.NodeRegistry, token, models, deployer, MIN_STAKE, UNBONDING, STAKE_CAP)
+
+
+@pytest.fixture
+def manager(project: Any, nodes: Any, deployer: Any) -> Any:
+    """The wired job manager: a harness that forwards draws and settlements to the registry."""
+    harness = deployer.deploy(project.JobManagerHarness, nodes)
+    nodes.wireJobManager(harness, sender=deployer)
+    return harness
 
 
 def test_register_bonds_stake_and_lists_weight(nodes: Any, token: Any, node_accounts: list[Any]) -> None:
@@ -151,68 +157,71 @@ def test_full_exit_removes_node_from_selection(nodes: Any, node_accounts: list[A
     assert nodes.eligibleNodes(1) == 0
 
 
-def test_job_manager_functions_are_restricted(nodes: Any, node_accounts: list[Any], three_nodes: list[Any]) -> None:
-    outsider = node_accounts[5]
-    with ape.reverts(nodes.AccessControlUnauthorizedAccount):
-        nodes.drawCommittee(1, 1, 1, [], sender=outsider)
-    with ape.reverts(nodes.AccessControlUnauthorizedAccount):
-        nodes.settleSeat(three_nodes[0], 0, 0, sender=outsider)
+def test_job_manager_functions_are_restricted(nodes: Any, manager: Any, deployer: Any, node_accounts: list[Any], register: Callable[..., None]) -> None:
+    register(node_accounts[0])
+    for caller in (node_accounts[5], deployer):  # the admin included: only the wired manager
+        with ape.reverts(nodes.NodeRegistryNotJobManager, caller=caller.address):
+            nodes.drawCommittee(1, 1, 1, [], sender=caller)
+        with ape.reverts(nodes.NodeRegistryNotJobManager, caller=caller.address):
+            nodes.settleSeat(node_accounts[0], 0, 10_000, sender=caller)
+    with ape.reverts(nodes.NodeRegistryJobManagerWired, jobManager=manager.address):
+        nodes.wireJobManager(deployer, sender=deployer)
 
 
-def test_draw_takes_capacity_and_settle_releases_it(nodes: Any, manager: Any, node_accounts: list[Any], register: Callable[..., None]) -> None:
+def test_draw_takes_capacity_and_settle_releases_it(nodes: Any, deployer: Any, manager: Any, node_accounts: list[Any], register: Callable[..., None]) -> None:
     for account in node_accounts[:3]:
         register(account, capacity=1)
-    tx = nodes.drawCommittee(1, 12345, 3, [], sender=manager)
+    tx = manager.drawCommittee(1, 12345, 3, [], sender=deployer)
     assert len(tx.decode_logs(nodes.SeatTaken)) == 3
     # Every node is at capacity: none is eligible until a seat is settled.
     assert nodes.eligibleNodes(1) == 0 and nodes.totalWeight(1) == 0
     with ape.reverts(nodes.NodeRegistryNotEnoughNodes):
-        nodes.drawCommittee(1, 1, 1, [], sender=manager)
-    tx = nodes.settleSeat(node_accounts[0], 0, 0, sender=manager)
+        manager.drawCommittee(1, 1, 1, [], sender=deployer)
+    tx = manager.settleSeat(node_accounts[0], 0, 0, sender=deployer)
     assert tx.decode_logs(nodes.SeatReleased)[0].openJobs == 0
     assert nodes.eligibleNodes(1) == 1
 
 
-def test_draw_skips_excluded_nodes(nodes: Any, manager: Any, node_accounts: list[Any], register: Callable[..., None]) -> None:
+def test_draw_skips_excluded_nodes(nodes: Any, deployer: Any, manager: Any, node_accounts: list[Any], register: Callable[..., None]) -> None:
     for account in node_accounts[:4]:
         register(account)
     excluded = [node_accounts[0].address, node_accounts[1].address]
     for seed in range(20):
-        drawn = nodes.drawCommittee.call(1, seed, 2, excluded, sender=manager)
+        drawn = manager.drawCommittee.call(1, seed, 2, excluded, sender=deployer)
         assert set(drawn) == {node_accounts[2].address, node_accounts[3].address}
     with ape.reverts(nodes.NodeRegistryNotEnoughNodes):
-        nodes.drawCommittee(1, 1, 3, excluded, sender=manager)
+        manager.drawCommittee(1, 1, 3, excluded, sender=deployer)
 
 
-def test_settle_slashes_stake_then_unbonding(nodes: Any, token: Any, manager: Any, node_accounts: list[Any], register: Callable[..., None]) -> None:
+def test_settle_slashes_stake_then_unbonding(nodes: Any, deployer: Any, token: Any, manager: Any, node_accounts: list[Any], register: Callable[..., None]) -> None:
     node = node_accounts[0]
     register(node, stake=1_000 * ONE)
     nodes.requestUnstake(900 * ONE, sender=node)  # 100 bonded, 900 unbonding
     before = token.balanceOf(manager)
-    tx = nodes.settleSeat(node, 0, 5_000, sender=manager)  # half of 1,000
+    tx = manager.settleSeat(node, 0, 5_000, sender=deployer)  # half of 1,000
     event = tx.decode_logs(nodes.NodeSlashed)[0]
     assert (event.amount, event.stake, event.unbonding) == (500 * ONE, 0, 500 * ONE)
     assert token.balanceOf(manager) == before + 500 * ONE
-    tx = nodes.settleSeat(node, 0, 10_000, sender=manager)
+    tx = manager.settleSeat(node, 0, 10_000, sender=deployer)
     assert tx.decode_logs(nodes.NodeSlashed)[0].amount == 500 * ONE
     info = nodes.getNode(node)
     assert (info.stake, info.unbonding) == (0, 0)
     with ape.reverts(nodes.NodeRegistryInvalidBps):
-        nodes.settleSeat(node, 0, 10_001, sender=manager)
+        manager.settleSeat(node, 0, 10_001, sender=deployer)
     with ape.reverts(nodes.NodeRegistryNotRegistered):
-        nodes.settleSeat(node_accounts[3], 0, 0, sender=manager)
+        manager.settleSeat(node_accounts[3], 0, 0, sender=deployer)
 
 
-def test_reputation_is_clamped_and_ejects_below_threshold(nodes: Any, manager: Any, node_accounts: list[Any], register: Callable[..., None]) -> None:
+def test_reputation_is_clamped_and_ejects_below_threshold(nodes: Any, deployer: Any, manager: Any, node_accounts: list[Any], register: Callable[..., None]) -> None:
     node = node_accounts[0]
     register(node)
-    tx = nodes.settleSeat(node, 30_000, 0, sender=manager)
+    tx = manager.settleSeat(node, 30_000, 0, sender=deployer)
     assert tx.decode_logs(nodes.ReputationChanged)[0].current == 20_000
     assert nodes.getNode(node).listedWeight == 2_000 * ONE  # stake x 2.0
-    nodes.settleSeat(node, -20_000 + 2_000, 0, sender=manager)  # down to 0.2 < 0.25
+    manager.settleSeat(node, -20_000 + 2_000, 0, sender=deployer)  # down to 0.2 < 0.25
     assert nodes.getNode(node).reputation == 2_000
     assert nodes.getNode(node).listedWeight == 0
-    nodes.settleSeat(node, -50_000, 0, sender=manager)
+    manager.settleSeat(node, -50_000, 0, sender=deployer)
     assert nodes.getNode(node).reputation == 0
 
 
@@ -220,10 +229,12 @@ def test_set_params_bounds_and_refresh(nodes: Any, deployer: Any, node_accounts:
     register(node_accounts[0], stake=150 * ONE)
     with ape.reverts(nodes.AccessControlUnauthorizedAccount):
         nodes.setParams(MIN_STAKE, UNBONDING, 0, STAKE_CAP, sender=node_accounts[0])
-    for bad in [(0, UNBONDING, 0, STAKE_CAP), (MIN_STAKE, 0, 0, STAKE_CAP), (MIN_STAKE, UNBONDING, REP_ONE + 1, STAKE_CAP),
+    for bad in [(0, UNBONDING, 0, STAKE_CAP), (MIN_STAKE, UNBONDING, REP_ONE + 1, STAKE_CAP),
                 (MIN_STAKE, UNBONDING, 0, MIN_STAKE - 1)]:
         with ape.reverts(nodes.NodeRegistryInvalidParams):
             nodes.setParams(*bad, sender=deployer)
+    with ape.reverts(nodes.NodeRegistryUnbondingTooShort, unbondingPeriod=UNBONDING - 1, maxJobLifetime=UNBONDING):
+        nodes.setParams(MIN_STAKE, UNBONDING - 1, 0, STAKE_CAP, sender=deployer)
     tx = nodes.setParams(200 * ONE, UNBONDING, 0, STAKE_CAP, sender=deployer)
     assert tx.decode_logs(nodes.StakingParamsChanged)[0].minStake == 200 * ONE
     nodes.refreshWeight(node_accounts[0], sender=node_accounts[5])
@@ -232,12 +243,12 @@ def test_set_params_bounds_and_refresh(nodes: Any, deployer: Any, node_accounts:
         nodes.refreshWeight(node_accounts[5], sender=node_accounts[5])
 
 
-def test_selection_is_proportional_to_stake(nodes: Any, manager: Any, node_accounts: list[Any], register: Callable[..., None]) -> None:
+def test_selection_is_proportional_to_stake(nodes: Any, deployer: Any, manager: Any, node_accounts: list[Any], register: Callable[..., None]) -> None:
     """A node with 3x the stake of another is drawn about 3x as often (sybil resistance)."""
     register(node_accounts[0], stake=300 * ONE)
     register(node_accounts[1], stake=100 * ONE)
     draws = 400
-    counts = Counter(nodes.drawCommittee.call(1, seed, 1, [], sender=manager)[0] for seed in range(draws))
+    counts = Counter(manager.drawCommittee.call(1, seed, 1, [], sender=deployer)[0] for seed in range(draws))
     share = counts[node_accounts[0].address] / draws
     # Binomial(400, 0.75): 5 standard deviations is about +-0.11.
     assert 0.64 < share < 0.86, counts
@@ -250,12 +261,12 @@ def test_stake_cap_bounds_selection_weight(nodes: Any, token: Any, node_accounts
     assert nodes.getNode(whale).listedWeight == STAKE_CAP
 
 
-def test_ejection_and_the_way_back(nodes: Any, chain: Any, manager: Any, node_accounts: list[Any], register: Callable[..., None]) -> None:
+def test_ejection_and_the_way_back(nodes: Any, deployer: Any, chain: Any, manager: Any, node_accounts: list[Any], register: Callable[..., None]) -> None:
     node = node_accounts[0]
     register(node)
     with ape.reverts(nodes.NodeRegistryNotEjected):
         nodes.reinstate(sender=node)
-    tx = nodes.settleSeat(node, -8_000, 0, sender=manager)  # 1.0 -> 0.2, below the 0.25 line
+    tx = manager.settleSeat(node, -8_000, 0, sender=deployer)  # 1.0 -> 0.2, below the 0.25 line
     assert tx.decode_logs(nodes.NodeEjected)[0].reputation == 2_000
     assert nodes.getNode(node).listedWeight == 0
     with ape.reverts(nodes.NodeRegistryEjectionCooldown):
@@ -265,7 +276,7 @@ def test_ejection_and_the_way_back(nodes: Any, chain: Any, manager: Any, node_ac
     assert tx.decode_logs(nodes.NodeReinstated)[0].reputation == 2_500 + (10_000 - 2_500) // 2
     assert nodes.getNode(node).listedWeight == 1_000 * ONE * 6_250 // 10_000
     # An ejected node can still leave with its stake.
-    nodes.settleSeat(node, -10_000, 0, sender=manager)
+    manager.settleSeat(node, -10_000, 0, sender=deployer)
     nodes.requestUnstake(1_000 * ONE, sender=node)
 
 
@@ -277,7 +288,7 @@ def test_eligible_excluding_counts_what_a_draw_could_pick(nodes: Any, node_accou
     assert nodes.eligibleExcluding(1, [node_accounts[5]]) == 4  # unregistered: nothing to skip
 
 
-def test_many_small_sybils_win_seats_only_in_proportion_to_stake(nodes: Any, manager: Any, node_accounts: list[Any], register: Callable[..., None]) -> None:
+def test_many_small_sybils_win_seats_only_in_proportion_to_stake(nodes: Any, deployer: Any, manager: Any, node_accounts: list[Any], register: Callable[..., None]) -> None:
     """Splitting 600 INFER over six identities buys the same share of seats as one 600 stake."""
     honest = node_accounts[0]
     register(honest, stake=600 * ONE)
@@ -285,6 +296,71 @@ def test_many_small_sybils_win_seats_only_in_proportion_to_stake(nodes: Any, man
     for sybil in sybils:
         register(sybil, stake=100 * ONE)
     draws = 400
-    counts = Counter(nodes.drawCommittee.call(1, seed, 1, [], sender=manager)[0] for seed in range(draws))
+    counts = Counter(manager.drawCommittee.call(1, seed, 1, [], sender=deployer)[0] for seed in range(draws))
     sybil_share = sum(counts[s.address] for s in sybils) / draws
     assert 0.39 < sybil_share < 0.61, counts  # expected 0.5; 5 sd of Binomial(400, .5) is 0.125
+
+
+# ------------------------------------------------------------- draws read a frozen state
+def test_no_weight_change_while_a_draw_is_due(nodes: Any, token: Any, manager: Any, deployer: Any, chain: Any, node_accounts: list[Any], register: Callable[..., None]) -> None:
+    """Once a draw's block hash is public, nobody may move the weights it reads (grinding)."""
+    node, other = node_accounts[0], node_accounts[1]
+    register(node, stake=1_000 * ONE)
+    token.approve(nodes, 10_000 * ONE, sender=node)
+    token.approve(nodes, 10_000 * ONE, sender=other)
+    manager.setDrawsDue(True, sender=deployer)
+    attempts = [
+        (nodes.addStake, (1,), node),
+        (nodes.register, (MIN_STAKE, [1], 1), other),
+        (nodes.updateService, ([1], 2), node),
+        (nodes.requestUnstake, (1 * ONE,), node),
+        (nodes.reinstate, (), node),
+        (nodes.withdraw, (), node),
+        (nodes.refreshWeight, (node,), other),
+        (nodes.releaseSlot, (node,), other),
+        (nodes.setParams, (MIN_STAKE, UNBONDING, 0, STAKE_CAP), deployer),
+    ]
+    for fn, args, sender in attempts:
+        with ape.reverts(nodes.NodeRegistryDrawsDue):
+            fn(*args, sender=sender)
+    manager.setDrawsDue(False, sender=deployer)
+    nodes.addStake(1, sender=node)
+    assert nodes.getNode(node).stake == 1_000 * ONE + 1
+
+
+def test_one_slash_never_exceeds_the_stake_cap(nodes: Any, token: Any, manager: Any, deployer: Any, node_accounts: list[Any], register: Callable[..., None]) -> None:
+    node = node_accounts[0]
+    register(node, stake=3 * STAKE_CAP)
+    tx = manager.settleSeat(node, 0, 10_000, sender=deployer)
+    assert tx.decode_logs(nodes.NodeSlashed)[0].amount == STAKE_CAP
+    assert nodes.getNode(node).stake == 2 * STAKE_CAP
+
+
+def test_a_fully_exited_node_frees_its_slot(nodes: Any, token: Any, chain: Any, node_accounts: list[Any], register: Callable[..., None]) -> None:
+    first, second, third = node_accounts[:3]
+    register(first, stake=MIN_STAKE)
+    register(second, stake=MIN_STAKE)
+    with ape.reverts(nodes.NodeRegistrySlotInUse, node=first.address):
+        nodes.releaseSlot(first, sender=third)
+    nodes.requestUnstake(MIN_STAKE, sender=first)
+    time_travel(chain, UNBONDING)
+    tx = nodes.withdraw(sender=first)
+    assert tx.decode_logs(nodes.SlotReleased)[0].index == 1
+    assert nodes.getNode(first).index == 0 and nodes.nodeAt(1) == "0x" + "00" * 20
+    register(third, stake=MIN_STAKE)  # takes the freed leaf, not a new one
+    assert (nodes.getNode(third).index, nodes.nodeCount(), nodes.nodeAt(1)) == (1, 2, third.address)
+    assert nodes.eligibleNodes(1) == 2
+    register(first, stake=MIN_STAKE)  # the old address may come back, on a new slot
+    assert nodes.getNode(first).index == 3
+
+
+def test_an_ejected_node_cannot_wash_its_reputation_by_exiting(nodes: Any, manager: Any, deployer: Any, chain: Any, node_accounts: list[Any], register: Callable[..., None]) -> None:
+    node = node_accounts[0]
+    register(node, stake=MIN_STAKE)
+    manager.settleSeat(node, -9_000, 0, sender=deployer)  # reputation 0.1: ejected
+    nodes.requestUnstake(MIN_STAKE, sender=node)
+    time_travel(chain, UNBONDING)
+    nodes.withdraw(sender=node)
+    register(node, stake=MIN_STAKE)
+    info = nodes.getNode(node)
+    assert info.reputation == 1_000 and info.listedWeight == 0

@@ -1,0 +1,75 @@
+// SPDX-License-Identifier: MIT
+pragma solidity 0.8.28;
+
+import {IJobRegistry} from "../interfaces/IJobRegistry.sol";
+import {Cosine} from "./Cosine.sol";
+
+/// @title Agreement
+/// @notice Which revealed vectors of a job agree: the medoid of the current round and every
+///         revealed seat within the cosine threshold of it, as seat bitmasks.
+/// @dev Seats are at most MAX_ROUNDS * MAX_QUORUM (48) per job, so a uint256 bitmask holds them.
+library Agreement {
+    /// @notice Find the medoid: the current round's revealed vector agreeing with the most others
+    ///         of the current round (lowest seat wins a tie). Returns the medoid, every revealed
+    ///         seat within the threshold of it (earlier rounds included) and how many of those
+    ///         are of the current round.
+    /// @dev Reverts JobRegistryVectorMismatch when a vector is not the one its seat revealed.
+    function decide(
+        uint256 jobId,
+        uint256 from,
+        uint256 thresholdPpm,
+        IJobRegistry.Seat[] storage seats,
+        bytes[] calldata vectors
+    ) internal view returns (uint256 medoid, uint256 bestMask, uint256 bestVotes) {
+        uint256[] memory masks = _masks(jobId, from, thresholdPpm, seats, vectors);
+        uint256 currentRound = type(uint256).max << from;
+        for (uint256 i = from; i < masks.length; ++i) {
+            uint256 votes = popcount(masks[i] & currentRound);
+            if (votes > bestVotes) {
+                (medoid, bestMask, bestVotes) = (i, masks[i], votes);
+            }
+        }
+    }
+
+    /// @notice Number of set bits.
+    function popcount(uint256 x) internal pure returns (uint256 count) {
+        while (x != 0) {
+            x &= x - 1;
+            ++count;
+        }
+    }
+
+    /// @dev Check every revealed vector against its stored hash; masks[i] has bit j set when
+    ///      seats i and j both revealed and agree (bit i itself unless the vector is zero).
+    ///      Two seats of earlier rounds are never compared: the medoid is of the current round.
+    ///      Norms are computed once per vector, not once per pair.
+    function _masks(
+        uint256 jobId,
+        uint256 from,
+        uint256 threshold,
+        IJobRegistry.Seat[] storage seats,
+        bytes[] calldata vectors
+    ) private view returns (uint256[] memory masks) {
+        uint256 n = seats.length;
+        uint256[] memory norms = new uint256[](n);
+        masks = new uint256[](n);
+        uint256 revealedMask = 0;
+        for (uint256 i = 0; i < n; ++i) {
+            if (seats[i].state != IJobRegistry.SeatState.Revealed) continue;
+            if (keccak256(vectors[i]) != seats[i].digest) revert IJobRegistry.JobRegistryVectorMismatch(jobId, i);
+            revealedMask |= 1 << i;
+            norms[i] = Cosine.normSq(vectors[i]);
+            if (norms[i] != 0) masks[i] |= 1 << i;
+        }
+        for (uint256 i = 0; i < n; ++i) {
+            if (revealedMask & (1 << i) == 0) continue;
+            for (uint256 j = i + 1 > from ? i + 1 : from; j < n; ++j) {
+                if (revealedMask & (1 << j) == 0) continue;
+                if (Cosine.agrees(Cosine.dot(vectors[i], vectors[j]), norms[i], norms[j], threshold)) {
+                    masks[i] |= 1 << j;
+                    masks[j] |= 1 << i;
+                }
+            }
+        }
+    }
+}
