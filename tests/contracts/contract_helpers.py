@@ -2,9 +2,13 @@
 
 from __future__ import annotations
 
+from collections.abc import Iterator
+from contextlib import contextmanager
 from typing import Any
 
+import ape
 import numpy as np
+from ape.exceptions import CustomError
 
 from infera.chain import commitment_of
 from infera.vectors import quantize_packed
@@ -78,3 +82,30 @@ def web3_view(chain: Any, contract: Any) -> Any:
     Ape's own calls cost 20-130 ms each; tests that read in bulk use this instead."""
     abi = [item.model_dump(by_alias=True, mode="json", exclude_none=True) for item in contract.contract_type.abi]
     return chain.provider.web3.eth.contract(address=contract.address, abi=abi, decode_tuples=True)
+
+
+# `ape.reverts(contract.Error)` alone passes on a revert that carries no error data at all, and
+# `ape.reverts(contract.Error, arg=...)` silently skips argument names the error does not have. A
+# guard test must fail when the guard is gone, so `reverts_with` insists on the error's name and on
+# every one of its arguments.
+def _norm(value: Any) -> Any:
+    if hasattr(value, "address"):
+        value = value.address
+    if isinstance(value, bytes | bytearray):
+        return "0x" + bytes(value).hex()
+    if isinstance(value, str) and value.startswith("0x"):
+        return value.lower()
+    return value
+
+
+@contextmanager
+def reverts_with(error: Any, **inputs: Any) -> Iterator[None]:
+    """Expect the block to revert with custom error `error` whose arguments are exactly `inputs`."""
+    with ape.reverts() as info:
+        yield
+    exc = info.value
+    assert isinstance(exc, CustomError), f"expected {error.__name__}, got a revert without it: {exc!r}"
+    assert exc.name == error.__name__, f"expected {error.__name__}, got {exc!r}"
+    actual = {k: _norm(v) for k, v in exc.inputs.items()}
+    expected = {k: _norm(v) for k, v in inputs.items()}
+    assert actual == expected, f"{exc.name}: expected arguments {expected}, got {actual}"
