@@ -9,6 +9,8 @@ from typing import Any
 import ape
 import numpy as np
 from ape.exceptions import CustomError
+from eth_abi.abi import decode as abi_decode
+from eth_utils.crypto import keccak
 
 from infera.chain import commitment_of
 from infera.vectors import quantize_packed
@@ -98,14 +100,30 @@ def _norm(value: Any) -> Any:
     return value
 
 
+def _decode_raw(error: Any, exc: Exception) -> tuple[str, dict[str, Any]] | None:
+    """Ape decodes only the called contract's errors; one bubbled up through another contract
+    (a timelock executing a call) arrives as raw revert data, decoded here with `error`'s ABI."""
+    raw = getattr(exc, "message", None) or (exc.args[0] if exc.args else None)
+    if not isinstance(raw, str) or not raw.startswith("0x"):
+        return None
+    data = bytes.fromhex(raw[2:])
+    abi = error.abi
+    if data[:4] != keccak(text=abi.selector)[:4]:
+        return None
+    values = abi_decode([i.canonical_type for i in abi.inputs], data[4:])
+    return abi.name, {i.name: v for i, v in zip(abi.inputs, values, strict=True)}
+
+
 @contextmanager
 def reverts_with(error: Any, **inputs: Any) -> Iterator[None]:
     """Expect the block to revert with custom error `error` whose arguments are exactly `inputs`."""
     with ape.reverts() as info:
         yield
     exc = info.value
-    assert isinstance(exc, CustomError), f"expected {error.__name__}, got a revert without it: {exc!r}"
-    assert exc.name == error.__name__, f"expected {error.__name__}, got {exc!r}"
-    actual = {k: _norm(v) for k, v in exc.inputs.items()}
+    decoded = (exc.name, exc.inputs) if isinstance(exc, CustomError) else _decode_raw(error, exc)
+    assert decoded is not None, f"expected {error.__name__}, got a revert without it: {exc!r}"
+    name, args = decoded
+    assert name == error.__name__, f"expected {error.__name__}, got {exc!r}"
+    actual = {k: _norm(v) for k, v in args.items()}
     expected = {k: _norm(v) for k, v in inputs.items()}
-    assert actual == expected, f"{exc.name}: expected arguments {expected}, got {actual}"
+    assert actual == expected, f"{name}: expected arguments {expected}, got {actual}"
