@@ -553,10 +553,10 @@ def test_commit_round_after_a_reveal_redraw_refunds_earlier_revealers(jobs: Any,
 
 # ------------------------------------------------------------------------------ callbacks
 @pytest.fixture
-def consumer_job(project: Any, deployer: Any, jobs: Any, token: Any, three_nodes: list[Any], run_job: Callable[..., Any]) -> Callable[[str], tuple[Any, Any, list[bytes], list[Any]]]:
+def consumer_job(project: Any, deployer: Any, jobs: Any, token: Any, requester: Any, three_nodes: list[Any], run_job: Callable[..., Any]) -> Callable[[str], tuple[Any, Any, list[bytes], list[Any]]]:
     def _make(kind: str) -> tuple[Any, Any, list[bytes], list[Any]]:
         consumer = deployer.deploy(getattr(project, kind), jobs)
-        token.mint(consumer, 10 * FEE, sender=deployer)
+        token.transfer(consumer, 10 * FEE, sender=requester)  # only the emission contract mints
         consumer.request(1, "callback me", FEE, sender=deployer)
         job_id = jobs.jobCount()
         base = random_vector(11)
@@ -711,4 +711,4 @@ def test_reentrancy_through_a_hooked_token_is_blocked(project: Any, deployer: An
 
 def hook_cap_token(project: Any, deployer: Any) -> Any:
     """RewardsEmitter needs a capped token; emission is not under test here."""
-    return deployer.deploy(project.InferToken, 10**9 * ONE, deployer)
+    return deployer.deploy(project.InferToken, 10**9 * ONE, deployer, deployer, 0)
