@@ -12,11 +12,14 @@ from infera.paths import deployments_dir
 
 
 class ContractAddresses(BaseModel):
+    """Every contract a deployment holds; the deploy script validates its record against this."""
+
     InferToken: str
     ModelRegistry: str
     NodeRegistry: str
     JobRegistry: str
     RewardsEmitter: str
+    InferaTimelock: str  # holds every admin and parameter role of the five above
 
 
 class Deployment(BaseModel):

@@ -59,10 +59,10 @@ def node_accounts(accounts: Any) -> list[Any]:
 
 @pytest.fixture(scope="session")
 def token(project: Any, deployer: Any, accounts: Any) -> Any:
-    t = deployer.deploy(project.InferToken, 1_000_000_000 * ONE, deployer)
-    t.grantRole(t.MINTER_ROLE(), deployer, sender=deployer)
+    # The test accounts are funded from the genesis allocation: nobody but the emission contract mints.
+    t = deployer.deploy(project.InferToken, 1_000_000_000 * ONE, deployer, deployer, 9 * 1_000_000 * ONE)
     for i in range(1, 10):
-        t.mint(accounts[i], 1_000_000 * ONE, sender=deployer)
+        t.transfer(accounts[i], 1_000_000 * ONE, sender=deployer)
     return t
 
 
@@ -81,7 +81,7 @@ def nodes(project: Any, deployer: Any, token: Any, models: Any) -> Any:
 @pytest.fixture(scope="session")
 def rewards(project: Any, deployer: Any, token: Any, chain: Any) -> Any:
     r = deployer.deploy(project.RewardsEmitter, token, deployer, chain.pending_timestamp, EPOCH, INITIAL_EMISSION, DECAY_BPS)
-    token.grantRole(token.MINTER_ROLE(), r, sender=deployer)
+    token.wireMinter(r, sender=deployer)
     return r
 
 

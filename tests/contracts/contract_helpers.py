@@ -2,9 +2,15 @@
 
 from __future__ import annotations
 
+from collections.abc import Iterator
+from contextlib import contextmanager
 from typing import Any
 
+import ape
 import numpy as np
+from ape.exceptions import CustomError
+from eth_abi.abi import decode as abi_decode
+from eth_utils.crypto import keccak
 
 from infera.chain import commitment_of
 from infera.vectors import quantize_packed
@@ -94,3 +100,46 @@ def mine_block() -> None:
     from ape import chain
 
     chain.provider.make_request("evm_mine", [])
+
+
+# `ape.reverts(contract.Error)` alone passes on a revert that carries no error data at all, and
+# `ape.reverts(contract.Error, arg=...)` silently skips argument names the error does not have. A
+# guard test must fail when the guard is gone, so `reverts_with` insists on the error's name and on
+# every one of its arguments.
+def _norm(value: Any) -> Any:
+    if hasattr(value, "address"):
+        value = value.address
+    if isinstance(value, bytes | bytearray):
+        return "0x" + bytes(value).hex()
+    if isinstance(value, str) and value.startswith("0x"):
+        return value.lower()
+    return value
+
+
+def _decode_raw(error: Any, exc: Exception) -> tuple[str, dict[str, Any]] | None:
+    """Ape decodes only the called contract's errors; one bubbled up through another contract
+    (a timelock executing a call) arrives as raw revert data, decoded here with `error`'s ABI."""
+    raw = getattr(exc, "message", None) or (exc.args[0] if exc.args else None)
+    if not isinstance(raw, str) or not raw.startswith("0x"):
+        return None
+    data = bytes.fromhex(raw[2:])
+    abi = error.abi
+    if data[:4] != keccak(text=abi.selector)[:4]:
+        return None
+    values = abi_decode([i.canonical_type for i in abi.inputs], data[4:])
+    return abi.name, {i.name: v for i, v in zip(abi.inputs, values, strict=True)}
+
+
+@contextmanager
+def reverts_with(error: Any, **inputs: Any) -> Iterator[None]:
+    """Expect the block to revert with custom error `error` whose arguments are exactly `inputs`."""
+    with ape.reverts() as info:
+        yield
+    exc = info.value
+    decoded = (exc.name, exc.inputs) if isinstance(exc, CustomError) else _decode_raw(error, exc)
+    assert decoded is not None, f"expected {error.__name__}, got a revert without it: {exc!r}"
+    name, args = decoded
+    assert name == error.__name__, f"expected {error.__name__}, got {exc!r}"
+    actual = {k: _norm(v) for k, v in args.items()}
+    expected = {k: _norm(v) for k, v in inputs.items()}
+    assert actual == expected, f"{name}: expected arguments {expected}, got {actual}"

@@ -13,7 +13,7 @@ ZERO = "0x" + "00" * 20
 
 
 def test_parameter_roles_behind_a_timelock(project: Any, deployer: Any, chain: Any, jobs: Any, nodes: Any, models: Any, treasury: Any) -> None:
-    timelock = deployer.deploy(project.Timelock, DELAY, [deployer], [deployer], ZERO)
+    timelock = deployer.deploy(project.InferaTimelock, DELAY, [deployer], [deployer], ZERO)
     handover = [
         (jobs, jobs.PARAMS_ROLE()),
         (nodes, nodes.PARAMS_ROLE()),

@@ -25,17 +25,41 @@ def run_node(net: LocalNetwork, key: str, **env: str) -> subprocess.CompletedPro
     )
 
 
+# The slice of InferaTimelock (OpenZeppelin's TimelockController) that governance needs.
+_OPERATION = [
+    {"name": "target", "type": "address"}, {"name": "value", "type": "uint256"}, {"name": "data", "type": "bytes"},
+    {"name": "predecessor", "type": "bytes32"}, {"name": "salt", "type": "bytes32"},
+]
+TIMELOCK_ABI = [
+    {"type": "function", "name": "getMinDelay", "stateMutability": "view", "inputs": [],
+     "outputs": [{"name": "", "type": "uint256"}]},
+    {"type": "function", "name": "schedule", "stateMutability": "nonpayable", "outputs": [],
+     "inputs": [*_OPERATION, {"name": "delay", "type": "uint256"}]},
+    {"type": "function", "name": "execute", "stateMutability": "payable", "outputs": [], "inputs": _OPERATION},
+]
+
+
 async def _admin(net: LocalNetwork, action: str) -> None:
-    chain = await net.connect(DEVNET_KEYS[0])  # the devnet deployer holds every admin role
+    # Every admin role sits behind the timelock; on the devnet the deployer proposes and executes.
+    chain = await net.connect(DEVNET_KEYS[0])
     try:
         if action == "raise-min-stake":
-            await chain.transact(chain.nodes.functions.setParams(5_000 * ONE, 86_400, 2_500, 100_000 * ONE))
+            target, fn = chain.nodes, chain.nodes.functions.setParams(5_000 * ONE, 86_400, 2_500, 100_000 * ONE)
         elif action == "wrong-digest":
             m = await chain.get_model(1)
             name = await chain.models.functions.nameOf(1).call()
             params = (name, b"\x13" * 32, m.dimension, m.quantization, m.threshold_ppm, m.quorum,
                       m.min_agreement, m.fee, m.commit_window, m.reveal_window)
-            await chain.transact(chain.models.functions.updateModel(1, params))
+            target, fn = chain.models, chain.models.functions.updateModel(1, params)
+        else:
+            raise ValueError(action)
+        assert net.deployment is not None and net.devnet is not None
+        timelock = chain.w3.eth.contract(address=net.deployment.contracts.InferaTimelock, abi=TIMELOCK_ABI)
+        delay = await timelock.functions.getMinDelay().call()
+        call = (target.address, 0, fn._encode_transaction_data(), b"\x00" * 32, b"\x00" * 32)
+        await chain.transact(timelock.functions.schedule(*call, delay))
+        net.devnet.advance_time(delay + 1)
+        await chain.transact(timelock.functions.execute(*call))
     finally:
         await chain.close()
 

@@ -21,7 +21,7 @@ RECORD = {
     "network": "infera:devnet", "chain_id": 994207, "deployment_block": 3, "deployer": "0x" + "11" * 20,
     "contracts": {"InferToken": "0x" + "01" * 20, "ModelRegistry": "0x" + "02" * 20,
                   "NodeRegistry": "0x" + "03" * 20, "JobRegistry": "0x" + "04" * 20,
-                  "RewardsEmitter": "0x" + "05" * 20},
+                  "RewardsEmitter": "0x" + "05" * 20, "InferaTimelock": "0x" + "06" * 20},
     "models": {"all-MiniLM-L6-v2": 1},
 }
 
