@@ -14,10 +14,9 @@ import math
 from collections.abc import Callable
 from typing import Any
 
-import ape
 import pytest
 
-from contract_helpers import FEE, ONE, assign_all, mine_block, seat_nodes
+from contract_helpers import FEE, ONE, assign_all, mine_block, reverts_with, seat_nodes
 
 TRIALS = 200  # jobs the attacker tries to rig
 TRIES = 8  # attempts per job inside one transaction (each submit attempt uses a new job id)
@@ -34,7 +33,7 @@ def attack(project: Any, jobs: Any, nodes: Any, token: Any, requester: Any, node
     for account in (victim, honest_a, honest_b, sybil):
         register(account, stake=STAKE, capacity=CAPACITY)
     grinder = requester.deploy(project.CommitteeGrinder, jobs, nodes, token)
-    token.transfer(grinder, STAKE + 2 * TRIALS * FEE + ONE, sender=requester)
+    token.transfer(grinder, STAKE + TRIES * TRIALS * FEE + ONE, sender=requester)  # a rigged attempt keeps all its jobs
     grinder.registerAsNode(STAKE, [1], CAPACITY, sender=requester)
     return grinder, [grinder.address, sybil.address, victim.address]
 
@@ -68,7 +67,7 @@ def test_the_attacker_cannot_move_stake_once_the_draw_is_due(chain: Any, jobs: A
     assert jobs.drawsDue()
     sybil = node_accounts[3]
     token.approve(nodes, 1, sender=sybil)
-    with ape.reverts(nodes.NodeRegistryDrawsDue):
+    with reverts_with(nodes.NodeRegistryDrawsDue):
         nodes.addStake(1, sender=sybil)
     # Inside its own transaction, after seeing the draw, the attacker contract fares no better:
     # its stake nudges revert, so the only attempt that can succeed is the unmodified draw.
@@ -159,7 +158,7 @@ def test_settling_refuses_to_run_ahead_of_a_long_due_queue(chain: Any, jobs: Any
     token.approve(jobs, 64 * FEE, sender=requester)
     for _ in range(int(jobs.MAX_DRAWS_FIRST()) // 16 + 1):
         jobs.submit(1, ["x"] * 16, FEE, False, sender=requester)
-    with ape.reverts(jobs.JobRegistryDrawsPending):
+    with reverts_with(jobs.JobRegistryDrawsPending, queued=1):  # one batch of 16 left after 32 draws
         jobs.finalize(1, vectors, sender=accounts[5])
     assign_all(jobs, accounts[5], 64)
     assert jobs.finalize(1, vectors, sender=accounts[5]).decode_logs(jobs.JobAccepted)

@@ -13,18 +13,19 @@ from contract_helpers import (
     COMMIT_WINDOW,
     DIM,
     EMISSION_PER_FEE_BPS,
-    MAX_JOB_LIFETIME,
     FEE,
+    MAX_JOB_LIFETIME,
     ONE,
     REVEAL_WINDOW,
     SALT,
     assign_all,
-    mine_block,
     commit_for,
+    mine_block,
     model_params,
     near,
     policy_tuple,
     random_vector,
+    reverts_with,
     seat_nodes,
     time_travel,
 )
@@ -59,7 +60,7 @@ def test_submit_escrows_fee_then_assign_draws_the_committee(jobs: Any, token: An
     assigned = draw().decode_logs(jobs.JobAssigned)
     assert len(assigned) == 6
     assert not jobs.drawsDue()
-    with ape.reverts(jobs.JobRegistryNoDrawDue):
+    with reverts_with(jobs.JobRegistryNoDrawDue):
         draw()
     job = jobs.getJob(1)
     assert (job.status, job.seatCount, job.minAgreement, job.thresholdPpm, job.dimension) == (COMMITTING, 3, 2, 900_000, DIM)
@@ -95,7 +96,7 @@ def test_submit_guards(jobs: Any, nodes: Any, chain: Any, models: Any, token: An
         jobs.submit(7, ["x"], FEE, False, sender=requester)
     register(node_accounts[0])
     register(node_accounts[1])
-    with ape.reverts(jobs.JobRegistryNotEnoughNodes, modelId=1, eligible=2, needed=3):
+    with reverts_with(jobs.JobRegistryNotEnoughNodes, modelId=1, eligible=2, needed=3):
         jobs.submit(1, ["x"], FEE, False, sender=requester)
     register(node_accounts[2])
     models.setActive(1, False, sender=deployer)
@@ -652,8 +653,11 @@ def test_finalizer_cannot_starve_the_callback(jobs: Any, consumer_job: Callable[
         {"from": seats[0].address, "to": jobs.address, "data": jobs.finalize.encode_input(job_id, vectors)}
     )
     limit = 200_000
-    with ape.reverts(jobs.JobRegistryInsufficientGasForCallback, needed=limit + limit // 63 + 10_000):
+    with ape.reverts(jobs.JobRegistryInsufficientGasForCallback) as raised:
         jobs.finalize(job_id, vectors, sender=seats[0], gas_limit=full - 100_000)
+    # ape.reverts alone also passes on a bare out-of-gas: insist on the error and its arguments.
+    assert raised.value.inputs["needed"] == limit + limit // 63 + 10_000
+    assert raised.value.inputs["gasLeft"] < raised.value.inputs["needed"]
 
 
 # ----------------------------------------------------------------------- governance, views

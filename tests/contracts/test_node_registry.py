@@ -9,7 +9,7 @@ from typing import Any
 import ape
 import pytest
 
-from contract_helpers import MIN_STAKE, ONE, STAKE_CAP, UNBONDING, model_params, time_travel
+from contract_helpers import MIN_STAKE, ONE, STAKE_CAP, UNBONDING, model_params, reverts_with, time_travel
 
 REP_ONE = 10_000
 
@@ -160,11 +160,11 @@ def test_full_exit_removes_node_from_selection(nodes: Any, node_accounts: list[A
 def test_job_manager_functions_are_restricted(nodes: Any, manager: Any, deployer: Any, node_accounts: list[Any], register: Callable[..., None]) -> None:
     register(node_accounts[0])
     for caller in (node_accounts[5], deployer):  # the admin included: only the wired manager
-        with ape.reverts(nodes.NodeRegistryNotJobManager, caller=caller.address):
+        with reverts_with(nodes.NodeRegistryNotJobManager, caller=caller.address):
             nodes.drawCommittee(1, 1, 1, [], sender=caller)
-        with ape.reverts(nodes.NodeRegistryNotJobManager, caller=caller.address):
+        with reverts_with(nodes.NodeRegistryNotJobManager, caller=caller.address):
             nodes.settleSeat(node_accounts[0], 0, 10_000, sender=caller)
-    with ape.reverts(nodes.NodeRegistryJobManagerWired, jobManager=manager.address):
+    with reverts_with(nodes.NodeRegistryJobManagerWired, jobManager=manager.address):
         nodes.wireJobManager(deployer, sender=deployer)
 
 
@@ -233,7 +233,7 @@ def test_set_params_bounds_and_refresh(nodes: Any, deployer: Any, node_accounts:
                 (MIN_STAKE, UNBONDING, 0, MIN_STAKE - 1)]:
         with ape.reverts(nodes.NodeRegistryInvalidParams):
             nodes.setParams(*bad, sender=deployer)
-    with ape.reverts(nodes.NodeRegistryUnbondingTooShort, unbondingPeriod=UNBONDING - 1, maxJobLifetime=UNBONDING):
+    with reverts_with(nodes.NodeRegistryUnbondingTooShort, unbondingPeriod=UNBONDING - 1, maxJobLifetime=UNBONDING):
         nodes.setParams(MIN_STAKE, UNBONDING - 1, 0, STAKE_CAP, sender=deployer)
     tx = nodes.setParams(200 * ONE, UNBONDING, 0, STAKE_CAP, sender=deployer)
     assert tx.decode_logs(nodes.StakingParamsChanged)[0].minStake == 200 * ONE
@@ -321,7 +321,7 @@ def test_no_weight_change_while_a_draw_is_due(nodes: Any, token: Any, manager: A
         (nodes.setParams, (MIN_STAKE, UNBONDING, 0, STAKE_CAP), deployer),
     ]
     for fn, args, sender in attempts:
-        with ape.reverts(nodes.NodeRegistryDrawsDue):
+        with reverts_with(nodes.NodeRegistryDrawsDue):
             fn(*args, sender=sender)
     manager.setDrawsDue(False, sender=deployer)
     nodes.addStake(1, sender=node)
@@ -340,7 +340,7 @@ def test_a_fully_exited_node_frees_its_slot(nodes: Any, token: Any, chain: Any, 
     first, second, third = node_accounts[:3]
     register(first, stake=MIN_STAKE)
     register(second, stake=MIN_STAKE)
-    with ape.reverts(nodes.NodeRegistrySlotInUse, node=first.address):
+    with reverts_with(nodes.NodeRegistrySlotInUse, node=first.address):
         nodes.releaseSlot(first, sender=third)
     nodes.requestUnstake(MIN_STAKE, sender=first)
     time_travel(chain, UNBONDING)
