@@ -19,6 +19,9 @@ STAKE_CAP = 100_000 * ONE
 EPOCH = 3_600
 INITIAL_EMISSION = 1_000 * ONE
 DECAY_BPS = 9_000
+# Emission per INFER of fees earned (bps); self-dealing stays unprofitable while
+# EMISSION_PER_FEE_BPS * (10_000 - protocol_fee_bps) < protocol_fee_bps * 10_000 (400 * 9_500 < 500 * 10_000).
+EMISSION_PER_FEE_BPS = 400
 FEE = 1 * ONE
 COMMIT_WINDOW = 120
 REVEAL_WINDOW = 120

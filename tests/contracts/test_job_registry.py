@@ -684,7 +684,7 @@ def test_reentrancy_through_a_hooked_token_is_blocked(project: Any, deployer: An
     rewards = deployer.deploy(project.RewardsEmitter, hook_cap_token(project, deployer), deployer, 0, 3600, ONE, 9_000)
     jobs = deployer.deploy(project.JobRegistry, hook, models, nodes, rewards, deployer, policy_tuple(treasury))
     nodes.grantRole(nodes.JOB_MANAGER_ROLE(), jobs, sender=deployer)
-    rewards.grantRole(rewards.CREDITOR_ROLE(), jobs, sender=deployer)
+    rewards.wireCreditor(jobs, sender=deployer)
     for account in [*node_accounts[:3], requester]:
         hook.mint(account, 10_000 * ONE, sender=deployer)
     for account in node_accounts[:3]:
