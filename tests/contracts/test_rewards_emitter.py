@@ -10,6 +10,8 @@ import ape
 import pytest
 from eth_abi.abi import encode
 from eth_utils.crypto import keccak
+from hypothesis import HealthCheck, given, settings
+from hypothesis import strategies as st
 from web3.exceptions import ContractLogicError as Web3ContractLogicError
 
 from contract_helpers import (
@@ -22,6 +24,7 @@ from contract_helpers import (
     near,
     random_vector,
     time_travel,
+    web3_view,
 )
 
 BPS = 10_000
@@ -186,6 +189,103 @@ def test_epoch_without_work_emits_nothing(rewards: Any, chain: Any, accounts: An
     assert rewards.epochEmission(epoch) == 0
     with ape.reverts(rewards.RewardsNothingToClaim):
         rewards.claim([epoch], sender=accounts[1])
+
+
+# ------------------------------------------------------------------ the farming attack ("Emission can be farmed")
+@pytest.mark.parametrize("fee", [1, ONE])
+def test_quiet_epoch_self_paid_job_cannot_take_the_schedule(emitter: Any, token: Any, chain: Any, accounts: Any, creditor: Any, fee: int) -> None:
+    """One self-paid job in an otherwise empty epoch: before, its node took the epoch's whole schedule
+    (1,000 INFER here); now it gets at most emissionPerFeeBps of the fee, and the rest is never minted."""
+    node = accounts[1]
+    epoch = emitter.currentEpoch()
+    emitter.creditPoints([node], [fee], sender=creditor)
+    time_travel(chain, EPOCH)
+    schedule = emitter.emissionFor(epoch)
+    pending = emitter.pendingRewards(node, [epoch])
+    assert pending <= fee_bound(fee) < schedule, f"fee {fee} wei earned {pending} wei of a {schedule} wei schedule"
+    assert emitter.epochEmission(epoch) == fee_bound(fee)
+    supply = token.totalSupply()
+    if pending == 0:
+        with ape.reverts(emitter.RewardsNothingToClaim):
+            emitter.claim([epoch], sender=node)
+    else:
+        emitter.claim([epoch], sender=node)
+    assert token.totalSupply() - supply == fee_bound(fee)
+    # The unspent schedule never comes back: the epoch is done, and later epochs follow their own schedule.
+    assert emitter.pendingRewards(node, [epoch]) == 0
+    assert emitter.emitted(epoch) == fee_bound(fee)
+    assert emitter.emissionFor(epoch + 1) == schedule * DECAY_BPS // BPS
+
+
+def test_zero_fee_work_earns_no_emission(emitter: Any, chain: Any, accounts: Any, creditor: Any) -> None:
+    """A model's fee may be 0: its accepted jobs credit 0 points, which earn nothing, even in an empty epoch."""
+    epoch = emitter.currentEpoch()
+    tx = emitter.creditPoints([accounts[1], accounts[2]], [0, 0], sender=creditor)
+    assert [e.points for e in tx.decode_logs(emitter.PointsCredited)] == [0, 0]
+    time_travel(chain, EPOCH)
+    assert emitter.totalPoints(epoch) == 0
+    assert emitter.epochEmission(epoch) == 0
+    assert emitter.pendingRewards(accounts[1], [epoch]) == 0
+    with ape.reverts(emitter.RewardsNothingToClaim):
+        emitter.claim([epoch], sender=accounts[1])
+
+
+def self_dealer_net(fee: int, protocol_fee_bps: int, seats: int, emission: int) -> tuple[int, int]:
+    """(fees back, net) for a requester who owns every seat: pays `fee`, gets the seats' fees (split
+    as the JobRegistry pays them, rounding down) plus `emission`."""
+    fees_back = fee * (BPS - protocol_fee_bps) // BPS // seats * seats
+    return fees_back, fees_back + emission - fee
+
+
+def test_self_dealing_is_unprofitable_with_numbers(emitter: Any, token: Any, chain: Any, accounts: Any, creditor: Any) -> None:
+    fee = 1_000 * ONE
+    protocol_fee_bps = POLICY["protocol_fee_bps"]
+    seats = accounts[1:4]  # the self-dealer controls every seat of the committee
+    fee_each = fee * (BPS - protocol_fee_bps) // BPS // len(seats)
+    epoch = emitter.currentEpoch()
+    emitter.creditPoints(seats, [fee_each] * len(seats), sender=creditor)
+    time_travel(chain, EPOCH)
+    supply = token.totalSupply()
+    emission = sum(emitter.claim([epoch], sender=s).decode_logs(emitter.RewardsClaimed)[0].amount for s in seats)
+    assert token.totalSupply() - supply == emission
+    fees_back, net = self_dealer_net(fee, protocol_fee_bps, len(seats), emission)
+    numbers = (f"paid {fee / ONE:,.6f} INFER, fees back {fees_back / ONE:,.6f}, emission {emission / ONE:,.6f} "
+               f"(schedule {emitter.emissionFor(epoch) / ONE:,.6f}), net {net / ONE:,.6f}")
+    assert emission <= fee_bound(fees_back), numbers
+    assert net < 0, numbers
+    assert abs(net + 12 * ONE) <= 10, numbers  # 950 back + 38 emission - 1,000 paid, less a few wei of rounding
+
+
+@st.composite
+def _fee_and_rate(draw: st.DrawFn) -> tuple[int, int, int, int]:
+    """A fee, a protocol fee (the JobRegistry caps it at half), an emission rate satisfying
+    rate * (BPS - protocolFee) < protocolFee * BPS, and honest work sharing the epoch."""
+    protocol_fee_bps = draw(st.integers(1, BPS // 2))
+    rate = draw(st.integers(1, min(BPS - 1, (protocol_fee_bps * BPS - 1) // (BPS - protocol_fee_bps))))
+    fee = draw(st.integers(1, 10**9 * ONE))
+    honest = draw(st.sampled_from([0, 0, 1, ONE, 10**6 * ONE]))
+    return fee, protocol_fee_bps, rate, honest
+
+
+@settings(max_examples=25, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture])
+@given(case=_fee_and_rate())
+def test_self_dealing_is_unprofitable_for_any_fee_and_rate(project: Any, deployer: Any, token: Any, chain: Any, accounts: Any, case: tuple[int, int, int, int]) -> None:
+    """For any fee and any emissionPerFeeBps satisfying the relation documented on IRewardsEmitter, the
+    self-dealer's emission (read from the contract) never makes up the protocol fee it paid, whether its
+    job is alone in the epoch or shares it with honest work."""
+    fee, protocol_fee_bps, rate, honest = case
+    creditor, seats, honest_node = accounts[7], accounts[1:4], accounts[4]
+    e = deploy_emitter(project, deployer, token, chain, rate)
+    e.wireCreditor(creditor, sender=deployer)
+    fee_each = fee * (BPS - protocol_fee_bps) // BPS // len(seats)
+    e.creditPoints([*seats, honest_node], [fee_each] * len(seats) + [honest], sender=creditor)
+    time_travel(chain, EPOCH)
+    view = web3_view(chain, e)
+    emission = sum(view.functions.pendingRewards(s.address, [0]).call() for s in seats)
+    fees_back, net = self_dealer_net(fee, protocol_fee_bps, len(seats), emission)
+    numbers = f"fee {fee}, protocolFeeBps {protocol_fee_bps}, rate {rate}, fees back {fees_back}, emission {emission}, net {net}"
+    assert emission <= fee_bound(fees_back, rate), numbers
+    assert net < 0, numbers
 
 
 # ------------------------------------------------------------------ through the JobRegistry
