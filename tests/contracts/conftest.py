@@ -13,6 +13,7 @@ import pytest
 
 from contract_helpers import (
     DECAY_BPS,
+    EMISSION_PER_FEE_BPS,
     EPOCH,
     FEE,
     INITIAL_EMISSION,
@@ -80,7 +81,8 @@ def nodes(project: Any, deployer: Any, token: Any, models: Any) -> Any:
 
 @pytest.fixture(scope="session")
 def rewards(project: Any, deployer: Any, token: Any, chain: Any) -> Any:
-    r = deployer.deploy(project.RewardsEmitter, token, deployer, chain.pending_timestamp, EPOCH, INITIAL_EMISSION, DECAY_BPS)
+    r = deployer.deploy(project.RewardsEmitter, token, deployer, chain.pending_timestamp, EPOCH, INITIAL_EMISSION, DECAY_BPS,
+                        EMISSION_PER_FEE_BPS)
     token.wireMinter(r, sender=deployer)
     return r
 
@@ -89,7 +91,7 @@ def rewards(project: Any, deployer: Any, token: Any, chain: Any) -> Any:
 def jobs(project: Any, deployer: Any, token: Any, models: Any, nodes: Any, rewards: Any, treasury: Any) -> Any:
     j = deployer.deploy(project.JobRegistry, token, models, nodes, rewards, deployer, policy_tuple(treasury))
     nodes.wireJobManager(j, sender=deployer)
-    rewards.grantRole(rewards.CREDITOR_ROLE(), j, sender=deployer)
+    rewards.wireCreditor(j, sender=deployer)
     return j
 
 

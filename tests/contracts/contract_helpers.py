@@ -26,6 +26,8 @@ EPOCH = 3_600
 EMISSION_PER_FEE_BPS = 400  # 4% of fees earned, below the 5% protocol fee: self-dealing loses money
 INITIAL_EMISSION = 1_000 * ONE
 DECAY_BPS = 9_000
+# Emission per INFER of fees earned (bps); self-dealing stays unprofitable while
+# EMISSION_PER_FEE_BPS * (10_000 - protocol_fee_bps) < protocol_fee_bps * 10_000 (400 * 9_500 < 500 * 10_000).
 FEE = 1 * ONE
 COMMIT_WINDOW = 120
 REVEAL_WINDOW = 120
