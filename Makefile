@@ -21,12 +21,13 @@ NPM_STAMP := node_modules/.installed
 SOLC_STAMP := .solcx/.installed
 BUILD_STAMP := .build/.compiled
 
-.PHONY: help setup compile abi deploy demo test test-contracts test-unit test-e2e lint typecheck calibrate devnet-up devnet-down clean
+.PHONY: help setup compile abi deploy demo test test-contracts test-unit test-e2e soak lint typecheck calibrate devnet-up devnet-down clean
 
 help:
 	@echo "make setup        install Python and npm dependencies, solc, compile contracts"
 	@echo "make demo         devnet + deploy + 3 nodes + 10 verified jobs, then stop everything"
 	@echo "make test         every test (contracts on a throwaway devnet, unit, end to end)"
+	@echo "make soak         long randomized runs (the invariant machine under the soak profile)"
 	@echo "make lint         ruff, mypy and slither (also part of make test)"
 	@echo "make calibrate    regenerate the cosine-threshold evidence in docs/calibration/"
 	@echo "make devnet-up    start anvil --optimism on port $(DEVNET_PORT) (BLOCK_TIME=$(BLOCK_TIME))"
@@ -84,6 +85,12 @@ demo: setup
 test: setup lint
 	$(BIN)/infera-devnet run -- $(BIN)/ape test tests/contracts --network infera:devnet:node --disable-isolation -q --tb=short -p no:cacheprovider
 	$(BIN)/pytest tests -q --tb=short -p no:ape_test -p no:cacheprovider --ignore=tests/contracts
+
+# Long randomized runs, not part of `make test`: the same contract-test command under the Hypothesis
+# "soak" profile (tests/contracts/hypothesis_profiles.py). Add further long runs as more lines here.
+SOAK_ENV := INFERA_HYPOTHESIS_PROFILE=soak
+soak: setup
+	$(SOAK_ENV) $(BIN)/infera-devnet run -- $(BIN)/ape test tests/contracts/test_invariants.py --network infera:devnet:node --disable-isolation -q --tb=short -p no:cacheprovider
 
 # ruff and mypy on our Python; slither on our contracts (fails on any High or Medium finding).
 lint: setup
