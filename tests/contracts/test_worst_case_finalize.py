@@ -61,8 +61,11 @@ def test_model_registry_refuses_agreement_work_past_the_bound(models: Any, deplo
     bound = int(models.MAX_AGREEMENT_WORK())
     for quorum, dimension in SHAPES:
         assert quorum * quorum * dimension == bound
-        with reverts_with(models.ModelRegistryAgreementTooCostly, quorum=quorum, dimension=dimension + 32):
-            models.registerModel(model_params(name="too big", quorum=quorum, min_agreement=quorum // 2 + 1, dimension=dimension + 32), sender=deployer)
+        # One step past the bound: a larger committee, or (at MAX_QUORUM) wider vectors.
+        wider = quorum == int(models.MAX_QUORUM())
+        q, d = (quorum, dimension + 32) if wider else (quorum + 1, dimension)
+        with reverts_with(models.ModelRegistryAgreementTooCostly, quorum=q, dimension=d):
+            models.registerModel(model_params(name="too big", quorum=q, min_agreement=q // 2 + 1, dimension=d), sender=deployer)
 
 
 def test_worst_case_finalize_fits_half_a_block(shape: tuple[int, int], chain: Any, jobs: Any, token: Any, deployer: Any, requester: Any, big_committee: dict[str, Any]) -> None:
