@@ -410,7 +410,7 @@ contract JobRegistry is IJobRegistry, AccessControl, ReentrancyGuard {
                 emit DrawsRescheduled(block.number);
                 return (drawn, true);
             }
-            (uint256 jobId, uint8 seatsNeeded,) = _draws.pop();
+            (uint256 jobId, uint8 seatsNeeded) = _draws.pop();
             _draw(jobId, seatsNeeded, hash);
             ++drawn;
         }

@@ -42,7 +42,7 @@ library Agreement {
     /// @dev Check every revealed vector against its stored hash; masks[i] has bit j set when
     ///      seats i and j both revealed and agree (bit i itself unless the vector is zero).
     ///      Two seats of earlier rounds are never compared: the medoid is of the current round.
-    ///      Norms are computed once per vector, not once per pair.
+    ///      Each vector is prepared (spread into lanes, normed) once, not once per pair.
     function _masks(
         uint256 jobId,
         uint256 from,
@@ -51,21 +51,22 @@ library Agreement {
         bytes[] calldata vectors
     ) private view returns (uint256[] memory masks) {
         uint256 n = seats.length;
-        uint256[] memory norms = new uint256[](n);
+        Cosine.Prepared[] memory prepared = new Cosine.Prepared[](n);
         masks = new uint256[](n);
         uint256 revealedMask = 0;
         for (uint256 i = 0; i < n; ++i) {
             if (seats[i].state != IJobRegistry.SeatState.Revealed) continue;
             if (keccak256(vectors[i]) != seats[i].digest) revert IJobRegistry.JobRegistryVectorMismatch(jobId, i);
             revealedMask |= 1 << i;
-            norms[i] = Cosine.normSq(vectors[i]);
-            if (norms[i] != 0) masks[i] |= 1 << i;
+            prepared[i] = Cosine.prepare(vectors[i]);
+            if (prepared[i].normSq != 0) masks[i] |= 1 << i;
         }
         for (uint256 i = 0; i < n; ++i) {
             if (revealedMask & (1 << i) == 0) continue;
             for (uint256 j = i + 1 > from ? i + 1 : from; j < n; ++j) {
                 if (revealedMask & (1 << j) == 0) continue;
-                if (Cosine.agrees(Cosine.dot(vectors[i], vectors[j]), norms[i], norms[j], threshold)) {
+                int256 d = Cosine.dot(prepared[i], prepared[j]);
+                if (Cosine.agrees(d, prepared[i].normSq, prepared[j].normSq, threshold)) {
                     masks[i] |= 1 << j;
                     masks[j] |= 1 << i;
                 }

@@ -46,9 +46,9 @@ library DrawQueue {
         return q.head != q.tail && headBlock(q) < block.number;
     }
 
-    /// @notice Take the head's next job; returns it, its seat count and the block it is drawn from.
-    function pop(Queue storage q) internal returns (uint256 jobId, uint8 seats, uint256 drawBlock) {
-        drawBlock = headBlock(q);
+    /// @notice Take the head's next job; returns it and its seat count (see headBlock for the
+    ///         block it is drawn from).
+    function pop(Queue storage q) internal returns (uint256 jobId, uint8 seats) {
         Request storage r = q.items[q.head];
         (jobId, seats) = (r.firstJob, r.seats);
         if (r.count == 1) {

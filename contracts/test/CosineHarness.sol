@@ -13,8 +13,10 @@ contract CosineHarness {
     /// @param a Packed int8 vector.
     /// @param b Packed int8 vector.
     function stats(bytes calldata a, bytes calldata b) external pure returns (int256 d, uint256 na, uint256 nb) {
-        if (a.length != b.length || a.length % 32 != 0) revert CosineHarnessBadLengths(a.length, b.length);
-        return (Cosine.dot(a, b), Cosine.normSq(a), Cosine.normSq(b));
+        _checkLengths(a, b);
+        Cosine.Prepared memory pa = Cosine.prepare(a);
+        Cosine.Prepared memory pb = Cosine.prepare(b);
+        return (Cosine.dot(pa, pb), pa.normSq, pb.normSq);
     }
 
     /// @notice Whether cos(a, b) >= thresholdPpm / 1e6 under the on-chain rule.
@@ -22,7 +24,28 @@ contract CosineHarness {
     /// @param b Packed int8 vector.
     /// @param thresholdPpm Threshold, 1.0 == 1e6.
     function agrees(bytes calldata a, bytes calldata b, uint256 thresholdPpm) external pure returns (bool) {
+        _checkLengths(a, b);
+        Cosine.Prepared memory pa = Cosine.prepare(a);
+        Cosine.Prepared memory pb = Cosine.prepare(b);
+        return Cosine.agrees(Cosine.dot(pa, pb), pa.normSq, pb.normSq, thresholdPpm);
+    }
+
+    /// @notice Gas of preparing one vector, and of the dot product plus decision for one pair of
+    ///         prepared vectors (what finalize pays per vector and per pair).
+    /// @param a Packed int8 vector.
+    /// @param b Packed int8 vector.
+    function gasUsed(bytes calldata a, bytes calldata b) external view returns (uint256 perVector, uint256 perPair) {
+        _checkLengths(a, b);
+        uint256 start = gasleft();
+        Cosine.Prepared memory pa = Cosine.prepare(a);
+        perVector = start - gasleft();
+        Cosine.Prepared memory pb = Cosine.prepare(b);
+        start = gasleft();
+        Cosine.agrees(Cosine.dot(pa, pb), pa.normSq, pb.normSq, 999_200);
+        perPair = start - gasleft();
+    }
+
+    function _checkLengths(bytes calldata a, bytes calldata b) private pure {
         if (a.length != b.length || a.length % 32 != 0) revert CosineHarnessBadLengths(a.length, b.length);
-        return Cosine.agrees(Cosine.dot(a, b), Cosine.normSq(a), Cosine.normSq(b), thresholdPpm);
     }
 }

@@ -89,6 +89,9 @@ class Devnet:
     block_time: float = 0.0
     log_path: Path | None = None
     process: subprocess.Popen[bytes] | None = None
+    # With a block time: also mine every transaction at once (anvil --mixed-mining), so the chain
+    # is both quick and never idle. Committee draws need a block after the submitting one.
+    mixed_mining: bool = False
 
     @property
     def rpc_url(self) -> str:
@@ -108,6 +111,8 @@ class Devnet:
         ]
         if self.block_time > 0:
             cmd += ["--block-time", f"{self.block_time:g}"]
+            if self.mixed_mining:
+                cmd.append("--mixed-mining")
         return cmd
 
     def advance_time(self, seconds: int) -> None:

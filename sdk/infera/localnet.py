@@ -23,6 +23,7 @@ from infera.operator import ONE, register_or_top_up
 from infera.paths import project_root
 
 NETWORK = "infera:devnet"
+HEARTBEAT_S = 1.0  # seconds between empty blocks on an otherwise instant-mining devnet
 REQUESTER_KEY = DEVNET_KEYS[9]  # public anvil test key, devnet only
 
 
@@ -68,7 +69,12 @@ class LocalNetwork:
     # ------------------------------------------------------------------- chain
     def start_devnet(self) -> None:
         self.run_dir.mkdir(parents=True, exist_ok=True)
-        self.devnet = Devnet(port=free_port(), block_time=self.block_time, log_path=self.run_dir / "anvil.log")
+        # block_time 0 means instant inclusion: every transaction is mined at once, and a heartbeat
+        # block every second keeps the chain moving as a real one does (a committee is drawn from
+        # the block after its job's, which an idle automining devnet would never produce).
+        instant = self.block_time == 0
+        self.devnet = Devnet(port=free_port(), block_time=HEARTBEAT_S if instant else self.block_time,
+                             mixed_mining=instant, log_path=self.run_dir / "anvil.log")
         self.devnet.start()
 
     def deploy(self) -> Deployment:

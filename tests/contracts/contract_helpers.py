@@ -91,10 +91,9 @@ def web3_view(chain: Any, contract: Any) -> Any:
 
 def assign_all(jobs: Any, sender: Any, max_jobs: int = 64) -> Any:
     """Draw up to `max_jobs` queued committees. A draw is due once its block has a successor;
-    anvil mines only on transactions and ape estimates gas against the latest block, so mine
-    one first if none came since."""
-    if not jobs.drawsDue():
-        mine_block()
+    anvil mines only on transactions and ape estimates gas against the latest block, so mine one
+    first: then the estimate sees every queued draw that the transaction will make."""
+    mine_block()
     return jobs.assign(max_jobs, sender=sender)
 
 

@@ -100,3 +100,12 @@ def test_extreme_components_do_not_overflow(cosine_harness: Any) -> None:
 def test_wrong_lengths_revert(cosine_harness: Any, la: int, lb: int) -> None:
     with ape.reverts(cosine_harness.CosineHarnessBadLengths):
         cosine_harness.stats(bytes(la), bytes(lb))
+
+
+def test_gas_per_384_dimension_pair(cosine_harness: Any) -> None:
+    """Each vector is prepared once (lanes and norm), then each pair costs a MUL per 8 components."""
+    rng = np.random.default_rng(5)
+    a, b = (pack(rng.integers(-128, 128, 384).astype(np.int8)) for _ in range(2))
+    per_vector, per_pair = cosine_harness.gasUsed(a, b)
+    assert per_pair <= 5_000, f"{per_pair} gas per pair"
+    assert per_vector <= 15_000, f"{per_vector} gas per vector"

@@ -2,7 +2,9 @@
 
 from __future__ import annotations
 
+import json
 from collections.abc import Callable
+from pathlib import Path
 from typing import Any
 
 import ape
@@ -18,6 +20,7 @@ from contract_helpers import (
     ONE,
     REVEAL_WINDOW,
     SALT,
+    THRESHOLD_PPM,
     assign_all,
     commit_for,
     mine_block,
@@ -30,6 +33,7 @@ from contract_helpers import (
     time_travel,
 )
 from infera.chain import commitment_of
+from infera.vectors import cosine, unpack
 
 DRAWING, COMMITTING, REVEALING, ACCEPTED, REFUNDED = 1, 2, 3, 4, 5
 AGREED, DISAGREED, WITHHELD, MISSED, RELEASED = 0, 1, 2, 3, 4
@@ -801,3 +805,30 @@ def test_reentrancy_through_a_hooked_token_is_blocked(project: Any, deployer: An
     paid = {s.address: hook.balanceOf(s) - b for s, b in zip(seats, balances, strict=True)}
     assert sorted(paid.values())[0] == 0 and sorted(paid.values())[1] >= fee_each
     assert jobs.getJob(1).status == ACCEPTED
+
+
+DEPLOYED_THRESHOLD_PPM = int(
+    json.loads((Path(__file__).parents[2] / "docs/calibration/all-minilm-l6-v2.json").read_text())["threshold_ppm"]
+)
+
+
+@pytest.mark.parametrize("threshold_ppm", [THRESHOLD_PPM, DEPLOYED_THRESHOLD_PPM], ids=["test-0.9", "deployed"])
+def test_agreement_at_the_test_and_the_deployed_threshold(threshold_ppm: int, jobs: Any, models: Any, token: Any, deployer: Any, requester: Any, node_accounts: list[Any], register: Callable[..., None], draw: Callable[[], Any], run_job: Callable[..., Any]) -> None:
+    """Honest int8 vectors agree at both thresholds; a vector as far off as a cheaper model's
+    (cosine ~0.985) passes the loose test threshold but is slashed at the deployed one."""
+    models.registerModel(model_params(name="calibrated", threshold=threshold_ppm), sender=deployer)
+    for account in node_accounts[:3]:
+        register(account, model_ids=[2])
+    token.approve(jobs, 2 * FEE, sender=requester)
+    jobs.submit(2, ["honest", "one cheap vector"], FEE, False, sender=requester)
+    draw()
+    base = random_vector(7)
+    honest = [base, near(base, 1, noise=0.003), near(base, 2, noise=0.003)]
+    cheat = near(base, 3, noise=0.05)
+    assert cosine(unpack(base), unpack(honest[1])) > DEPLOYED_THRESHOLD_PPM / 1e6 > cosine(unpack(base), unpack(cheat)) > 0.98
+    seats = run_job(1, honest)
+    assert len(jobs.finalize(1, honest, sender=seats[0]).decode_logs(jobs.JobAccepted)[0].agreeing) == 3
+    vectors = [*honest[:2], cheat]
+    seats = run_job(2, vectors)
+    outcomes = {e.node: e.outcome for e in jobs.finalize(2, vectors, sender=seats[0]).decode_logs(jobs.SeatSettled)}
+    assert outcomes[seats[2].address] == (AGREED if threshold_ppm == THRESHOLD_PPM else DISAGREED)

@@ -43,12 +43,18 @@ def creditor(accounts: Any) -> Any:
 
 
 @pytest.fixture
-def emitter(project: Any, deployer: Any, token: Any, chain: Any, creditor: Any) -> Any:
+def emission_token(project: Any, deployer: Any) -> Any:
+    """A fresh INFER whose minter is still free to wire (the session token's minter is `rewards`)."""
+    return deployer.deploy(project.InferToken, 10**9 * ONE, deployer, deployer, 0)
+
+
+@pytest.fixture
+def emitter(project: Any, deployer: Any, emission_token: Any, chain: Any, creditor: Any) -> Any:
     """A FRESH RewardsEmitter wired to `creditor` (the session's `rewards` gets wired to the JobRegistry,
-    for good). Deployed inside the test's snapshot, so it is gone after the test."""
-    e = deploy_emitter(project, deployer, token, chain)
+    for good) and minting a fresh token. Deployed inside the test's snapshot, so it is gone after the test."""
+    e = deploy_emitter(project, deployer, emission_token, chain)
     e.wireCreditor(creditor, sender=deployer)
-    token.grantRole(token.MINTER_ROLE(), e, sender=deployer)
+    emission_token.wireMinter(e, sender=deployer)
     return e
 
 
@@ -122,7 +128,7 @@ def test_only_creditor_credits(emitter: Any, deployer: Any, accounts: Any, credi
 
 
 # ------------------------------------------------------------------ claims
-def test_claims_split_by_points_after_epoch_closes(emitter: Any, token: Any, chain: Any, accounts: Any, creditor: Any) -> None:
+def test_claims_split_by_points_after_epoch_closes(emitter: Any, emission_token: Any, chain: Any, accounts: Any, creditor: Any) -> None:
     """A busy epoch: fees earned are large enough that the schedule is the binding bound."""
     epoch = emitter.currentEpoch()
     emitter.creditPoints([accounts[1], accounts[2]], [30_000 * ONE, 10_000 * ONE], sender=creditor)
@@ -133,10 +139,10 @@ def test_claims_split_by_points_after_epoch_closes(emitter: Any, token: Any, cha
     assert fee_bound(40_000 * ONE) > emission
     assert emitter.epochEmission(epoch) == emission
     assert emitter.pendingRewards(accounts[1], [epoch]) == emission * 3 // 4
-    before = token.balanceOf(accounts[1])
+    before = emission_token.balanceOf(accounts[1])
     tx = emitter.claim([epoch], sender=accounts[1])
     assert tx.decode_logs(emitter.RewardsClaimed)[0].amount == emission * 3 // 4
-    assert token.balanceOf(accounts[1]) == before + emission * 3 // 4
+    assert emission_token.balanceOf(accounts[1]) == before + emission * 3 // 4
     assert emitter.claimed(epoch, accounts[1])
     assert emitter.pendingRewards(accounts[1], [epoch]) == 0
     with ape.reverts(emitter.RewardsAlreadyClaimed):
@@ -147,7 +153,7 @@ def test_claims_split_by_points_after_epoch_closes(emitter: Any, token: Any, cha
         emitter.claim([epoch], sender=accounts[3])  # earned no points
 
 
-def test_fee_bound_binds_in_a_quiet_epoch_and_splits_pro_rata(emitter: Any, token: Any, chain: Any, accounts: Any, creditor: Any) -> None:
+def test_fee_bound_binds_in_a_quiet_epoch_and_splits_pro_rata(emitter: Any, emission_token: Any, chain: Any, accounts: Any, creditor: Any) -> None:
     epoch = emitter.currentEpoch()
     emitter.creditPoints([accounts[1], accounts[2]], [3 * ONE, 1 * ONE], sender=creditor)
     time_travel(chain, EPOCH)
@@ -193,7 +199,7 @@ def test_epoch_without_work_emits_nothing(rewards: Any, chain: Any, accounts: An
 
 # ------------------------------------------------------------------ the farming attack ("Emission can be farmed")
 @pytest.mark.parametrize("fee", [1, ONE])
-def test_quiet_epoch_self_paid_job_cannot_take_the_schedule(emitter: Any, token: Any, chain: Any, accounts: Any, creditor: Any, fee: int) -> None:
+def test_quiet_epoch_self_paid_job_cannot_take_the_schedule(emitter: Any, emission_token: Any, chain: Any, accounts: Any, creditor: Any, fee: int) -> None:
     """One self-paid job in an otherwise empty epoch: before, its node took the epoch's whole schedule
     (1,000 INFER here); now it gets at most emissionPerFeeBps of the fee, and the rest is never minted."""
     node = accounts[1]
@@ -204,13 +210,13 @@ def test_quiet_epoch_self_paid_job_cannot_take_the_schedule(emitter: Any, token:
     pending = emitter.pendingRewards(node, [epoch])
     assert pending <= fee_bound(fee) < schedule, f"fee {fee} wei earned {pending} wei of a {schedule} wei schedule"
     assert emitter.epochEmission(epoch) == fee_bound(fee)
-    supply = token.totalSupply()
+    supply = emission_token.totalSupply()
     if pending == 0:
         with ape.reverts(emitter.RewardsNothingToClaim):
             emitter.claim([epoch], sender=node)
     else:
         emitter.claim([epoch], sender=node)
-    assert token.totalSupply() - supply == fee_bound(fee)
+    assert emission_token.totalSupply() - supply == fee_bound(fee)
     # The unspent schedule never comes back: the epoch is done, and later epochs follow their own schedule.
     assert emitter.pendingRewards(node, [epoch]) == 0
     assert emitter.emitted(epoch) == fee_bound(fee)
@@ -237,7 +243,7 @@ def self_dealer_net(fee: int, protocol_fee_bps: int, seats: int, emission: int) 
     return fees_back, fees_back + emission - fee
 
 
-def test_self_dealing_is_unprofitable_with_numbers(emitter: Any, token: Any, chain: Any, accounts: Any, creditor: Any) -> None:
+def test_self_dealing_is_unprofitable_with_numbers(emitter: Any, emission_token: Any, chain: Any, accounts: Any, creditor: Any) -> None:
     fee = 1_000 * ONE
     protocol_fee_bps = POLICY["protocol_fee_bps"]
     seats = accounts[1:4]  # the self-dealer controls every seat of the committee
@@ -245,9 +251,9 @@ def test_self_dealing_is_unprofitable_with_numbers(emitter: Any, token: Any, cha
     epoch = emitter.currentEpoch()
     emitter.creditPoints(seats, [fee_each] * len(seats), sender=creditor)
     time_travel(chain, EPOCH)
-    supply = token.totalSupply()
+    supply = emission_token.totalSupply()
     emission = sum(emitter.claim([epoch], sender=s).decode_logs(emitter.RewardsClaimed)[0].amount for s in seats)
-    assert token.totalSupply() - supply == emission
+    assert emission_token.totalSupply() - supply == emission
     fees_back, net = self_dealer_net(fee, protocol_fee_bps, len(seats), emission)
     numbers = (f"paid {fee / ONE:,.6f} INFER, fees back {fees_back / ONE:,.6f}, emission {emission / ONE:,.6f} "
                f"(schedule {emitter.emissionFor(epoch) / ONE:,.6f}), net {net / ONE:,.6f}")

@@ -27,9 +27,9 @@ from contract_helpers import (
 from infera.vectors import quantize_packed
 
 BLOCK_GAS = 30_000_000  # an OP-stack chain's block gas limit (Base and OP mainnet: 30M or more)
-# Shapes at the bound, quorum^2 * dimension == MAX_AGREEMENT_WORK (65,536): the widest vectors,
-# and the largest committee that still has room for 1,024 dimensions.
-SHAPES = [(4, 4096), (8, 1024)]
+# Shapes at the bound, quorum^2 * dimension == MAX_AGREEMENT_WORK (262,144): the widest vectors,
+# and the largest committee (MAX_QUORUM) with the widest vectors it may have.
+SHAPES = [(8, 4096), (16, 1024)]
 
 
 def _vector(seed: int, dimension: int) -> bytes:
@@ -61,8 +61,11 @@ def test_model_registry_refuses_agreement_work_past_the_bound(models: Any, deplo
     bound = int(models.MAX_AGREEMENT_WORK())
     for quorum, dimension in SHAPES:
         assert quorum * quorum * dimension == bound
-        with reverts_with(models.ModelRegistryAgreementTooCostly, quorum=quorum + 1, dimension=dimension):
-            models.registerModel(model_params(name="too big", quorum=quorum + 1, min_agreement=quorum, dimension=dimension), sender=deployer)
+        # One step past the bound: a larger committee, or (at MAX_QUORUM) wider vectors.
+        wider = quorum == int(models.MAX_QUORUM())
+        q, d = (quorum, dimension + 32) if wider else (quorum + 1, dimension)
+        with reverts_with(models.ModelRegistryAgreementTooCostly, quorum=q, dimension=d):
+            models.registerModel(model_params(name="too big", quorum=q, min_agreement=q // 2 + 1, dimension=d), sender=deployer)
 
 
 def test_worst_case_finalize_fits_half_a_block(shape: tuple[int, int], chain: Any, jobs: Any, token: Any, deployer: Any, requester: Any, big_committee: dict[str, Any]) -> None:

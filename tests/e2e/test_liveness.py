@@ -42,6 +42,8 @@ async def _dead_and_withholding_nodes(net: LocalNetwork) -> dict[str, object]:
     client = InferaClient(chain)
     try:
         job_id = (await client.submit_texts(["A job must outlive the nodes first drawn for it."]))[0]
+        # The committee is drawn by a running node's assign() once the next block exists.
+        await _wait_job(chain, job_id, lambda j: j.status is not JobStatus.DRAWING, "drawn")
         first_round = [s.node for s in await chain.get_seats(job_id)]
         # Staked only now, so only a redraw can give them a seat.
         await net.register_nodes([4, 5, 6])
