@@ -13,6 +13,7 @@ import time
 from dataclasses import dataclass, field
 
 import numpy as np
+import numpy.typing as npt
 import structlog
 from eth_utils.crypto import keccak
 from web3.contract.async_contract import AsyncContractFunction
@@ -22,6 +23,7 @@ from web3.types import TxReceipt
 from infera.chain import Chain, commitment_of
 from infera.deployment import load_deployment
 from infera.errors import ConfigError, ContractRevert, InferaError, InsufficientStake, TransactionFailed
+from infera.inputs import canonical_text
 from infera.types import Job, JobStatus, SeatState
 from infera.vectors import quantize_packed
 from oracle_node import faults
@@ -33,6 +35,9 @@ log = structlog.get_logger("oracle_node")
 
 # Models this node software can run, by registered name -> local weights folder.
 LOCAL_MODELS = {"all-MiniLM-L6-v2": minilm_path}
+# A job whose processing fails this many times (with backoff 2, 4, 8, ... s) is given up, so one
+# hostile or broken job can never hold the node's loop or its other jobs.
+MAX_JOB_ATTEMPTS = 5
 
 
 class NotRegistered(InferaError):
@@ -63,6 +68,8 @@ class OracleNode:
     served: dict[int, ServedModel] = field(default_factory=dict)
     _stopping: asyncio.Event = field(default_factory=asyncio.Event)
     _rng: np.random.Generator = field(default_factory=np.random.default_rng)
+    _failures: dict[int, int] = field(default_factory=dict)  # job id -> failed attempts
+    _retry_at: dict[int, float] = field(default_factory=dict)  # job id -> monotonic time
 
     # ---------------------------------------------------------------- lifecycle
     async def setup(self) -> None:
@@ -110,8 +117,8 @@ class OracleNode:
             while not self._stopping.is_set():
                 try:
                     await self.tick()
-                except (TimeoutError, InferaError, OSError) as exc:
-                    log.warning("tick failed; retrying", error=str(exc), kind=type(exc).__name__)
+                except Exception as exc:  # noqa: BLE001 - nothing outside the node may stop it
+                    log.warning("tick failed; retrying", error=str(exc), kind=type(exc).__name__, exc_info=True)
                 try:
                     await asyncio.wait_for(self._stopping.wait(), timeout=self.settings.poll_interval)
                 except TimeoutError:
@@ -167,30 +174,66 @@ class OracleNode:
         pending = store.in_states(WorkState.ASSIGNED)
         if not pending:
             return
-        jobs = {w.job_id: await chain.get_job(w.job_id) for w in pending}
         by_model: dict[int, list[tuple[int, str]]] = {}
-        for job_id, job in jobs.items():
-            if job.status is not JobStatus.COMMITTING or job.model_id not in self.served:
-                store.set_state(job_id, WorkState.DONE)
+        for work in pending:
+            if self._retry_at.get(work.job_id, 0.0) > time.monotonic():
                 continue
-            text = await self._input_text(job_id, job)
-            by_model.setdefault(job.model_id, []).append((job_id, faults.adjust_input(self.settings.fault, text)))
+            try:
+                job = await chain.get_job(work.job_id)
+                if job.status is not JobStatus.COMMITTING or job.model_id not in self.served:
+                    store.set_state(work.job_id, WorkState.DONE)
+                    continue
+                text = await self._input_text(work.job_id, job)
+            except Exception as exc:  # noqa: BLE001 - isolate the job, retry it with backoff
+                self._job_failed(work.job_id, "read input", exc)
+                continue
+            by_model.setdefault(job.model_id, []).append((work.job_id, faults.adjust_input(self.settings.fault, text)))
         for model_id, items in by_model.items():
             started = time.perf_counter()
-            vectors = await asyncio.to_thread(self.served[model_id].embedder.embed, [t for _, t in items])
-            log.info("embedded", model=model_id, jobs=len(items), seconds=round(time.perf_counter() - started, 3))
-            for (job_id, _), vector in zip(items, vectors, strict=True):
+            for job_id, vector in await self._embed_isolated(model_id, items):
                 packed = quantize_packed(faults.adjust_vector(self.settings.fault, vector, self._rng))
                 store.seal(job_id, packed, os.urandom(32))
+            log.info("embedded", model=model_id, jobs=len(items), seconds=round(time.perf_counter() - started, 3))
         for work in store.in_states(WorkState.SEALED):
             await self._send_commit(work)
 
+    async def _embed_isolated(self, model_id: int, items: list[tuple[int, str]]) -> list[tuple[int, npt.NDArray[np.float32]]]:
+        """Embed a batch; if the batch fails, embed one by one so only the bad job is set back."""
+        embedder = self.served[model_id].embedder
+        try:
+            vectors = await asyncio.to_thread(embedder.embed, [t for _, t in items])
+            return [(job_id, v) for (job_id, _), v in zip(items, vectors, strict=True)]
+        except Exception as exc:  # noqa: BLE001 - find the job that broke the batch
+            log.warning("batch embedding failed; embedding one by one", model=model_id, jobs=len(items), error=str(exc))
+        done = []
+        for job_id, text in items:
+            try:
+                done.append((job_id, (await asyncio.to_thread(embedder.embed, [text]))[0]))
+            except Exception as exc:  # noqa: BLE001 - isolate the job, retry it with backoff
+                self._job_failed(job_id, "embed", exc)
+        return done
+
+    def _job_failed(self, job_id: int, step: str, exc: Exception) -> None:
+        """Log a job's failure with its id; retry with exponential backoff, then give it up."""
+        _, store = self._parts()
+        attempts = self._failures.get(job_id, 0) + 1
+        self._failures[job_id] = attempts
+        if attempts >= MAX_JOB_ATTEMPTS:
+            store.set_state(job_id, WorkState.DONE)
+            log.error("job given up", job=job_id, step=step, attempts=attempts, error=str(exc), kind=type(exc).__name__)
+            return
+        self._retry_at[job_id] = time.monotonic() + 2.0**attempts
+        log.warning("job step failed; will retry", job=job_id, step=step, attempt=attempts, error=str(exc),
+                    kind=type(exc).__name__)
+
     async def _input_text(self, job_id: int, job: Job) -> str:
+        """The canonical text of the job's input bytes, after checking them against the hash the
+        contract stored (the bytes, not the text: invalid UTF-8 is a valid input)."""
         chain, _ = self._parts()
-        text = await chain.job_input(job_id)
-        if keccak(text.encode("utf-8")) != job.input_hash:
+        raw = await chain.job_input(job_id)
+        if keccak(raw) != job.input_hash:
             raise InferaError(f"job {job_id}: input in the event does not match the stored input hash")
-        return text
+        return canonical_text(raw)
 
     async def _send_commit(self, work: Work) -> None:
         chain, store = self._parts()

@@ -9,6 +9,7 @@ from __future__ import annotations
 import asyncio
 from typing import Any, cast
 
+from eth_abi.abi import decode as abi_decode
 from eth_abi.abi import encode as abi_encode
 from eth_account import Account
 from eth_account.signers.local import LocalAccount
@@ -177,12 +178,21 @@ class Chain:
         except ContractLogicError as exc:
             raise (decode_revert(_revert_data(exc)) or exc) from None
 
-    async def job_input(self, job_id: int) -> str:
-        """The input text a job was submitted with, from its JobSubmitted event."""
-        events = await self.logs(self.jobs, "JobSubmitted", self.deployment.deployment_block, jobId=job_id)
-        if not events:
+    async def job_input(self, job_id: int) -> bytes:
+        """The input bytes a job was submitted with, from its JobSubmitted event. They are read
+        raw: the contract accepts any bytes, and decoding them as a Solidity string would fail
+        on invalid UTF-8. `infera.inputs.canonical_text` gives the text nodes embed."""
+        event = self.jobs.events.JobSubmitted
+        topics = [event.topic, "0x" + job_id.to_bytes(32, "big").hex()]
+        found = await self.w3.eth.get_logs(
+            {"address": self.jobs.address, "topics": topics, "fromBlock": self.deployment.deployment_block}
+        )
+        if not found:
             raise InferaError(f"no JobSubmitted event for job {job_id}")
-        return str(events[0]["args"]["input"])
+        # Non-indexed fields: (bytes32 inputHash, string input, uint96 fee); a string is encoded
+        # exactly as bytes are, so decoding it as bytes never fails.
+        _, raw, _ = abi_decode(["bytes32", "bytes", "uint96"], bytes(found[0]["data"]))
+        return bytes(raw)
 
     async def revealed_vectors(self, job_id: int) -> dict[str, bytes]:
         """Every vector revealed for a job, over all its rounds, by node address."""

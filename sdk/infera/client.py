@@ -23,15 +23,11 @@ from web3.logs import DISCARD
 from infera.chain import Chain
 from infera.deployment import Deployment, load_deployment
 from infera.errors import InferaError, InsufficientBalance, JobTimeout
+from infera.inputs import InvalidInput, canonical_text, encode_input
 from infera.types import Job, JobStatus
 from infera.vectors import PPM, cosine, unpack
 
-MAX_INPUT_BYTES = 2048
 MAX_BATCH = 64
-
-
-class InvalidInput(InferaError, ValueError):
-    """An input cannot be submitted (empty, too long, not text)."""
 
 
 @dataclass(frozen=True)
@@ -68,17 +64,12 @@ class Verification:
 
 
 def validate_inputs(texts: list[str]) -> None:
-    """Reject what the contract would reject, with the offending index in the message."""
+    """Reject what the contract would reject, and text that is not valid Unicode (which no UTF-8
+    encoding exists for), with the offending index in the message."""
     if not texts:
         raise InvalidInput("no inputs given")
     for i, text in enumerate(texts):
-        if not isinstance(text, str):
-            raise InvalidInput(f"input {i} is {type(text).__name__}, not str")
-        size = len(text.encode("utf-8"))
-        if size == 0:
-            raise InvalidInput(f"input {i} is empty")
-        if size > MAX_INPUT_BYTES:
-            raise InvalidInput(f"input {i} is {size} bytes of UTF-8; the limit is {MAX_INPUT_BYTES}")
+        encode_input(text, i)
 
 
 class InferaClient:
@@ -166,7 +157,7 @@ class InferaClient:
         )
 
     async def input_of(self, job_id: int) -> str:
-        return await self.chain.job_input(job_id)
+        return canonical_text(await self.chain.job_input(job_id))
 
     async def verification(self, job_id: int) -> Verification:
         """Every revealed vector of the job and the integer cosine of each pair."""

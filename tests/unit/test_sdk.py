@@ -13,6 +13,7 @@ from eth_utils.crypto import keccak
 
 from infera.abi import decode_revert, load_abi
 from infera.client import InvalidInput, validate_inputs
+from infera.inputs import canonical_text
 from infera.deployment import deployment_file, load_deployment
 from infera.errors import DeploymentNotFound, UnknownModel
 from infera.paths import project_root
@@ -74,7 +75,8 @@ def test_every_contract_error_has_a_unique_selector() -> None:
 @pytest.mark.parametrize(
     ("texts", "message"),
     [([], "no inputs"), ([""], "input 0 is empty"), (["ok", "x" * 2049], "input 1 is 2049 bytes"),
-     (["é" * 1025], "2050 bytes"), ([b"bytes"], "not str")],
+     (["é" * 1025], "2050 bytes"), ([b"bytes"], "not str"),
+     (["ok", "lone \udc80 surrogate"], "input 1 is not valid Unicode")],
 )
 def test_invalid_inputs_are_rejected_before_any_transaction(texts: list[str], message: str) -> None:
     with pytest.raises(InvalidInput, match=message):
@@ -87,3 +89,13 @@ def test_exported_abis_match_the_build() -> None:
         pytest.skip("contracts not compiled (make setup compiles them)")
     result = subprocess.run([sys.executable, "toolchain/export_abi.py", "--check"], cwd=project_root(), capture_output=True, text=True)
     assert result.returncode == 0, result.stderr
+
+
+@pytest.mark.parametrize(
+    ("raw", "text"),
+    [(b"plain", "plain"), (b"\xff\xfe\xfd\xfc", "\ufffd" * 4), (b"nul\x00ok", "nul\x00ok"),
+     ("\U0001d538".encode() * 2, "\U0001d538" * 2), (b"cut \xf0\x9d\x94", "cut \ufffd")],
+)
+def test_every_node_embeds_the_same_canonical_text(raw: bytes, text: str) -> None:
+    """The protocol's rule for input bytes: UTF-8, each invalid sequence replaced by U+FFFD."""
+    assert canonical_text(raw) == text
