@@ -21,12 +21,13 @@ NPM_STAMP := node_modules/.installed
 SOLC_STAMP := .solcx/.installed
 BUILD_STAMP := .build/.compiled
 
-.PHONY: help setup compile abi deploy demo test test-contracts test-unit test-e2e soak lint typecheck calibrate devnet-up devnet-down clean
+.PHONY: help setup compile abi deploy demo test test-contracts test-unit test-e2e soak gas-snapshot lint typecheck calibrate devnet-up devnet-down clean
 
 help:
 	@echo "make setup        install Python and npm dependencies, solc, compile contracts"
 	@echo "make demo         devnet + deploy + 3 nodes + 10 verified jobs, then stop everything"
 	@echo "make test         every test (contracts on a throwaway devnet, unit, end to end)"
+	@echo "make gas-snapshot refresh the committed gas figures after a change that moves gas on purpose"
 	@echo "make soak         long randomized runs (the invariant machine under the soak profile)"
 	@echo "make lint         ruff, mypy and slither (also part of make test)"
 	@echo "make calibrate    regenerate the cosine-threshold evidence in docs/calibration/"
@@ -91,6 +92,11 @@ test: setup lint
 SOAK_ENV := INFERA_HYPOTHESIS_PROFILE=soak
 soak: setup
 	$(SOAK_ENV) $(BIN)/infera-devnet run -- $(BIN)/ape test tests/contracts/test_invariants.py --network infera:devnet:node --disable-isolation -q --tb=short -p no:cacheprovider
+
+# Refresh tests/contracts/gas_snapshot.json after a change that moves gas on purpose; commit it
+# with the change (make test fails when a tracked figure rises more than 2% above it).
+gas-snapshot: setup
+	INFERA_UPDATE_GAS_SNAPSHOT=1 $(BIN)/infera-devnet run -- $(BIN)/ape test tests/contracts/test_gas_snapshot.py --network infera:devnet:node --disable-isolation -q --tb=short -p no:cacheprovider
 
 # ruff and mypy on our Python; slither on our contracts (fails on any High or Medium finding).
 lint: setup

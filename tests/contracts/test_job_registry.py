@@ -710,41 +710,6 @@ def test_unknown_job_reverts(jobs: Any) -> None:
     assert list(jobs.getSeats(1)) == []
 
 
-def test_gas_per_job(jobs: Any, token: Any, requester: Any, three_nodes: list[Any], run_job: Callable[..., Any], chain: Any, accounts: Any) -> None:
-    """Gas of each step for one 384-dim job with a 3-node committee, against budgets."""
-    import json
-    from pathlib import Path
-
-    token.approve(jobs, 11 * FEE, sender=requester)
-    single = jobs.submit(1, ["a single job"], FEE, False, sender=requester)
-    assign_single = assign_all(jobs, requester, 64)
-    batch = jobs.submit(1, [f"batched job {i}" for i in range(10)], FEE, False, sender=requester)
-    assign_batch = assign_all(jobs, requester, 64)
-    base = random_vector(5)
-    vectors = [base, near(base, 1), near(base, 2)]
-    seats = accounts_of(accounts, seat_nodes(jobs, 1))
-    commits = [jobs.commit(1, commit_for(chain, jobs, 1, s, v), sender=s) for s, v in zip(seats, vectors, strict=True)]
-    reveals = [jobs.reveal(1, v, SALT, sender=s) for s, v in zip(seats, vectors, strict=True)]
-    final = jobs.finalize(1, vectors, sender=seats[0])
-    report = {
-        "submit_single": single.gas_used,
-        "assign_single": assign_single.gas_used,
-        "submit_batch10_per_job": batch.gas_used // 10,
-        "assign_batch10_per_job": assign_batch.gas_used // 10,
-        "commit_max": max(c.gas_used for c in commits),
-        "reveal_max": max(r.gas_used for r in reveals),
-        "finalize": final.gas_used,
-    }
-    out = Path(".run/gas-report.json")
-    out.parent.mkdir(exist_ok=True)
-    out.write_text(json.dumps(report, indent=2) + "\n")
-    budgets = {"submit_single": 250_000, "assign_single": 450_000, "submit_batch10_per_job": 150_000,
-               "assign_batch10_per_job": 300_000, "commit_max": 150_000,
-               "reveal_max": 120_000, "finalize": 700_000}
-    for step, used in report.items():
-        assert used <= budgets[step], f"{step} used {used} gas, budget {budgets[step]}"
-
-
 def test_colluding_minority_two_of_five_is_outvoted(jobs: Any, models: Any, nodes: Any, deployer: Any, token: Any, requester: Any, node_accounts: list[Any], register: Callable[..., None], run_job: Callable[..., Any]) -> None:
     models.registerModel(model_params(name="five", quorum=5, min_agreement=3), sender=deployer)
     for account in node_accounts[:5]:
