@@ -13,9 +13,9 @@ from eth_utils.crypto import keccak
 
 from infera.abi import decode_revert, load_abi
 from infera.client import InvalidInput, validate_inputs
-from infera.inputs import canonical_text
 from infera.deployment import deployment_file, load_deployment
 from infera.errors import DeploymentNotFound, UnknownModel
+from infera.inputs import canonical_text
 from infera.paths import project_root
 
 RECORD = {
