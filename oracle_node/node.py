@@ -12,6 +12,7 @@ import os
 import time
 from dataclasses import dataclass, field
 
+import aiohttp
 import numpy as np
 import numpy.typing as npt
 import structlog
@@ -36,8 +37,10 @@ log = structlog.get_logger("oracle_node")
 # Models this node software can run, by registered name -> local weights folder.
 LOCAL_MODELS = {"all-MiniLM-L6-v2": minilm_path}
 # A job whose processing fails this many times (with backoff 2, 4, 8, ... s) is given up, so one
-# hostile or broken job can never hold the node's loop or its other jobs.
+# hostile or broken job can never hold the node's loop or its other jobs. Failures of the RPC
+# connection itself are not the job's fault and spend no attempt.
 MAX_JOB_ATTEMPTS = 5
+TRANSIENT = (aiohttp.ClientError, TimeoutError, OSError)
 
 
 class NotRegistered(InferaError):
@@ -184,6 +187,8 @@ class OracleNode:
                     store.set_state(work.job_id, WorkState.DONE)
                     continue
                 text = await self._input_text(work.job_id, job)
+            except TRANSIENT:
+                raise  # the RPC, not the job: the whole tick is retried, and no attempt is spent
             except Exception as exc:  # noqa: BLE001 - isolate the job, retry it with backoff
                 self._job_failed(work.job_id, "read input", exc)
                 continue
