@@ -138,15 +138,14 @@ class Chain:
     async def transact_node_op(self, fn: AsyncContractFunction, attempts: int = 5) -> TxReceipt:
         """Send a NodeRegistry call that changes what committee draws read. Those wait while a
         draw's block hash is public, so draw what is due first and retry (bounded)."""
-        for _ in range(attempts - 1):
+        for attempt in range(1, attempts + 1):
             await self.assign_due()
             try:
                 return await self.transact(fn)
             except ContractRevert as exc:
-                if exc.name != "NodeRegistryDrawsDue":
+                if exc.name != "NodeRegistryDrawsDue" or attempt == attempts:
                     raise
-        await self.assign_due()
-        return await self.transact(fn)
+        raise AssertionError("unreachable: the last attempt returns or raises")
 
     # ------------------------------------------------------------------- reads
     async def get_job(self, job_id: int) -> Job:

@@ -28,7 +28,7 @@ POISON = [
 SUBMIT = keccak(text="submit(uint32,string[],uint96,bool)")[:4]
 
 
-async def _poison_then_normal(net: LocalNetwork) -> tuple[list[int], int, list[JobStatus]]:
+async def _poison_then_normal(net: LocalNetwork) -> list[JobStatus]:
     attacker = await net.connect(DEVNET_KEYS[8])  # public anvil test key, devnet only
     try:
         poisoned = await _raw_submit(attacker)
@@ -38,8 +38,7 @@ async def _poison_then_normal(net: LocalNetwork) -> tuple[list[int], int, list[J
     client = InferaClient(chain)
     try:
         [normal] = await client.submit_texts(["An honest question after the poison."])
-        results = [await client.wait_for_result(job_id, timeout=240) for job_id in [*poisoned, normal]]
-        return poisoned, normal, [r.status for r in results]
+        return [(await client.wait_for_result(job_id, timeout=240)).status for job_id in [*poisoned, normal]]
     finally:
         await chain.close()
 
@@ -63,7 +62,7 @@ def test_poisoned_inputs_are_served_and_never_stop_a_node(network: LocalNetwork)
     asyncio.run(network.register_nodes([1, 2, 3]))
     nodes = [network.start_node(i) for i in (1, 2, 3)]
     network.wait_nodes_ready()
-    _, _, statuses = asyncio.run(_poison_then_normal(network))
+    statuses = asyncio.run(_poison_then_normal(network))
     assert statuses == [JobStatus.ACCEPTED] * (len(POISON) + 1), statuses
     for node in nodes:
         assert node.process.poll() is None, f"node {node.index} exited:\n{node.log_text()[-3000:]}"
