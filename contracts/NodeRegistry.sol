@@ -13,9 +13,10 @@ import {SumTree} from "./libraries/SumTree.sol";
 /// @title NodeRegistry
 /// @notice Oracle nodes: registration, INFER stake with an unbonding period, the models each
 ///         serves, its capacity and reputation, and stake-weighted committee selection.
-/// @dev Selection weight is `min(stake, stakeCap) * reputation / REP_ONE` while a node is
-///      eligible (stake at least the minimum, open jobs below capacity, not ejected) and 0
-///      otherwise. The cap bounds how often one operator is drawn; a committee never seats the
+/// @dev A node's tree weight is `min(stake, stakeCap)` while it is eligible (stake at least the
+///      minimum, open jobs below capacity, not ejected) and 0 otherwise; a draw keeps a node
+///      it picked with probability reputation / REP_MAX, so selection follows
+///      `min(stake, stakeCap) * reputation`. The cap bounds how often one operator is drawn; a committee never seats the
 ///      same node twice. A node whose reputation falls below `ejectionThreshold` is ejected: it
 ///      gets no new jobs, can still unstake, and may come back only through reinstate(), after
 ///      `unbondingPeriod` has passed since its ejection, on probation (reputation halfway between
@@ -53,6 +54,10 @@ contract NodeRegistry is AccessControl, ReentrancyGuard {
     uint256 public constant MAX_NODES = SumTree.SIZE;
     /// @notice Basis-point denominator.
     uint16 public constant BPS = 10_000;
+    /// @notice Tries for one seat before the last candidate is taken whatever its reputation
+    ///         (with every reputation at or above the ejection line of 0.25, that happens with
+    ///         probability below 0.875^64, about 2e-4).
+    uint256 public constant MAX_DRAW_TRIES = 64;
 
     // ------------------------------------------------------------- immutables
     /// @notice The staking token (INFER).
@@ -311,7 +316,7 @@ contract NodeRegistry is AccessControl, ReentrancyGuard {
         Draw memory d = _prepareDraw(modelId, count, exclude);
         drawn = new address[](count);
         for (uint256 k = 0; k < count; ++k) {
-            drawn[k] = _drawOne(_trees[modelId], d, uint256(keccak256(abi.encode(seed, k))), exclude.length + k);
+            drawn[k] = _drawOne(_trees[modelId], d, seed, k, exclude.length + k);
         }
         for (uint256 k = 0; k < count; ++k) {
             Node storage n = _nodes[drawn[k]];
@@ -463,25 +468,33 @@ contract NodeRegistry is AccessControl, ReentrancyGuard {
         if (eligible < count) revert NodeRegistryNotEnoughNodes(modelId, eligible, count);
     }
 
-    /// @dev Draw one node by weight among the leaves not skipped yet, then skip it too.
-    function _drawOne(SumTree.Tree storage tree, Draw memory d, uint256 entropy, uint256 slot)
+    /// @dev Draw seat `k`: a node by tree weight among the leaves not skipped yet, kept with
+    ///      probability reputation / REP_MAX and otherwise drawn again (rejection sampling), so
+    ///      a node is drawn in proportion to min(stake, cap) * reputation while the tree holds
+    ///      only min(stake, cap): a reputation change writes no tree path. Then skip it too.
+    function _drawOne(SumTree.Tree storage tree, Draw memory d, uint256 seed, uint256 k, uint256 slot)
         private
         view
         returns (address node)
     {
-        uint256 index = tree.find(entropy % d.total, d.total, d.skipIndex, d.skipWeight);
-        node = _nodeAt[index];
+        uint256 index;
+        for (uint256 t = 0; t < MAX_DRAW_TRIES; ++t) {
+            uint256 entropy = uint256(keccak256(abi.encode(seed, k, t)));
+            index = tree.find(entropy % d.total, d.total, d.skipIndex, d.skipWeight);
+            node = _nodeAt[index];
+            if (uint256(keccak256(abi.encode(entropy))) % REP_MAX < _nodes[node].reputation) break;
+        }
         uint256 weight = _nodes[node].listedWeight;
         d.skipIndex[slot] = index;
         d.skipWeight[slot] = weight;
         d.total -= weight;
     }
 
+    /// @dev Reputation is applied at draw time (_drawOne), not here, so that settling a seat
+    ///      changes the tree only when the node crosses its capacity or the ejection line.
     function _targetWeight(Node storage n) private view returns (uint128) {
         if (n.stake < minStake || n.openJobs >= n.capacity || n.reputation < ejectionThreshold) return 0;
-        uint256 counted = n.stake < stakeCap ? n.stake : stakeCap;
-        // counted < 2^96 and reputation <= 2^15, so the product fits in 128 bits.
-        return uint128((counted * n.reputation) / REP_ONE);
+        return n.stake < stakeCap ? n.stake : stakeCap;
     }
 
     /// @dev Bring every served model's tree in line with the node's current weight.

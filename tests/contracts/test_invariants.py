@@ -322,7 +322,7 @@ def expected_weight(n: NodeView, p: Params) -> int:
     """NodeRegistry._targetWeight, recomputed from the node's record and the current parameters."""
     if n.stake < p.min_stake or n.open_jobs >= n.capacity or n.reputation < p.ejection:
         return 0
-    return int(min(n.stake, p.stake_cap) * n.reputation // REP_ONE)
+    return int(min(n.stake, p.stake_cap))  # reputation applies at draw time, by rejection
 
 
 def policy_of(raw: Any) -> Policy:

@@ -217,7 +217,9 @@ def test_reputation_is_clamped_and_ejects_below_threshold(nodes: Any, deployer: 
     register(node)
     tx = manager.settleSeat(node, 30_000, 0, sender=deployer)
     assert tx.decode_logs(nodes.ReputationChanged)[0].current == 20_000
-    assert nodes.getNode(node).listedWeight == 2_000 * ONE  # stake x 2.0
+    # Reputation is applied when drawing, so a change above the ejection line writes no tree path.
+    assert not tx.decode_logs(nodes.WeightChanged)
+    assert nodes.getNode(node).listedWeight == 1_000 * ONE
     manager.settleSeat(node, -20_000 + 2_000, 0, sender=deployer)  # down to 0.2 < 0.25
     assert nodes.getNode(node).reputation == 2_000
     assert nodes.getNode(node).listedWeight == 0
@@ -254,6 +256,22 @@ def test_selection_is_proportional_to_stake(nodes: Any, deployer: Any, manager: 
     assert 0.64 < share < 0.86, counts
 
 
+def test_selection_is_proportional_to_reputation_too(nodes: Any, deployer: Any, manager: Any, node_accounts: list[Any], register: Callable[..., None]) -> None:
+    """Equal stakes, reputation 2.0 against 0.5: the first is drawn about 4x as often, though
+    the tree holds only stake (draws reject a pick with probability 1 - reputation / 2.0)."""
+    good, poor = node_accounts[0], node_accounts[1]
+    register(good)
+    register(poor)
+    manager.settleSeat(good, 10_000, 0, sender=deployer)
+    manager.settleSeat(poor, -5_000, 0, sender=deployer)
+    assert nodes.getNode(good).listedWeight == nodes.getNode(poor).listedWeight
+    draws = 400
+    counts = Counter(manager.drawCommittee.call(1, seed, 1, [], sender=deployer)[0] for seed in range(draws))
+    share = counts[good.address] / draws
+    # Binomial(400, 0.8): 5 standard deviations is 0.1.
+    assert 0.7 < share < 0.9, counts
+
+
 def test_stake_cap_bounds_selection_weight(nodes: Any, token: Any, node_accounts: list[Any], register: Callable[..., None]) -> None:
     whale = node_accounts[0]
     register(whale, stake=STAKE_CAP * 3)
@@ -274,7 +292,7 @@ def test_ejection_and_the_way_back(nodes: Any, deployer: Any, chain: Any, manage
     time_travel(chain, UNBONDING + 1)
     tx = nodes.reinstate(sender=node)
     assert tx.decode_logs(nodes.NodeReinstated)[0].reputation == 2_500 + (10_000 - 2_500) // 2
-    assert nodes.getNode(node).listedWeight == 1_000 * ONE * 6_250 // 10_000
+    assert nodes.getNode(node).listedWeight == 1_000 * ONE  # back in the tree; reputation 0.625 applies at draw time
     # An ejected node can still leave with its stake.
     manager.settleSeat(node, -10_000, 0, sender=deployer)
     nodes.requestUnstake(1_000 * ONE, sender=node)
