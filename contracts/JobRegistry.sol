@@ -173,17 +173,26 @@ contract JobRegistry is IJobRegistry, AccessControl, ReentrancyGuard {
     /// @param jobId The job.
     /// @param commitment The commitment hash.
     function commit(uint256 jobId, bytes32 commitment) external nonReentrant {
-        Job storage job = _jobs[jobId];
-        if (job.status != JobStatus.Committing) revert JobRegistryWrongStatus(jobId, job.status);
-        if (block.timestamp > job.deadline) revert JobRegistryDeadlinePassed(jobId, job.deadline);
-        if (commitment == bytes32(0)) revert JobRegistryZeroCommitment();
-        Seat storage seat = _seatOf(jobId, msg.sender, SeatState.Assigned);
+        (Skip skip, uint256 detail) = _commit(jobId, commitment);
+        _revertIfSkipped(jobId, skip, detail);
+    }
 
-        seat.state = SeatState.Committed;
-        seat.digest = commitment;
-        job.committed += 1;
-        emit Committed(jobId, msg.sender);
-        if (job.committed == job.seatCount - job.voteFrom - job.dropped) _startReveal(jobId, job);
+    /// @notice commit() for many jobs in one transaction. An item that is late, already
+    ///         committed or not the caller's is skipped with BatchItemSkipped; the rest go ahead.
+    /// @param jobIds The jobs (1 to MAX_BATCH).
+    /// @param commitments One commitment per job.
+    /// @return done Items committed; reverts JobRegistryBatchNothingDone when none was.
+    function commitBatch(uint256[] calldata jobIds, bytes32[] calldata commitments)
+        external
+        nonReentrant
+        returns (uint256 done)
+    {
+        _checkBatch(jobIds.length, commitments.length);
+        for (uint256 i = 0; i < jobIds.length; ++i) {
+            (Skip skip,) = _commit(jobIds[i], commitments[i]);
+            done += _counted(jobIds[i], skip);
+        }
+        _checkDone(done, jobIds.length);
     }
 
     /// @notice Reveal the committed vector and salt.
@@ -191,19 +200,28 @@ contract JobRegistry is IJobRegistry, AccessControl, ReentrancyGuard {
     /// @param vector The packed int8 vector (the model's dimension in bytes).
     /// @param salt The secret salt used in the commitment.
     function reveal(uint256 jobId, bytes calldata vector, bytes32 salt) external nonReentrant {
-        Job storage job = _jobs[jobId];
-        if (job.status != JobStatus.Revealing) revert JobRegistryWrongStatus(jobId, job.status);
-        if (block.timestamp > job.deadline) revert JobRegistryDeadlinePassed(jobId, job.deadline);
-        if (vector.length != job.dimension) revert JobRegistryInvalidVectorLength(vector.length, job.dimension);
-        Seat storage seat = _seatOf(jobId, msg.sender, SeatState.Committed);
-        if (commitmentOf(jobId, msg.sender, vector, salt) != seat.digest) {
-            revert JobRegistryCommitmentMismatch(jobId, msg.sender);
-        }
+        (Skip skip, uint256 detail) = _reveal(jobId, vector, salt);
+        _revertIfSkipped(jobId, skip, detail);
+    }
 
-        seat.state = SeatState.Revealed;
-        seat.digest = keccak256(vector);
-        job.revealed += 1;
-        emit Revealed(jobId, msg.sender, vector);
+    /// @notice reveal() for many jobs in one transaction; items that cannot be revealed are
+    ///         skipped with BatchItemSkipped.
+    /// @param jobIds The jobs (1 to MAX_BATCH).
+    /// @param vectors One packed vector per job.
+    /// @param salts One salt per job.
+    /// @return done Items revealed; reverts JobRegistryBatchNothingDone when none was.
+    function revealBatch(uint256[] calldata jobIds, bytes[] calldata vectors, bytes32[] calldata salts)
+        external
+        nonReentrant
+        returns (uint256 done)
+    {
+        _checkBatch(jobIds.length, vectors.length);
+        if (salts.length != jobIds.length) revert JobRegistryBatchLengthMismatch(jobIds.length, salts.length);
+        for (uint256 i = 0; i < jobIds.length; ++i) {
+            (Skip skip,) = _reveal(jobIds[i], vectors[i], salts[i]);
+            done += _counted(jobIds[i], skip);
+        }
+        _checkDone(done, jobIds.length);
     }
 
     // ----------------------------------------------------------------- anyone
@@ -212,29 +230,20 @@ contract JobRegistry is IJobRegistry, AccessControl, ReentrancyGuard {
     ///         seats (up to maxReassignments rounds), else refund. Draws due are made first.
     /// @param jobId The job.
     function advance(uint256 jobId) external nonReentrant {
-        Job storage job = _jobs[jobId];
-        if (job.status != JobStatus.Committing) revert JobRegistryWrongStatus(jobId, job.status);
-        if (block.timestamp <= job.deadline) revert JobRegistryDeadlineNotReached(jobId, job.deadline);
-        _drawDueFirst();
+        Skip skip = _advance(jobId);
+        _revertIfSkipped(jobId, skip, 0);
+    }
 
-        Seat[] storage seats = _seats[jobId];
-        Policy memory p = _policies[job.policyId];
-        uint256 dropped = 0;
-        for (uint256 i = job.voteFrom; i < seats.length; ++i) {
-            if (seats[i].state != SeatState.Assigned) continue;
-            seats[i].state = SeatState.Dropped;
-            ++dropped;
-            _settle(jobId, seats[i].node, SeatOutcome.MissedCommit, -int32(p.livenessPenalty), 0);
+    /// @notice advance() for many jobs in one transaction; a job that is not due is skipped
+    ///         with BatchItemSkipped.
+    /// @param jobIds The jobs (1 to MAX_BATCH).
+    /// @return done Jobs advanced; reverts JobRegistryBatchNothingDone when none was.
+    function advanceBatch(uint256[] calldata jobIds) external nonReentrant returns (uint256 done) {
+        _checkBatch(jobIds.length, jobIds.length);
+        for (uint256 i = 0; i < jobIds.length; ++i) {
+            done += _counted(jobIds[i], _advance(jobIds[i]));
         }
-        job.dropped += uint8(dropped);
-        if (job.committed >= job.minAgreement) {
-            _startReveal(jobId, job);
-        } else if (dropped != 0 && job.round < maxReassignments) {
-            _queueRedraw(jobId, job, uint8(dropped));
-        } else {
-            _releaseOpenSeats(jobId, seats);
-            _refund(jobId, job, 0);
-        }
+        _checkDone(done, jobIds.length);
     }
 
     /// @notice Decide a job in its reveal phase. `vectors[i]` is the vector revealed by seat i
@@ -248,36 +257,28 @@ contract JobRegistry is IJobRegistry, AccessControl, ReentrancyGuard {
     /// @param jobId The job.
     /// @param vectors One entry per seat.
     function finalize(uint256 jobId, bytes[] calldata vectors) external nonReentrant {
-        Job storage job = _jobs[jobId];
-        if (job.status != JobStatus.Revealing) revert JobRegistryWrongStatus(jobId, job.status);
-        if (job.revealed < job.committed && block.timestamp <= job.deadline) {
-            revert JobRegistryRevealPending(jobId, job.deadline);
-        }
-        Seat[] storage seats = _seats[jobId];
-        if (vectors.length != seats.length) revert JobRegistryVectorCountMismatch(vectors.length, seats.length);
-        _drawDueFirst();
+        (Skip skip, uint256 detail) = _finalize(jobId, vectors);
+        _revertIfSkipped(jobId, skip, detail);
+    }
 
-        (uint256 medoid, uint256 agreeingMask, uint256 votes) =
-            Agreement.decide(jobId, job.voteFrom, job.thresholdPpm, seats, vectors);
-        Policy memory p = _policies[job.policyId];
-        if (votes >= job.minAgreement) {
-            _accept(jobId, job, seats, vectors[medoid], agreeingMask, p);
-            return;
+    /// @notice finalize() for many jobs in one transaction; a job that cannot be decided (not
+    ///         in its reveal phase, reveals pending, wrong vectors) is skipped with
+    ///         BatchItemSkipped. A callback that cannot get its full gas limit still reverts the
+    ///         whole batch (JobRegistryInsufficientGasForCallback), as it does in finalize().
+    /// @param jobIds The jobs (1 to MAX_BATCH).
+    /// @param vectors For each job, one entry per seat, as finalize() takes them.
+    /// @return done Jobs decided; reverts JobRegistryBatchNothingDone when none was.
+    function finalizeBatch(uint256[] calldata jobIds, bytes[][] calldata vectors)
+        external
+        nonReentrant
+        returns (uint256 done)
+    {
+        _checkBatch(jobIds.length, vectors.length);
+        for (uint256 i = 0; i < jobIds.length; ++i) {
+            (Skip skip,) = _finalize(jobIds[i], vectors[i]);
+            done += _counted(jobIds[i], skip);
         }
-        uint256 withheld = _withheldMask(job, seats);
-        if (withheld != 0 && job.round < maxReassignments) {
-            job.voteFrom = uint8(seats.length);
-            job.committed = 0;
-            job.revealed = 0;
-            job.dropped = 0;
-            uint256 slashed = _dropWithheld(jobId, seats, withheld, p);
-            _queueRedraw(jobId, job, job.quorum);
-            // Nobody agreed yet to share it with: a failed round's slash goes to the treasury.
-            if (slashed != 0) token.safeTransfer(p.treasury, slashed);
-        } else {
-            (uint256 slashed,) = _settleReveals(jobId, seats, agreeingMask, false, p);
-            _refund(jobId, job, slashed);
-        }
+        _checkDone(done, jobIds.length);
     }
 
     // ------------------------------------------------------------- governance
@@ -347,6 +348,138 @@ contract JobRegistry is IJobRegistry, AccessControl, ReentrancyGuard {
     }
 
     // --------------------------------------------------------------- internal
+    /// @dev The phases return why they did nothing instead of reverting, so that one bad item
+    ///      never sinks a batch; the single-job entry points turn the reason back into the
+    ///      matching error (_revertIfSkipped). `detail` carries what that error reports.
+    function _commit(uint256 jobId, bytes32 commitment) private returns (Skip, uint256 detail) {
+        Job storage job = _jobs[jobId];
+        if (job.status != JobStatus.Committing) return (Skip.WrongStatus, 0);
+        if (block.timestamp > job.deadline) return (Skip.DeadlinePassed, 0);
+        if (commitment == bytes32(0)) return (Skip.ZeroCommitment, 0);
+        (Skip skip, uint256 index) = _findSeat(jobId, msg.sender, SeatState.Assigned);
+        if (skip != Skip.None) return (skip, index);
+
+        Seat storage seat = _seats[jobId][index];
+        seat.state = SeatState.Committed;
+        seat.digest = commitment;
+        job.committed += 1;
+        emit Committed(jobId, msg.sender);
+        if (job.committed == job.seatCount - job.voteFrom - job.dropped) _startReveal(jobId, job);
+        return (Skip.None, 0);
+    }
+
+    function _reveal(uint256 jobId, bytes calldata vector, bytes32 salt) private returns (Skip, uint256 detail) {
+        Job storage job = _jobs[jobId];
+        if (job.status != JobStatus.Revealing) return (Skip.WrongStatus, 0);
+        if (block.timestamp > job.deadline) return (Skip.DeadlinePassed, 0);
+        if (vector.length != job.dimension) return (Skip.InvalidVectorLength, vector.length);
+        (Skip skip, uint256 index) = _findSeat(jobId, msg.sender, SeatState.Committed);
+        if (skip != Skip.None) return (skip, index);
+        Seat storage seat = _seats[jobId][index];
+        if (commitmentOf(jobId, msg.sender, vector, salt) != seat.digest) return (Skip.CommitmentMismatch, 0);
+
+        seat.state = SeatState.Revealed;
+        seat.digest = keccak256(vector);
+        job.revealed += 1;
+        emit Revealed(jobId, msg.sender, vector);
+        return (Skip.None, 0);
+    }
+
+    function _advance(uint256 jobId) private returns (Skip) {
+        Job storage job = _jobs[jobId];
+        if (job.status != JobStatus.Committing) return Skip.WrongStatus;
+        if (block.timestamp <= job.deadline) return Skip.DeadlineNotReached;
+        _drawDueFirst();
+
+        Seat[] storage seats = _seats[jobId];
+        Policy memory p = _policies[job.policyId];
+        uint256 dropped = 0;
+        for (uint256 i = job.voteFrom; i < seats.length; ++i) {
+            if (seats[i].state != SeatState.Assigned) continue;
+            seats[i].state = SeatState.Dropped;
+            ++dropped;
+            _settle(jobId, seats[i].node, SeatOutcome.MissedCommit, -int32(p.livenessPenalty), 0);
+        }
+        job.dropped += uint8(dropped);
+        if (job.committed >= job.minAgreement) {
+            _startReveal(jobId, job);
+        } else if (dropped != 0 && job.round < maxReassignments) {
+            _queueRedraw(jobId, job, uint8(dropped));
+        } else {
+            _releaseOpenSeats(jobId, seats);
+            _refund(jobId, job, 0);
+        }
+        return Skip.None;
+    }
+
+    function _finalize(uint256 jobId, bytes[] calldata vectors) private returns (Skip, uint256 detail) {
+        Job storage job = _jobs[jobId];
+        if (job.status != JobStatus.Revealing) return (Skip.WrongStatus, 0);
+        if (job.revealed < job.committed && block.timestamp <= job.deadline) return (Skip.RevealPending, 0);
+        Seat[] storage seats = _seats[jobId];
+        if (vectors.length != seats.length) return (Skip.VectorCountMismatch, vectors.length);
+
+        (uint256 medoid, uint256 agreeingMask, uint256 votes, uint256 mismatch) =
+            Agreement.decide(job.voteFrom, job.thresholdPpm, seats, vectors);
+        if (mismatch != 0) return (Skip.VectorMismatch, mismatch - 1);
+        _drawDueFirst();
+        Policy memory p = _policies[job.policyId];
+        if (votes >= job.minAgreement) {
+            _accept(jobId, job, seats, vectors[medoid], agreeingMask, p);
+            return (Skip.None, 0);
+        }
+        uint256 withheld = _withheldMask(job, seats);
+        if (withheld != 0 && job.round < maxReassignments) {
+            job.voteFrom = uint8(seats.length);
+            job.committed = 0;
+            job.revealed = 0;
+            job.dropped = 0;
+            uint256 slashed = _dropWithheld(jobId, seats, withheld, p);
+            _queueRedraw(jobId, job, job.quorum);
+            // Nobody agreed yet to share it with: a failed round's slash goes to the treasury.
+            if (slashed != 0) token.safeTransfer(p.treasury, slashed);
+        } else {
+            (uint256 slashed,) = _settleReveals(jobId, seats, agreeingMask, false, p);
+            _refund(jobId, job, slashed);
+        }
+        return (Skip.None, 0);
+    }
+
+    /// @dev The error a single-job call reverts with for `skip` (see the Skip enum).
+    function _revertIfSkipped(uint256 jobId, Skip skip, uint256 detail) private view {
+        if (skip == Skip.None) return;
+        Job storage job = _jobs[jobId];
+        if (skip == Skip.WrongStatus) revert JobRegistryWrongStatus(jobId, job.status);
+        if (skip == Skip.DeadlinePassed) revert JobRegistryDeadlinePassed(jobId, job.deadline);
+        if (skip == Skip.DeadlineNotReached) revert JobRegistryDeadlineNotReached(jobId, job.deadline);
+        if (skip == Skip.RevealPending) revert JobRegistryRevealPending(jobId, job.deadline);
+        if (skip == Skip.NotAssigned) revert JobRegistryNotAssigned(jobId, msg.sender);
+        if (skip == Skip.WrongSeatState) {
+            revert JobRegistryWrongSeatState(jobId, msg.sender, _seats[jobId][detail].state);
+        }
+        if (skip == Skip.ZeroCommitment) revert JobRegistryZeroCommitment();
+        if (skip == Skip.InvalidVectorLength) revert JobRegistryInvalidVectorLength(detail, job.dimension);
+        if (skip == Skip.CommitmentMismatch) revert JobRegistryCommitmentMismatch(jobId, msg.sender);
+        if (skip == Skip.VectorCountMismatch) revert JobRegistryVectorCountMismatch(detail, _seats[jobId].length);
+        revert JobRegistryVectorMismatch(jobId, detail);
+    }
+
+    function _checkBatch(uint256 count, uint256 items) private pure {
+        if (count == 0 || count > MAX_BATCH) revert JobRegistryInvalidBatch(count);
+        if (items != count) revert JobRegistryBatchLengthMismatch(count, items);
+    }
+
+    /// @dev 1 for an item done; 0, with the event that says why, for one skipped.
+    function _counted(uint256 jobId, Skip skip) private returns (uint256) {
+        if (skip == Skip.None) return 1;
+        emit BatchItemSkipped(jobId, msg.sender, skip);
+        return 0;
+    }
+
+    function _checkDone(uint256 done, uint256 count) private pure {
+        if (done == 0) revert JobRegistryBatchNothingDone(count);
+    }
+
     function _submit(uint32 modelId, string[] calldata inputs, uint96 maxFeePerJob, bool callback)
         private
         returns (uint256 firstJobId)
@@ -622,14 +755,16 @@ contract JobRegistry is IJobRegistry, AccessControl, ReentrancyGuard {
         }
     }
 
-    function _seatOf(uint256 jobId, address node, SeatState expected) private view returns (Seat storage) {
+    /// @dev The caller's live seat (a dropped seat does not count) in state `expected`:
+    ///      NotAssigned without one, WrongSeatState (with its index) when in another state.
+    function _findSeat(uint256 jobId, address node, SeatState expected) private view returns (Skip, uint256 index) {
         Seat[] storage seats = _seats[jobId];
         for (uint256 i = 0; i < seats.length; ++i) {
             if (seats[i].node != node || seats[i].state == SeatState.Dropped) continue;
-            if (seats[i].state != expected) revert JobRegistryWrongSeatState(jobId, node, seats[i].state);
-            return seats[i];
+            if (seats[i].state != expected) return (Skip.WrongSeatState, i);
+            return (Skip.None, i);
         }
-        revert JobRegistryNotAssigned(jobId, node);
+        return (Skip.NotAssigned, 0);
     }
 
     function _setPolicy(Policy memory p) private {

@@ -11,12 +11,14 @@ import asyncio
 import os
 import time
 from dataclasses import dataclass, field
+from typing import TypeVar
 
 import aiohttp
 import numpy as np
 import numpy.typing as npt
 import structlog
 from eth_utils.crypto import keccak
+from hexbytes import HexBytes
 from web3.contract.async_contract import AsyncContractFunction
 from web3.logs import DISCARD
 from web3.types import TxReceipt
@@ -33,6 +35,7 @@ from oracle_node.inference.embedder import Embedder, minilm_path
 from oracle_node.store import Work, WorkState, WorkStore
 
 log = structlog.get_logger("oracle_node")
+T = TypeVar("T")
 
 # Models this node software can run, by registered name -> local weights folder.
 LOCAL_MODELS = {"all-MiniLM-L6-v2": minilm_path}
@@ -41,6 +44,22 @@ LOCAL_MODELS = {"all-MiniLM-L6-v2": minilm_path}
 # connection itself are not the job's fault and spend no attempt.
 MAX_JOB_ATTEMPTS = 5
 TRANSIENT = (aiohttp.ClientError, TimeoutError, OSError)
+# Items per batched transaction: JobRegistry.MAX_BATCH for commit, reveal and advance; finalize
+# costs about 240k gas a job, so 16 keep a transaction near 4M gas, far under a block's limit.
+BATCH_LIMIT = 64
+FINALIZE_BATCH = 16
+# A sent transaction not mined after this long is treated as lost: its jobs are re-read from the chain.
+INFLIGHT_TIMEOUT_S = 120.0
+
+
+@dataclass
+class InFlight:
+    """A batched transaction sent and not yet seen mined."""
+
+    tx_hash: HexBytes
+    action: str
+    job_ids: list[int]
+    sent_at: float
 
 
 class NotRegistered(InferaError):
@@ -73,6 +92,7 @@ class OracleNode:
     _rng: np.random.Generator = field(default_factory=np.random.default_rng)
     _failures: dict[int, int] = field(default_factory=dict)  # job id -> failed attempts
     _retry_at: dict[int, float] = field(default_factory=dict)  # job id -> monotonic time
+    _inflight: list[InFlight] = field(default_factory=list)
 
     # ---------------------------------------------------------------- lifecycle
     async def setup(self) -> None:
@@ -141,6 +161,7 @@ class OracleNode:
 
     # --------------------------------------------------------------------- tick
     async def tick(self) -> None:
+        await self.check_inflight()
         await self.draw_due_committees()
         await self.collect_assignments()
         await self.commit_pending()
@@ -199,8 +220,7 @@ class OracleNode:
                 packed = quantize_packed(faults.adjust_vector(self.settings.fault, vector, self._rng))
                 store.seal(job_id, packed, os.urandom(32))
             log.info("embedded", model=model_id, jobs=len(items), seconds=round(time.perf_counter() - started, 3))
-        for work in store.in_states(WorkState.SEALED):
-            await self._send_commit(work)
+        await self._send_commits(store.in_states(WorkState.SEALED))
 
     async def _embed_isolated(self, model_id: int, items: list[tuple[int, str]]) -> list[tuple[int, npt.NDArray[np.float32]]]:
         """Embed a batch; if the batch fails, embed one by one so only the bad job is set back."""
@@ -240,91 +260,151 @@ class OracleNode:
             raise InferaError(f"job {job_id}: input in the event does not match the stored input hash")
         return canonical_text(raw)
 
-    async def _send_commit(self, work: Work) -> None:
+    async def _send_commits(self, sealed: list[Work]) -> None:
         chain, store = self._parts()
-        assert work.vector is not None and work.salt is not None
-        commitment = commitment_of(
-            chain.deployment.chain_id, chain.jobs.address, work.job_id, chain.address, work.vector, work.salt
-        )
-        try:
-            await chain.transact(chain.jobs.functions.commit(work.job_id, commitment))
-        except ContractRevert as exc:
-            await self._resolve_failed_step(work, exc)
-            return
-        store.set_state(work.job_id, WorkState.COMMITTED)
-        log.info("committed", job=work.job_id)
+        ready = [w for w in sealed if not self._busy(w.job_id)]
+        for chunk in _chunks(ready, BATCH_LIMIT):
+            ids = [w.job_id for w in chunk]
+            commitments = [self._commitment(w) for w in chunk]
+            if await self._send_batch("committed", ids, chain.jobs.functions.commitBatch(ids, commitments)):
+                for job_id in ids:
+                    store.set_state(job_id, WorkState.COMMITTED)
 
-    async def _resolve_failed_step(self, work: Work, exc: ContractRevert) -> None:
-        """After a revert, trust the chain: adopt the seat's real state or give the job up."""
+    def _commitment(self, work: Work) -> bytes:
+        chain, _ = self._parts()
+        assert work.vector is not None and work.salt is not None
+        return commitment_of(chain.deployment.chain_id, chain.jobs.address, work.job_id, chain.address, work.vector,
+                             work.salt)
+
+    async def _send_batch(self, action: str, job_ids: list[int], fn: AsyncContractFunction) -> bool:
+        """Send one batched call without waiting for it (check_inflight follows it up). When the
+        simulation reverts, nothing is sent and every job is re-read from the chain."""
+        chain, _ = self._parts()
+        try:
+            tx_hash = await chain.send(fn)
+        except ContractRevert as exc:
+            log.info("batch not sent", action=action, jobs=job_ids, reason=exc.name)
+            for job_id in job_ids:
+                await self._reconcile(job_id)
+            return False
+        self._inflight.append(InFlight(tx_hash, action, job_ids, time.monotonic()))
+        log.info(action, jobs=job_ids, tx="0x" + bytes(tx_hash).hex())
+        return True
+
+    def _busy(self, job_id: int) -> bool:
+        return any(job_id in f.job_ids for f in self._inflight)
+
+    async def check_inflight(self) -> None:
+        """Follow up every transaction sent earlier: log what it did, and re-read from the chain
+        each job it skipped or that it failed to move (reverted on chain, or lost)."""
+        chain, _ = self._parts()
+        still: list[InFlight] = []
+        for sent in self._inflight:
+            receipt = await chain.receipt(sent.tx_hash)
+            if receipt is None and time.monotonic() - sent.sent_at < INFLIGHT_TIMEOUT_S:
+                still.append(sent)
+                continue
+            if receipt is None or receipt["status"] != 1:
+                log.warning("batch failed", action=sent.action, jobs=sent.job_ids, tx="0x" + bytes(sent.tx_hash).hex(),
+                            mined=receipt is not None)
+                redo = sent.job_ids
+            else:
+                redo = self._mined(sent, receipt)
+            for job_id in redo:
+                await self._reconcile(job_id)
+        self._inflight = still
+
+    def _mined(self, sent: InFlight, receipt: TxReceipt) -> list[int]:
+        """Log a mined batch; returns the jobs it skipped."""
+        chain, _ = self._parts()
+        skips = chain.jobs.events.BatchItemSkipped().process_receipt(receipt, errors=DISCARD)
+        skipped = {int(e["args"]["jobId"]): int(e["args"]["reason"]) for e in skips}
+        log.info("batch mined", action=sent.action, jobs=len(sent.job_ids), skipped=skipped or None,
+                 tx="0x" + bytes(sent.tx_hash).hex(), gas=int(receipt["gasUsed"]))
+        for event in chain.jobs.events.JobReassigned().process_receipt(receipt, errors=DISCARD):
+            # Our vector stays on record and is judged with the fresh committee's round.
+            log.info("committee redrawn: too few reveals", job=int(event["args"]["jobId"]))
+        return list(skipped)
+
+    async def _reconcile(self, job_id: int) -> None:
+        """Trust the chain: adopt the seat's real state, so the next tick takes the right step
+        (or gives the job up when our seat is gone or the job is over)."""
         chain, store = self._parts()
-        seat = next((s for s in await chain.get_seats(work.job_id) if s.node == chain.address), None)
-        if seat is not None and seat.state is SeatState.COMMITTED:
-            store.set_state(work.job_id, WorkState.COMMITTED)
-        elif seat is not None and seat.state is SeatState.REVEALED:
-            store.set_state(work.job_id, WorkState.REVEALED)
+        job = await chain.get_job(job_id)
+        seat = next((s for s in await chain.get_seats(job_id) if s.node == chain.address and s.state is not SeatState.DROPPED), None)
+        if job.status.terminal or seat is None:
+            store.set_state(job_id, WorkState.DONE)
+        elif seat.state is SeatState.ASSIGNED and job.status is JobStatus.COMMITTING:
+            store.set_state(job_id, WorkState.SEALED)  # the commit did not land: send it again
+        elif seat.state is SeatState.COMMITTED:
+            store.set_state(job_id, WorkState.COMMITTED)
+        elif seat.state is SeatState.REVEALED:
+            store.set_state(job_id, WorkState.REVEALED)
         else:
-            store.set_state(work.job_id, WorkState.DONE)
-            log.warning("step rejected; job given up", job=work.job_id, error=str(exc))
+            store.set_state(job_id, WorkState.DONE)
+            log.warning("seat lost; job given up", job=job_id, seat=seat.state.name.lower(), status=job.status.name.lower())
 
     async def progress_open_jobs(self) -> None:
+        """Sort the open jobs by the step each needs, then send each step as one batch."""
         chain, store = self._parts()
         now = max(await chain.timestamp(), int(time.time()))
+        advance: list[int] = []
+        reveal: list[Work] = []
+        finalize: list[tuple[int, list[bytes]]] = []
         for work in store.in_states(WorkState.SEALED, WorkState.COMMITTED, WorkState.REVEALED):
+            if self._busy(work.job_id):
+                continue
             job = await chain.get_job(work.job_id)
             if job.status.terminal:
                 store.set_state(work.job_id, WorkState.DONE)
                 log.info("job closed", job=work.job_id, status=job.status.name.lower())
             elif job.status is JobStatus.COMMITTING and now > job.commit_deadline:
-                await self._try(chain.jobs.functions.advance(work.job_id), "advanced", work.job_id)
+                advance.append(work.job_id)
             elif job.status is JobStatus.REVEALING and work.state is WorkState.COMMITTED:
-                await self._reveal(work)
+                reveal.append(work)
             elif job.status is JobStatus.REVEALING and work.state is WorkState.REVEALED:
-                await self._maybe_finalize(work, job, now)
+                vectors = await self._finalize_vectors(work, job, now)
+                if vectors is not None:
+                    finalize.append((work.job_id, vectors))
+        for ids in _chunks(advance, BATCH_LIMIT):
+            await self._send_batch("advanced", ids, chain.jobs.functions.advanceBatch(ids))
+        await self._send_reveals(reveal)
+        for chunk in _chunks(finalize, FINALIZE_BATCH):
+            ids = [job_id for job_id, _ in chunk]
+            await self._send_batch("finalized", ids, chain.jobs.functions.finalizeBatch(ids, [v for _, v in chunk]))
 
-    async def _reveal(self, work: Work) -> None:
+    async def _send_reveals(self, committed: list[Work]) -> None:
         chain, store = self._parts()
         if not faults.reveals(self.settings.fault):
             return
-        assert work.vector is not None and work.salt is not None
-        salt = faults.reveal_salt(self.settings.fault, work.salt)
-        try:
-            await chain.transact(chain.jobs.functions.reveal(work.job_id, work.vector, salt))
-        except ContractRevert as exc:
-            await self._resolve_failed_step(work, exc)
-            return
-        store.set_state(work.job_id, WorkState.REVEALED)
-        log.info("revealed", job=work.job_id)
+        for chunk in _chunks(committed, BATCH_LIMIT):
+            ids = [w.job_id for w in chunk]
+            vectors = [w.vector or b"" for w in chunk]
+            salts = [faults.reveal_salt(self.settings.fault, w.salt or b"") for w in chunk]
+            if await self._send_batch("revealed", ids, chain.jobs.functions.revealBatch(ids, vectors, salts)):
+                for job_id in ids:
+                    store.set_state(job_id, WorkState.REVEALED)
 
-    async def _maybe_finalize(self, work: Work, job: Job, now: int) -> None:
-        """The first revealed seat finalizes at once; the others only after a grace period."""
+    async def _finalize_vectors(self, work: Work, job: Job, now: int) -> list[bytes] | None:
+        """The vectors to finalize a job with, once it may and should be finalized by us: the
+        first revealed seat finalizes at once, the others only after a grace period."""
         chain, store = self._parts()
         if job.revealed < job.committed and now <= job.reveal_deadline:
-            return
+            return None
         seats = await chain.get_seats(work.job_id)
         revealed = [s.node for s in seats if s.state is SeatState.REVEALED]
         ready_since = store.mark_ready(work.job_id, time.monotonic())
         first = bool(revealed) and revealed[0] == chain.address
         if not first and time.monotonic() - ready_since < self.settings.finalize_grace:
-            return
-        by_node = await chain.revealed_vectors(work.job_id)
-        vectors = [by_node.get(s.node, b"") if s.state is SeatState.REVEALED else b"" for s in seats]
-        receipt = await self._try(chain.jobs.functions.finalize(work.job_id, vectors), "finalized", work.job_id)
-        if receipt is not None and chain.jobs.events.JobReassigned().process_receipt(receipt, errors=DISCARD):
-            # Our vector stays on record and is judged with the fresh committee's round.
-            log.info("committee redrawn: too few reveals", job=work.job_id)
-
-    async def _try(self, fn: AsyncContractFunction, done: str, job_id: int) -> TxReceipt | None:
-        """Send a call anyone may make; losing the race to another node is normal."""
-        chain, _ = self._parts()
-        try:
-            receipt = await chain.transact(fn)
-        except ContractRevert as exc:
-            log.debug("not needed", job=job_id, action=done, reason=exc.name)
             return None
-        log.info(done, job=job_id)
-        return receipt
+        by_node = await chain.revealed_vectors(work.job_id)
+        return [by_node.get(s.node, b"") if s.state is SeatState.REVEALED else b"" for s in seats]
 
     def _parts(self) -> tuple[Chain, WorkStore]:
         if self.chain is None or self.store is None:
             raise RuntimeError("OracleNode.setup() has not run")
         return self.chain, self.store
+
+
+def _chunks(items: list[T], size: int) -> list[list[T]]:
+    return [items[i:i + size] for i in range(0, len(items), size)]

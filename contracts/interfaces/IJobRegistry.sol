@@ -37,6 +37,23 @@ interface IJobRegistry {
         Released // job refunded without fault of this node
     }
 
+    /// @notice Why one item of a batched call (commitBatch, revealBatch, advanceBatch,
+    ///         finalizeBatch) was skipped; each names the error the single call reverts with.
+    enum Skip {
+        None,
+        WrongStatus,
+        DeadlinePassed,
+        DeadlineNotReached,
+        NotAssigned,
+        WrongSeatState,
+        ZeroCommitment,
+        InvalidVectorLength,
+        CommitmentMismatch,
+        RevealPending,
+        VectorCountMismatch,
+        VectorMismatch
+    }
+
     /// @dev Two slots of scalars, then the input and result hashes. Everything that decides the
     ///      job is copied at submission (model parameters) or referenced immutably (policyId),
     ///      so a later governance change cannot alter the terms of a job in flight. committed,
@@ -126,6 +143,9 @@ interface IJobRegistry {
     event NodePaid(uint256 indexed jobId, address indexed node, uint256 fee, uint256 slashReward);
     /// @notice The requester's callback ran; `success` is false if it reverted or ran out of gas.
     event CallbackDelivered(uint256 indexed jobId, address indexed requester, bool success);
+    /// @notice One item of a batched call was skipped (late, already done, or not the
+    ///         caller's); the other items of the batch went ahead.
+    event BatchItemSkipped(uint256 indexed jobId, address indexed caller, Skip reason);
     /// @notice A new settlement policy took effect for jobs submitted from now on.
     event PolicyChanged(uint16 indexed policyId, Policy policy);
 
@@ -134,6 +154,10 @@ interface IJobRegistry {
     error JobRegistryModelInactive(uint32 modelId);
     /// @notice A batch must hold 1 to MAX_BATCH inputs.
     error JobRegistryInvalidBatch(uint256 count);
+    /// @notice The arrays of a batched call differ in length.
+    error JobRegistryBatchLengthMismatch(uint256 jobs, uint256 items);
+    /// @notice Every item of a batched call was skipped, so sending it would only cost gas.
+    error JobRegistryBatchNothingDone(uint256 count);
     /// @notice An input is empty or longer than MAX_INPUT_BYTES.
     error JobRegistryInvalidInput(uint256 index, uint256 length);
     /// @notice The model's fee is above what the requester accepted.

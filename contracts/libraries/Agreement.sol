@@ -12,16 +12,16 @@ library Agreement {
     /// @notice Find the medoid: the current round's revealed vector agreeing with the most others
     ///         of the current round (lowest seat wins a tie). Returns the medoid, every revealed
     ///         seat within the threshold of it (earlier rounds included) and how many of those
-    ///         are of the current round.
-    /// @dev Reverts JobRegistryVectorMismatch when a vector is not the one its seat revealed.
-    function decide(
-        uint256 jobId,
-        uint256 from,
-        uint256 thresholdPpm,
-        IJobRegistry.Seat[] storage seats,
-        bytes[] calldata vectors
-    ) internal view returns (uint256 medoid, uint256 bestMask, uint256 bestVotes) {
-        uint256[] memory masks = _masks(jobId, from, thresholdPpm, seats, vectors);
+    ///         are of the current round. `mismatch` is 1 + the first seat whose vector is not
+    ///         the one it revealed (then nothing else is decided), or 0.
+    function decide(uint256 from, uint256 thresholdPpm, IJobRegistry.Seat[] storage seats, bytes[] calldata vectors)
+        internal
+        view
+        returns (uint256 medoid, uint256 bestMask, uint256 bestVotes, uint256 mismatch)
+    {
+        uint256[] memory masks;
+        (masks, mismatch) = _masks(from, thresholdPpm, seats, vectors);
+        if (mismatch != 0) return (0, 0, 0, mismatch);
         uint256 currentRound = type(uint256).max << from;
         for (uint256 i = from; i < masks.length; ++i) {
             uint256 votes = popcount(masks[i] & currentRound);
@@ -39,24 +39,23 @@ library Agreement {
         }
     }
 
-    /// @dev Check every revealed vector against its stored hash; masks[i] has bit j set when
+    /// @dev Check every revealed vector against its stored hash (stopping at the first that
+    ///         differs, reported as 1 + its seat); masks[i] has bit j set when
     ///      seats i and j both revealed and agree (bit i itself unless the vector is zero).
     ///      Two seats of earlier rounds are never compared: the medoid is of the current round.
     ///      Each vector is prepared (spread into lanes, normed) once, not once per pair.
-    function _masks(
-        uint256 jobId,
-        uint256 from,
-        uint256 threshold,
-        IJobRegistry.Seat[] storage seats,
-        bytes[] calldata vectors
-    ) private view returns (uint256[] memory masks) {
+    function _masks(uint256 from, uint256 threshold, IJobRegistry.Seat[] storage seats, bytes[] calldata vectors)
+        private
+        view
+        returns (uint256[] memory masks, uint256 mismatch)
+    {
         uint256 n = seats.length;
         Cosine.Prepared[] memory prepared = new Cosine.Prepared[](n);
         masks = new uint256[](n);
         uint256 revealedMask = 0;
         for (uint256 i = 0; i < n; ++i) {
             if (seats[i].state != IJobRegistry.SeatState.Revealed) continue;
-            if (keccak256(vectors[i]) != seats[i].digest) revert IJobRegistry.JobRegistryVectorMismatch(jobId, i);
+            if (keccak256(vectors[i]) != seats[i].digest) return (masks, i + 1);
             revealedMask |= 1 << i;
             prepared[i] = Cosine.prepare(vectors[i]);
             if (prepared[i].normSq != 0) masks[i] |= 1 << i;

@@ -1,7 +1,8 @@
 """Async chain access: one RPC connection, an optional signing key, and our four contracts.
 
 Every write is simulated first (so a revert surfaces as a decoded ContractRevert before any gas
-is spent), signed locally, sent with a nonce this process tracks, and waited for.
+is spent), signed locally and sent with a nonce this process tracks; `transact` waits for it,
+`send` does not (many transactions in flight, checked later with `receipt`).
 """
 
 from __future__ import annotations
@@ -16,10 +17,11 @@ from eth_account.signers.local import LocalAccount
 from eth_typing import ChecksumAddress
 from eth_utils.address import to_checksum_address
 from eth_utils.crypto import keccak
+from hexbytes import HexBytes
 from web3 import AsyncWeb3
 from web3.contract import AsyncContract
 from web3.contract.async_contract import AsyncContractFunction
-from web3.exceptions import ContractLogicError, TimeExhausted
+from web3.exceptions import ContractLogicError, TimeExhausted, TransactionNotFound
 from web3.types import EventData, Nonce, TxParams, TxReceipt
 
 from infera.abi import decode_revert, load_abi
@@ -94,6 +96,13 @@ class Chain:
     # ------------------------------------------------------------------ writes
     async def transact(self, fn: AsyncContractFunction, gas: int | None = None) -> TxReceipt:
         """Simulate, sign, send and wait for ``fn``; raise ContractRevert or TransactionFailed."""
+        tx_hash = await self.send(fn, gas)
+        return await self.wait(tx_hash, fn.fn_name)
+
+    async def send(self, fn: AsyncContractFunction, gas: int | None = None) -> HexBytes:
+        """Simulate, sign and send ``fn``, and return its hash without waiting for it to be
+        mined, so that a caller can have many transactions in flight. Raises ContractRevert
+        when the simulation reverts (nothing is sent then)."""
         sender = self.address
         assert self.account is not None
         async with self._send_lock:
@@ -115,13 +124,25 @@ class Chain:
                 self._nonce = None  # resynchronise from the node next time
                 raise
             self._nonce += 1
+            return tx_hash
+
+    async def wait(self, tx_hash: HexBytes, what: str = "transaction") -> TxReceipt:
+        """Wait for a sent transaction; raise TransactionFailed if it is not mined in time or
+        reverted on chain."""
         try:
             receipt = await self.w3.eth.wait_for_transaction_receipt(tx_hash, timeout=RECEIPT_TIMEOUT_S, poll_latency=0.1)
         except TimeExhausted as exc:
-            raise TransactionFailed(f"{fn.fn_name} tx 0x{bytes(tx_hash).hex()} not mined in {RECEIPT_TIMEOUT_S:.0f}s") from exc
+            raise TransactionFailed(f"{what} tx 0x{bytes(tx_hash).hex()} not mined in {RECEIPT_TIMEOUT_S:.0f}s") from exc
         if receipt["status"] != 1:
-            raise TransactionFailed(f"{fn.fn_name} tx 0x{bytes(tx_hash).hex()} reverted on chain")
+            raise TransactionFailed(f"{what} tx 0x{bytes(tx_hash).hex()} reverted on chain")
         return receipt
+
+    async def receipt(self, tx_hash: HexBytes) -> TxReceipt | None:
+        """The receipt of a sent transaction, or None while it is not mined (never waits)."""
+        try:
+            return await self.w3.eth.get_transaction_receipt(tx_hash)
+        except TransactionNotFound:
+            return None
 
     async def assign_due(self, max_jobs: int = ASSIGN_BATCH) -> TxReceipt | None:
         """Draw the committees whose draw block has passed; None when none is due (or another

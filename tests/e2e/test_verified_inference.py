@@ -28,6 +28,10 @@ async def _jobs_with_cheat(net: LocalNetwork) -> dict[str, Any]:
         results = [await client.wait_for_result(j, timeout=240) for j in job_ids]
         details = [await client.verification(j) for j in job_ids]
         paid = await chain.logs(chain.jobs, "NodePaid", chain.deployment.deployment_block)
+        sent: dict[str, dict[str, set[str]]] = {"Committed": {}, "Revealed": {}}
+        for event, by_node in sent.items():
+            for e in await chain.logs(chain.jobs, event, chain.deployment.deployment_block):
+                by_node.setdefault(str(e["args"]["node"]), set()).add(bytes(e["transactionHash"]).hex())
         stake_after = {n.address: (await chain.get_node(n.address)).stake for n in net.nodes}
         # Close the emission epoch, then every node pulls its share: only honest work earned any.
         assert net.devnet is not None
@@ -39,7 +43,7 @@ async def _jobs_with_cheat(net: LocalNetwork) -> dict[str, Any]:
                 emission[node.address] = await claim_rewards(node_chain)
             finally:
                 await node_chain.close()
-        return {"liar": liar, "results": results, "details": details, "paid": paid,
+        return {"liar": liar, "results": results, "details": details, "paid": paid, "sent": sent,
                 "stake_before": stake_before, "stake_after": stake_after, "emission": emission}
     finally:
         await chain.close()
@@ -69,6 +73,10 @@ def test_cheating_node_is_outvoted_slashed_and_unpaid(network: LocalNetwork, fau
         assert out["stake_after"][node] == out["stake_before"][node]
         assert out["emission"][node] > 0
     assert out["emission"][liar] == 0
+    # The three jobs were drawn together, so each node committed them in one batched transaction,
+    # and each honest node revealed them in one.
+    assert all(len(txs) == 1 for txs in out["sent"]["Committed"].values()), out["sent"]["Committed"]
+    assert all(len(out["sent"]["Revealed"][node]) == 1 for node in honest), out["sent"]["Revealed"]
 
 
 async def _one_job(net: LocalNetwork, text: str) -> int:
