@@ -51,13 +51,18 @@ def raw_encode(texts: list[str], repeats: int = 3) -> RawEncode:
 
 @dataclass(frozen=True)
 class NodeRate:
-    """One node's pipeline over a run's jobs: from the first "assigned" log line to the last
-    "committed" one (reading each input, embedding, quantizing, persisting, sending the commit)."""
+    """One node's pipeline over a run's jobs, from its first "assigned" log line to the "committed"
+    line of the commit batch that carried its last job (reading inputs, embedding, quantizing,
+    persisting, sending the batched commit). The node logs "committed" when eth_sendRawTransaction
+    returns, and an instant-mining anvil has mined the transaction by then (a receipt is there at
+    once), so that line marks the commitment on chain."""
 
     node: int
     jobs: int
     seconds: float
-    embed_seconds: float  # the sum of its "embedded" lines inside that window
+    seconds_to_seen_mined: float  # to the "batch mined" line instead: the node's next tick saw the receipt
+    embed_seconds: float  # the sum of its "embedded" lines inside the window
+    commit_batches: int
 
     @property
     def jobs_per_s(self) -> float:
@@ -80,12 +85,27 @@ def _at(event: dict[str, Any]) -> float:
     return datetime.fromisoformat(str(event["timestamp"])).timestamp()
 
 
+def _commit_times(events: list[dict[str, Any]], job_ids: set[int]) -> dict[int, tuple[float, float]]:
+    """Job -> (commit batch sent, commit batch seen mined), from the node's "committed" lines
+    (jobs, tx) and its "batch mined" lines (action, tx, skipped); a skipped job does not count."""
+    mined = {e["tx"]: e for e in events if e.get("event") == "batch mined" and e.get("action") == "committed"}
+    out: dict[int, tuple[float, float]] = {}
+    for sent in (e for e in events if e.get("event") == "committed" and e.get("tx") in mined):
+        receipt = mined[sent["tx"]]
+        skipped = {int(k) for k in (receipt.get("skipped") or {})}
+        for job_id in set(sent.get("jobs") or []) & job_ids - skipped:
+            out[int(job_id)] = (_at(sent), _at(receipt))
+    return out
+
+
 def node_rate(index: int, path: Path, job_ids: set[int]) -> NodeRate:
     events = log_events(path)
     assigned = [_at(e) for e in events if e.get("event") == "assigned" and e.get("job") in job_ids]
-    committed = [_at(e) for e in events if e.get("event") == "committed" and e.get("job") in job_ids]
+    committed = _commit_times(events, job_ids)
     if not assigned or not committed:
         raise BenchError(f"node {index}'s log at {path} has no assigned/committed lines for the run's jobs")
-    start, end = min(assigned), max(committed)
-    embed = sum(float(e["seconds"]) for e in events if e.get("event") == "embedded" and start <= _at(e) <= end)
-    return NodeRate(index, len(committed), end - start, embed)
+    start = min(assigned)
+    last_sent, last_mined = max(t for t, _ in committed.values()), max(t for _, t in committed.values())
+    embed = sum(float(e["seconds"]) for e in events if e.get("event") == "embedded" and start <= _at(e) <= last_sent)
+    return NodeRate(index, len(committed), last_sent - start, last_mined - start, embed,
+                    len({sent for sent, _ in committed.values()}))
