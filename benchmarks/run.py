@@ -24,6 +24,8 @@ import oracle_node
 from benchmarks import corpus, cosine, embedding, gas, plots, report, results, throughput
 from benchmarks.chainops import BenchError
 from benchmarks.machine import meta
+from infera.devnet import DevnetError
+from infera.errors import InferaError
 from oracle_node.logs import configure
 
 log = structlog.get_logger("benchmarks")
@@ -38,7 +40,7 @@ class BenchConfig:
     gas_jobs: int = 16
     few_nodes: int = 10
     many_nodes: int = 1000
-    lone_jobs: int = 3
+    lone_jobs: int = 5
     timeout: float = 600.0
 
 
@@ -59,7 +61,9 @@ def parse_args(argv: list[str] | None) -> tuple[BenchConfig, Path, Path, bool]:
 
 def use_this_checkout() -> None:
     """Measure this checkout's code: the SDK and node imported here, and those of the processes
-    started (ape deploy, oracle-node), must come from the folder holding this package."""
+    started (ape deploy, oracle-node), must come from the folder holding this package; its build
+    must hold the cosine harness."""
+    cosine.harness_artifact()
     for module in (infera, oracle_node):
         if not Path(str(module.__file__)).resolve().is_relative_to(ROOT):
             raise BenchError(f"{module.__name__} is imported from {module.__file__}, not from {ROOT}: "
@@ -102,19 +106,10 @@ def _required(value: T | None) -> T:
     return value
 
 
-def notes(m: results.Measurements) -> list[str]:
-    found = []
-    if m.gas_batched is None:
-        found.append("gas_per_job_batched is null: the deployed JobRegistry has no commitBatch/revealBatch/"
-                     "finalizeBatch, so the batched path could not run; the node-count scenarios ran single.")
-    found.append("advanceBatch is not exercised: every seat commits, so no job reaches its commit deadline.")
-    return found
-
-
 def assemble(config: BenchConfig, m: results.Measurements, info: dict[str, Any]) -> dict[str, Any]:
     info["config"] = asdict(config)
     return {"meta": info, **results.headline(m), "baseline": results.baseline(m), "details": results.details(m),
-            "method": results.METHOD, "notes": notes(m)}
+            "method": results.METHOD, "notes": results.notes(m)}
 
 
 def write(out: Path, markdown_path: Path, data: dict[str, Any], m: results.Measurements) -> None:
@@ -148,8 +143,8 @@ def main(argv: list[str] | None = None) -> int:
     except KeyboardInterrupt:
         log.error("interrupted: every process the benchmark started has been stopped")
         return 130
-    except BenchError as exc:
-        log.error("benchmark failed", error=str(exc))
+    except (InferaError, DevnetError) as exc:  # BenchError included; anything else shows its traceback
+        log.error("benchmark failed", error=str(exc), kind=type(exc).__name__)
         return 1
     finally:
         if ok and not keep_logs:
