@@ -80,7 +80,8 @@ contract JobRegistry is IJobRegistry, AccessControl, ReentrancyGuard {
     mapping(uint256 jobId => Job) private _jobs;
     // Written through a storage pointer in _draw, which slither does not follow.
     // slither-disable-next-line uninitialized-state
-    mapping(uint256 jobId => Seat[]) private _seats;
+    // A mapping, not an array: the job's seatCount is the length, so no length slot is written.
+    mapping(uint256 jobId => mapping(uint256 seat => Seat)) private _seats;
     uint256 private _jobCount;
     DrawQueue.Queue private _draws;
 
@@ -326,8 +327,11 @@ contract JobRegistry is IJobRegistry, AccessControl, ReentrancyGuard {
 
     /// @notice A job's seats in assignment order.
     /// @param jobId The job.
-    function getSeats(uint256 jobId) external view returns (Seat[] memory) {
-        return _seats[jobId];
+    function getSeats(uint256 jobId) external view returns (Seat[] memory out) {
+        out = new Seat[](_jobs[jobId].seatCount);
+        for (uint256 i = 0; i < out.length; ++i) {
+            out[i] = _seats[jobId][i];
+        }
     }
 
     /// @notice Number of jobs ever submitted (ids run from 1).
@@ -391,10 +395,10 @@ contract JobRegistry is IJobRegistry, AccessControl, ReentrancyGuard {
         if (block.timestamp <= job.deadline) return Skip.DeadlineNotReached;
         _drawDueFirst();
 
-        Seat[] storage seats = _seats[jobId];
+        mapping(uint256 => Seat) storage seats = _seats[jobId];
         Policy memory p = _policies[job.policyId];
         uint256 dropped = 0;
-        for (uint256 i = job.voteFrom; i < seats.length; ++i) {
+        for (uint256 i = job.voteFrom; i < job.seatCount; ++i) {
             if (seats[i].state != SeatState.Assigned) continue;
             seats[i].state = SeatState.Dropped;
             ++dropped;
@@ -406,7 +410,7 @@ contract JobRegistry is IJobRegistry, AccessControl, ReentrancyGuard {
         } else if (dropped != 0 && job.round < maxReassignments) {
             _queueRedraw(jobId, job, uint8(dropped));
         } else {
-            _releaseOpenSeats(jobId, seats);
+            _releaseOpenSeats(jobId, seats, job.seatCount);
             _refund(jobId, job, 0);
         }
         return Skip.None;
@@ -416,11 +420,12 @@ contract JobRegistry is IJobRegistry, AccessControl, ReentrancyGuard {
         Job storage job = _jobs[jobId];
         if (job.status != JobStatus.Revealing) return (Skip.WrongStatus, 0);
         if (job.revealed < job.committed && block.timestamp <= job.deadline) return (Skip.RevealPending, 0);
-        Seat[] storage seats = _seats[jobId];
-        if (vectors.length != seats.length) return (Skip.VectorCountMismatch, vectors.length);
+        mapping(uint256 => Seat) storage seats = _seats[jobId];
+        uint256 n = job.seatCount;
+        if (vectors.length != n) return (Skip.VectorCountMismatch, vectors.length);
 
         (uint256 medoid, uint256 agreeingMask, uint256 votes, uint256 mismatch) =
-            Agreement.decide(job.voteFrom, job.thresholdPpm, seats, vectors);
+            Agreement.decide(job.voteFrom, job.thresholdPpm, seats, n, vectors);
         if (mismatch != 0) return (Skip.VectorMismatch, mismatch - 1);
         _drawDueFirst();
         Policy memory p = _policies[job.policyId];
@@ -430,16 +435,16 @@ contract JobRegistry is IJobRegistry, AccessControl, ReentrancyGuard {
         }
         uint256 withheld = _withheldMask(job, seats);
         if (withheld != 0 && job.round < maxReassignments) {
-            job.voteFrom = uint8(seats.length);
+            job.voteFrom = uint8(n);
             job.committed = 0;
             job.revealed = 0;
             job.dropped = 0;
-            uint256 slashed = _dropWithheld(jobId, seats, withheld, p);
+            uint256 slashed = _dropWithheld(jobId, seats, n, withheld, p);
             _queueRedraw(jobId, job, job.quorum);
             // Nobody agreed yet to share it with: a failed round's slash goes to the treasury.
             if (slashed != 0) token.safeTransfer(p.treasury, slashed);
         } else {
-            (uint256 slashed,) = _settleReveals(jobId, seats, agreeingMask, false, p);
+            (uint256 slashed,) = _settleReveals(jobId, seats, n, agreeingMask, false, p);
             _refund(jobId, job, slashed);
         }
         return (Skip.None, 0);
@@ -460,7 +465,7 @@ contract JobRegistry is IJobRegistry, AccessControl, ReentrancyGuard {
         if (skip == Skip.ZeroCommitment) revert JobRegistryZeroCommitment();
         if (skip == Skip.InvalidVectorLength) revert JobRegistryInvalidVectorLength(detail, job.dimension);
         if (skip == Skip.CommitmentMismatch) revert JobRegistryCommitmentMismatch(jobId, msg.sender);
-        if (skip == Skip.VectorCountMismatch) revert JobRegistryVectorCountMismatch(detail, _seats[jobId].length);
+        if (skip == Skip.VectorCountMismatch) revert JobRegistryVectorCountMismatch(detail, job.seatCount);
         revert JobRegistryVectorMismatch(jobId, detail);
     }
 
@@ -527,9 +532,9 @@ contract JobRegistry is IJobRegistry, AccessControl, ReentrancyGuard {
         job.dimension = model.dimension;
         job.quorum = model.quorum;
         job.policyId = _policyId;
-        bytes32 inputHash = keccak256(bytes(input));
-        job.inputHash = inputHash;
-        emit JobSubmitted(jobId, modelId, msg.sender, inputHash, input, model.fee);
+        // The input's hash lives in the event only: storing it would cost 22,100 gas a job, and
+        // the nodes read the input from the same event anyway.
+        emit JobSubmitted(jobId, modelId, msg.sender, keccak256(bytes(input)), input, model.fee);
     }
 
     /// @dev Draw up to `maxJobs` due jobs in queue order; stops at the first draw not due yet.
@@ -561,23 +566,24 @@ contract JobRegistry is IJobRegistry, AccessControl, ReentrancyGuard {
     ///      without fault of anyone when too few eligible nodes remain.
     function _draw(uint256 jobId, uint8 seatsNeeded, bytes32 hash) private {
         Job storage job = _jobs[jobId];
-        Seat[] storage seats = _seats[jobId];
-        address[] memory tried = _nodesOf(seats);
+        mapping(uint256 => Seat) storage seats = _seats[jobId];
+        uint256 n = job.seatCount;
+        address[] memory tried = _nodesOf(seats, n);
         if (nodes.eligibleExcluding(job.modelId, tried) < seatsNeeded) {
-            _releaseOpenSeats(jobId, seats);
+            _releaseOpenSeats(jobId, seats, n);
             _refund(jobId, job, 0);
             return;
         }
-        uint256 seed = uint256(keccak256(abi.encode(hash, jobId, seats.length)));
+        uint256 seed = uint256(keccak256(abi.encode(hash, jobId, n)));
         address[] memory drawn = nodes.drawCommittee(job.modelId, seed, seatsNeeded, tried);
         job.status = JobStatus.Committing;
         uint40 deadline = uint40(block.timestamp + job.commitWindow);
         job.deadline = deadline;
         for (uint256 k = 0; k < drawn.length; ++k) {
-            seats.push(Seat({node: drawn[k], state: SeatState.Assigned, digest: bytes32(0)}));
-            emit JobAssigned(jobId, drawn[k], uint8(seats.length - 1), deadline);
+            seats[n + k] = Seat({node: drawn[k], state: SeatState.Assigned, digest: bytes32(0)});
+            emit JobAssigned(jobId, drawn[k], uint8(n + k), deadline);
         }
-        job.seatCount = uint8(seats.length);
+        job.seatCount = uint8(n + drawn.length);
     }
 
     function _queueRedraw(uint256 jobId, Job storage job, uint8 seatsNeeded) private {
@@ -596,21 +602,28 @@ contract JobRegistry is IJobRegistry, AccessControl, ReentrancyGuard {
     }
 
     /// @dev The current round's seats that committed but did not reveal, as a bitmask.
-    function _withheldMask(Job storage job, Seat[] storage seats) private view returns (uint256 mask) {
-        for (uint256 i = job.voteFrom; i < seats.length; ++i) {
+    function _withheldMask(Job storage job, mapping(uint256 => Seat) storage seats)
+        private
+        view
+        returns (uint256 mask)
+    {
+        for (uint256 i = job.voteFrom; i < job.seatCount; ++i) {
             if (seats[i].state == SeatState.Committed) mask |= 1 << i;
         }
     }
 
     /// @dev Take the withholders out of the job, then slash them (states first, calls after).
-    function _dropWithheld(uint256 jobId, Seat[] storage seats, uint256 mask, Policy memory p)
-        private
-        returns (uint256 slashed)
-    {
-        for (uint256 i = 0; i < seats.length; ++i) {
+    function _dropWithheld(
+        uint256 jobId,
+        mapping(uint256 => Seat) storage seats,
+        uint256 n,
+        uint256 mask,
+        Policy memory p
+    ) private returns (uint256 slashed) {
+        for (uint256 i = 0; i < n; ++i) {
             if (mask & (1 << i) != 0) seats[i].state = SeatState.Dropped;
         }
-        for (uint256 i = 0; i < seats.length; ++i) {
+        for (uint256 i = 0; i < n; ++i) {
             if (mask & (1 << i) != 0) slashed += _settleWithheld(jobId, seats[i].node, p);
         }
     }
@@ -620,7 +633,7 @@ contract JobRegistry is IJobRegistry, AccessControl, ReentrancyGuard {
     function _accept(
         uint256 jobId,
         Job storage job,
-        Seat[] storage seats,
+        mapping(uint256 => Seat) storage seats,
         bytes calldata vector,
         uint256 agreeingMask,
         Policy memory p
@@ -628,8 +641,8 @@ contract JobRegistry is IJobRegistry, AccessControl, ReentrancyGuard {
         bytes32 resultHash = keccak256(vector);
         job.resultHash = resultHash;
         job.status = JobStatus.Accepted;
-        (uint256 slashed,) = _settleReveals(jobId, seats, agreeingMask, true, p);
-        address[] memory agreeing = _members(seats, agreeingMask);
+        (uint256 slashed,) = _settleReveals(jobId, seats, job.seatCount, agreeingMask, true, p);
+        address[] memory agreeing = _members(seats, job.seatCount, agreeingMask);
         emit JobAccepted(jobId, resultHash, agreeing, vector);
         uint256 feeEach = _pay(jobId, job.fee, slashed, agreeing, p);
         // Emission follows paid work: a node's points are the fee it earned, never the slash
@@ -640,11 +653,15 @@ contract JobRegistry is IJobRegistry, AccessControl, ReentrancyGuard {
 
     /// @dev Settle every seat still open after the reveal phase; returns the total slashed and
     ///      how many agreeing seats were settled.
-    function _settleReveals(uint256 jobId, Seat[] storage seats, uint256 agreeingMask, bool accepted, Policy memory p)
-        private
-        returns (uint256 slashed, uint256 agreed)
-    {
-        for (uint256 i = 0; i < seats.length; ++i) {
+    function _settleReveals(
+        uint256 jobId,
+        mapping(uint256 => Seat) storage seats,
+        uint256 n,
+        uint256 agreeingMask,
+        bool accepted,
+        Policy memory p
+    ) private returns (uint256 slashed, uint256 agreed) {
+        for (uint256 i = 0; i < n; ++i) {
             SeatState state = seats[i].state;
             address node = seats[i].node;
             if (state == SeatState.Committed) {
@@ -698,8 +715,8 @@ contract JobRegistry is IJobRegistry, AccessControl, ReentrancyGuard {
 
     /// @dev Refunded without a decision: this round's committed seats and earlier rounds'
     ///      revealers did nothing wrong.
-    function _releaseOpenSeats(uint256 jobId, Seat[] storage seats) private {
-        for (uint256 i = 0; i < seats.length; ++i) {
+    function _releaseOpenSeats(uint256 jobId, mapping(uint256 => Seat) storage seats, uint256 n) private {
+        for (uint256 i = 0; i < n; ++i) {
             SeatState state = seats[i].state;
             if (state == SeatState.Committed || state == SeatState.Revealed) {
                 _settle(jobId, seats[i].node, SeatOutcome.Released, 0, 0);
@@ -733,17 +750,21 @@ contract JobRegistry is IJobRegistry, AccessControl, ReentrancyGuard {
         emit CallbackDelivered(jobId, requester, success);
     }
 
-    function _members(Seat[] storage seats, uint256 mask) private view returns (address[] memory out) {
+    function _members(mapping(uint256 => Seat) storage seats, uint256 n, uint256 mask)
+        private
+        view
+        returns (address[] memory out)
+    {
         out = new address[](Agreement.popcount(mask));
         uint256 k = 0;
-        for (uint256 i = 0; i < seats.length; ++i) {
+        for (uint256 i = 0; i < n; ++i) {
             if (mask & (1 << i) != 0) out[k++] = seats[i].node;
         }
     }
 
-    function _nodesOf(Seat[] storage seats) private view returns (address[] memory out) {
-        out = new address[](seats.length);
-        for (uint256 i = 0; i < seats.length; ++i) {
+    function _nodesOf(mapping(uint256 => Seat) storage seats, uint256 n) private view returns (address[] memory out) {
+        out = new address[](n);
+        for (uint256 i = 0; i < n; ++i) {
             out[i] = seats[i].node;
         }
     }
@@ -758,8 +779,9 @@ contract JobRegistry is IJobRegistry, AccessControl, ReentrancyGuard {
     /// @dev The caller's live seat (a dropped seat does not count) in state `expected`:
     ///      NotAssigned without one, WrongSeatState (with its index) when in another state.
     function _findSeat(uint256 jobId, address node, SeatState expected) private view returns (Skip, uint256 index) {
-        Seat[] storage seats = _seats[jobId];
-        for (uint256 i = 0; i < seats.length; ++i) {
+        mapping(uint256 => Seat) storage seats = _seats[jobId];
+        uint256 n = _jobs[jobId].seatCount;
+        for (uint256 i = 0; i < n; ++i) {
             if (seats[i].node != node || seats[i].state == SeatState.Dropped) continue;
             if (seats[i].state != expected) return (Skip.WrongSeatState, i);
             return (Skip.None, i);

@@ -17,7 +17,6 @@ import aiohttp
 import numpy as np
 import numpy.typing as npt
 import structlog
-from eth_utils.crypto import keccak
 from hexbytes import HexBytes
 from web3.contract.async_contract import AsyncContractFunction
 from web3.logs import DISCARD
@@ -207,7 +206,7 @@ class OracleNode:
                 if job.status is not JobStatus.COMMITTING or job.model_id not in self.served:
                     store.set_state(work.job_id, WorkState.DONE)
                     continue
-                text = await self._input_text(work.job_id, job)
+                text = await self._input_text(work.job_id)
             except TRANSIENT:
                 raise  # the RPC, not the job: the whole tick is retried, and no attempt is spent
             except Exception as exc:  # noqa: BLE001 - isolate the job, retry it with backoff
@@ -251,14 +250,11 @@ class OracleNode:
         log.warning("job step failed; will retry", job=job_id, step=step, attempt=attempts, error=str(exc),
                     kind=type(exc).__name__)
 
-    async def _input_text(self, job_id: int, job: Job) -> str:
-        """The canonical text of the job's input bytes, after checking them against the hash the
-        contract stored (the bytes, not the text: invalid UTF-8 is a valid input)."""
+    async def _input_text(self, job_id: int) -> str:
+        """The canonical text of the job's input bytes (the bytes, not the text, are what the
+        contract hashed: invalid UTF-8 is a valid input)."""
         chain, _ = self._parts()
-        raw = await chain.job_input(job_id)
-        if keccak(raw) != job.input_hash:
-            raise InferaError(f"job {job_id}: input in the event does not match the stored input hash")
-        return canonical_text(raw)
+        return canonical_text(await chain.job_input(job_id))
 
     async def _send_commits(self, sealed: list[Work]) -> None:
         chain, store = self._parts()

@@ -54,7 +54,7 @@ interface IJobRegistry {
         VectorMismatch
     }
 
-    /// @dev Two slots of scalars, then the input and result hashes. Everything that decides the
+    /// @dev Two slots of scalars, then the result hash (the input hash is in JobSubmitted only). Everything that decides the
     ///      job is copied at submission (model parameters) or referenced immutably (policyId),
     ///      so a later governance change cannot alter the terms of a job in flight. committed,
     ///      revealed and dropped count the seats of the current round, from index voteFrom on.
@@ -80,8 +80,7 @@ interface IJobRegistry {
         uint8 quorum; // committee size drawn for a fresh round
         uint8 voteFrom; // first seat of the current round: only its seats count toward minAgreement
         uint16 policyId; // the settlement policy in force at submission
-        bytes32 inputHash;
-        bytes32 resultHash;
+        bytes32 resultHash; // keccak256 of the accepted vector (0 until accepted)
     }
 
     /// @dev `digest` holds the commitment until reveal, then keccak256 of the revealed vector.

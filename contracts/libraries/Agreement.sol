@@ -14,13 +14,15 @@ library Agreement {
     ///         seat within the threshold of it (earlier rounds included) and how many of those
     ///         are of the current round. `mismatch` is 1 + the first seat whose vector is not
     ///         the one it revealed (then nothing else is decided), or 0.
-    function decide(uint256 from, uint256 thresholdPpm, IJobRegistry.Seat[] storage seats, bytes[] calldata vectors)
-        internal
-        view
-        returns (uint256 medoid, uint256 bestMask, uint256 bestVotes, uint256 mismatch)
-    {
+    function decide(
+        uint256 from,
+        uint256 thresholdPpm,
+        mapping(uint256 => IJobRegistry.Seat) storage seats,
+        uint256 n,
+        bytes[] calldata vectors
+    ) internal view returns (uint256 medoid, uint256 bestMask, uint256 bestVotes, uint256 mismatch) {
         uint256[] memory masks;
-        (masks, mismatch) = _masks(from, thresholdPpm, seats, vectors);
+        (masks, mismatch) = _masks(from, thresholdPpm, seats, n, vectors);
         if (mismatch != 0) return (0, 0, 0, mismatch);
         uint256 currentRound = type(uint256).max << from;
         for (uint256 i = from; i < masks.length; ++i) {
@@ -44,12 +46,13 @@ library Agreement {
     ///      seats i and j both revealed and agree (bit i itself unless the vector is zero).
     ///      Two seats of earlier rounds are never compared: the medoid is of the current round.
     ///      Each vector is prepared (spread into lanes, normed) once, not once per pair.
-    function _masks(uint256 from, uint256 threshold, IJobRegistry.Seat[] storage seats, bytes[] calldata vectors)
-        private
-        view
-        returns (uint256[] memory masks, uint256 mismatch)
-    {
-        uint256 n = seats.length;
+    function _masks(
+        uint256 from,
+        uint256 threshold,
+        mapping(uint256 => IJobRegistry.Seat) storage seats,
+        uint256 n,
+        bytes[] calldata vectors
+    ) private view returns (uint256[] memory masks, uint256 mismatch) {
         Cosine.Prepared[] memory prepared = new Cosine.Prepared[](n);
         masks = new uint256[](n);
         uint256 revealedMask = 0;

@@ -73,6 +73,12 @@ class Embedder:
             raise RuntimeError(f"model at {self.model_dir} does not declare its output dimension")
         return int(dim)
 
+    @property
+    def compute_dtypes(self) -> list[str]:
+        """The dtypes the loaded weights compute in (a float16 weights file loads as float16
+        unless the model's config names float32, which changes the vectors)."""
+        return sorted({str(p.dtype) for p in self._model.parameters()})
+
     def embed(self, texts: list[str]) -> npt.NDArray[np.float32]:
         """Embed a batch of texts; rows are unit-normalised float32 vectors."""
         out = self._model.encode(

@@ -201,7 +201,8 @@ class Chain:
     async def job_input(self, job_id: int) -> bytes:
         """The input bytes a job was submitted with, from its JobSubmitted event. They are read
         raw: the contract accepts any bytes, and decoding them as a Solidity string would fail
-        on invalid UTF-8. `infera.inputs.canonical_text` gives the text nodes embed."""
+        on invalid UTF-8, and checked against the input hash the contract put in the same event.
+        `infera.inputs.canonical_text` gives the text nodes embed."""
         event = self.jobs.events.JobSubmitted
         topics = [event.topic, "0x" + job_id.to_bytes(32, "big").hex()]
         found = await self.w3.eth.get_logs(
@@ -211,7 +212,9 @@ class Chain:
             raise InferaError(f"no JobSubmitted event for job {job_id}")
         # Non-indexed fields: (bytes32 inputHash, string input, uint96 fee); a string is encoded
         # exactly as bytes are, so decoding it as bytes never fails.
-        _, raw, _ = abi_decode(["bytes32", "bytes", "uint96"], bytes(found[0]["data"]))
+        input_hash, raw, _ = abi_decode(["bytes32", "bytes", "uint96"], bytes(found[0]["data"]))
+        if keccak(raw) != input_hash:
+            raise InferaError(f"job {job_id}: the input in its JobSubmitted event does not match the event's input hash")
         return bytes(raw)
 
     async def revealed_vectors(self, job_id: int) -> dict[str, bytes]:

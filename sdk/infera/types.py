@@ -49,7 +49,6 @@ class Job:
     quorum: int
     vote_from: int  # first seat of the current round; earlier seats do not count toward the quorum
     policy_id: int  # the settlement policy the job was submitted under
-    input_hash: bytes
     result_hash: bytes
 
     @property
@@ -83,8 +82,7 @@ class Job:
             quorum=int(s[16]),
             vote_from=int(s[17]),
             policy_id=int(s[18]),
-            input_hash=bytes(s[19]),
-            result_hash=bytes(s[20]),
+            result_hash=bytes(s[19]),
         )
 
 
