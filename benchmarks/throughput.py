@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import asyncio
 import time
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from pathlib import Path
 
@@ -135,22 +136,30 @@ class NetworkRun:
     node_rates: list[NodeRate]
 
 
-async def _runs(net: LocalNetwork, texts: list[str], lone_texts: list[str], submit_batch: int,
-                timeout: float) -> tuple[JobsRun, list[JobsRun]]:
+async def _bulk(net: LocalNetwork, texts: list[str], submit_batch: int, timeout: float) -> JobsRun:
     chain = await net.connect()
     try:
         bulk = await submit_and_wait(chain, texts, submit_batch, timeout)
-        log.info("jobs final", jobs=len(bulk.job_ids), accepted=bulk.accepted, seconds=round(bulk.seconds, 2),
-                 block_time=net.block_time)
-        lone = [await submit_and_wait(chain, [text], 1, timeout) for text in lone_texts]
-        return bulk, lone
+    finally:
+        await chain.close()
+    log.info("jobs final", jobs=len(bulk.job_ids), accepted=bulk.accepted, seconds=round(bulk.seconds, 2),
+             block_time=net.block_time)
+    return bulk
+
+
+async def _lone(net: LocalNetwork, texts: list[str], timeout: float) -> list[JobsRun]:
+    """Each text as a job of its own, the next only once the last is final."""
+    chain = await net.connect()
+    try:
+        return [await submit_and_wait(chain, [text], 1, timeout) for text in texts]
     finally:
         await chain.close()
 
 
 def network_run(run_dir: Path, block_time: float, texts: list[str], lone_texts: list[str], submit_batch: int,
-                timeout: float) -> NetworkRun:
-    """Devnet, deployment, three staked node processes; the jobs; every process stopped on exit."""
+                timeout: float, after_bulk: Callable[[], None] | None = None) -> NetworkRun:
+    """Devnet, deployment, three staked node processes; the jobs together, then ``after_bulk``
+    (with the nodes idle), then the lone jobs; every process stopped on exit."""
     with LocalNetwork(run_dir, block_time=block_time) as net:
         net.start_devnet()
         net.deploy()
@@ -159,7 +168,10 @@ def network_run(run_dir: Path, block_time: float, texts: list[str], lone_texts: 
             net.start_node(index)
         net.wait_nodes_ready()
         log.info("nodes ready", nodes=len(net.nodes), block_time=block_time)
-        bulk, lone = asyncio.run(_runs(net, texts, lone_texts, submit_batch, timeout))
+        bulk = asyncio.run(_bulk(net, texts, submit_batch, timeout))
+        if after_bulk is not None:
+            after_bulk()
+        lone = asyncio.run(_lone(net, lone_texts, timeout))
         rates = [node_rate(node.index, node.log_path, set(bulk.job_ids)) for node in net.nodes]
     if bulk.accepted != len(bulk.job_ids):
         raise BenchError(f"only {bulk.accepted} of {len(bulk.job_ids)} jobs were accepted (logs in {run_dir})")
