@@ -31,7 +31,7 @@ def comparison_rows(results: dict[str, Any]) -> list[Row]:
     few, many = (results["details"]["gas"][f"{config[k]}_nodes"] for k in ("few_nodes", "many_nodes"))
     fleet_key = f"gas_{many['nodes']}_vs_{few['nodes']}_nodes"
     spec = [
-        ("gas per verified job, batched", "gas_batched_vs_single", "gas", "one job per tx (single)"),
+        ("gas per verified job, batched, 3 nodes", "gas_batched_vs_single", "gas", "one job per tx (single)"),
         (f"gas per verified job, {many['nodes']} nodes ({many['mode']})", fleet_key, "gas",
          f"{few['nodes']} nodes ({few['mode']})"),
         ("cosine gas per 384-dim pair", "cosine_pair_vs_vector_prepare", "gas", "prepare one vector"),

@@ -74,8 +74,9 @@ def notes(m: Measurements) -> list[str]:
     window = sum(r.seconds for r in m.instant.node_rates) / len(m.instant.node_rates)
     jobs = len(m.instant.bulk.job_ids)
     found.append(f"Node window, mean of three: {window:.2f} s, of which {embed:.2f} s inside encode "
-                 f"({jobs / embed:.1f} texts/s with three node processes sharing the cores, against "
-                 f"{m.raw.texts_per_s:.1f} raw and alone); the rest is reading inputs over RPC, polling and the commit.")
+                 f"({jobs / embed:.1f} texts/s per node, {3 * jobs / embed:.1f} for the three together, as they "
+                 f"share the cores; raw and alone: {m.raw.texts_per_s:.1f}); the rest is reading inputs over RPC, "
+                 "polling and the commit.")
     found.append("The bulk jobs are submitted together and move through the phases together, so p50 and p99 are "
                  "close; the lone job shows the pipeline's floor, including the wait for the block after the submit.")
     found.append("advanceBatch is not exercised: every seat commits, so no job reaches its commit deadline.")

@@ -43,6 +43,24 @@ class BenchConfig:
     lone_jobs: int = 5
     timeout: float = 600.0
 
+    def check(self) -> None:
+        """Refuse sizes the contracts or the run cannot take (JobRegistry.MAX_BATCH is 64)."""
+        if not 1 <= self.submit_batch <= 64 or not 1 <= self.gas_jobs <= 64:
+            raise SystemExit("--submit-batch and --gas-jobs must be 1 to 64 (one submit call takes at most 64 inputs)")
+        if self.jobs < 1 or self.lone_jobs < 1 or min(self.few_nodes, self.many_nodes) < 3:
+            raise SystemExit("--jobs and --lone-jobs must be at least 1, --few-nodes and --many-nodes at least 3")
+
+
+HELP = {
+    "jobs": "jobs submitted together to the three node processes, in each block mode",
+    "submit_batch": "inputs per submit call in those runs",
+    "gas_jobs": "jobs per gas scenario (all in one submit)",
+    "few_nodes": "registered nodes in the baseline of the node-count gas scenario",
+    "many_nodes": "registered nodes in the node-count gas scenario",
+    "lone_jobs": "jobs submitted one at a time to the idle network (latency_lone_job_s is their median)",
+    "timeout": "seconds to wait for a run's jobs to be final",
+}
+
 
 def parse_args(argv: list[str] | None) -> tuple[BenchConfig, Path, Path, bool]:
     defaults = BenchConfig()
@@ -50,12 +68,13 @@ def parse_args(argv: list[str] | None) -> tuple[BenchConfig, Path, Path, bool]:
     for name, value in asdict(defaults).items():
         env = f"INFERA_BENCH_{name.upper()}"
         parser.add_argument(f"--{name.replace('_', '-')}", type=type(value), default=type(value)(os.environ.get(env, value)),
-                            help=f"default {value} (or ${env})")
+                            help=f"{HELP[name]}; default {value} (or ${env})")
     parser.add_argument("--out", type=Path, default=ROOT / "benchmarks" / "results", help="latest.json and the plots")
-    parser.add_argument("--markdown", type=Path, default=ROOT / "BENCHMARKS.md")
+    parser.add_argument("--markdown", type=Path, default=ROOT / "BENCHMARKS.md", help="the report to write")
     parser.add_argument("--keep-logs", action="store_true", help="keep the devnet and node logs even on success")
     args = parser.parse_args(argv)
     config = BenchConfig(**{name: getattr(args, name) for name in asdict(defaults)})
+    config.check()
     return config, args.out, args.markdown, args.keep_logs
 
 
