@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import os
 from dataclasses import dataclass
 from typing import Any
 
@@ -80,6 +81,11 @@ def notes(m: Measurements) -> list[str]:
     found.append("The bulk jobs are submitted together and move through the phases together, so p50 and p99 are "
                  "close; the lone job shows the pipeline's floor, including the wait for the block after the submit.")
     found.append("advanceBatch is not exercised: every seat commits, so no job reaches its commit deadline.")
+    cores = os.cpu_count() or 1
+    if max(m.raw.load_average) > cores:
+        found.append(f"The 1-minute load average reached {max(m.raw.load_average):.1f} on {cores} cores at a raw-encode "
+                     "measuring point: other work competed for the CPU during this run, so its timings (not its gas) "
+                     "are noisier than usual; see details.raw_encode.")
     return found
 
 
