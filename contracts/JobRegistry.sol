@@ -325,6 +325,17 @@ contract JobRegistry is IJobRegistry, AccessControl, ReentrancyGuard {
         return _jobs[jobId];
     }
 
+    /// @notice Several jobs' records in one call (a node reads every open job each tick);
+    ///         reverts for an unknown id.
+    /// @param jobIds The jobs.
+    function getJobs(uint256[] calldata jobIds) external view returns (Job[] memory out) {
+        out = new Job[](jobIds.length);
+        for (uint256 i = 0; i < jobIds.length; ++i) {
+            if (jobIds[i] == 0 || jobIds[i] > _jobCount) revert JobRegistryUnknownJob(jobIds[i]);
+            out[i] = _jobs[jobIds[i]];
+        }
+    }
+
     /// @notice A job's seats in assignment order.
     /// @param jobId The job.
     function getSeats(uint256 jobId) external view returns (Seat[] memory out) {

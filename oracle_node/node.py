@@ -197,22 +197,19 @@ class OracleNode:
         pending = store.in_states(WorkState.ASSIGNED)
         if not pending:
             return
+        due = [w.job_id for w in pending if self._retry_at.get(w.job_id, 0.0) <= time.monotonic()]
+        live = [job for job in (await self._read_jobs(due)).values()
+                if job.status is JobStatus.COMMITTING and job.model_id in self.served]
+        for job_id in set(due) - {job.job_id for job in live}:
+            store.set_state(job_id, WorkState.DONE)  # drawn away, over, or a model we do not serve
+        inputs = await chain.job_inputs([job.job_id for job in live])
         by_model: dict[int, list[tuple[int, str]]] = {}
-        for work in pending:
-            if self._retry_at.get(work.job_id, 0.0) > time.monotonic():
+        for job in live:
+            if job.job_id not in inputs:
+                self._job_failed(job.job_id, "read input", InferaError("no JobSubmitted event matching its input hash"))
                 continue
-            try:
-                job = await chain.get_job(work.job_id)
-                if job.status is not JobStatus.COMMITTING or job.model_id not in self.served:
-                    store.set_state(work.job_id, WorkState.DONE)
-                    continue
-                text = await self._input_text(work.job_id)
-            except TRANSIENT:
-                raise  # the RPC, not the job: the whole tick is retried, and no attempt is spent
-            except Exception as exc:  # noqa: BLE001 - isolate the job, retry it with backoff
-                self._job_failed(work.job_id, "read input", exc)
-                continue
-            by_model.setdefault(job.model_id, []).append((work.job_id, faults.adjust_input(self.settings.fault, text)))
+            text = faults.adjust_input(self.settings.fault, canonical_text(inputs[job.job_id]))
+            by_model.setdefault(job.model_id, []).append((job.job_id, text))
         for model_id, items in by_model.items():
             started = time.perf_counter()
             for job_id, vector in await self._embed_isolated(model_id, items):
@@ -250,11 +247,21 @@ class OracleNode:
         log.warning("job step failed; will retry", job=job_id, step=step, attempt=attempts, error=str(exc),
                     kind=type(exc).__name__)
 
-    async def _input_text(self, job_id: int) -> str:
-        """The canonical text of the job's input bytes (the bytes, not the text, are what the
-        contract hashed: invalid UTF-8 is a valid input)."""
+    async def _read_jobs(self, job_ids: list[int]) -> dict[int, Job]:
+        """The jobs' records in one call; if that call is refused (an id the chain does not
+        know), one by one, so that only the bad job is set back."""
         chain, _ = self._parts()
-        return canonical_text(await chain.job_input(job_id))
+        try:
+            return {job.job_id: job for job in await chain.get_jobs(job_ids)}
+        except ContractRevert:
+            pass
+        found = {}
+        for job_id in job_ids:
+            try:
+                found[job_id] = await chain.get_job(job_id)
+            except ContractRevert as exc:
+                self._job_failed(job_id, "read job", exc)
+        return found
 
     async def _send_commits(self, sealed: list[Work]) -> None:
         chain, store = self._parts()
@@ -346,11 +353,14 @@ class OracleNode:
         now = max(await chain.timestamp(), int(time.time()))
         advance: list[int] = []
         reveal: list[Work] = []
-        finalize: list[tuple[int, list[bytes]]] = []
-        for work in store.in_states(WorkState.SEALED, WorkState.COMMITTED, WorkState.REVEALED):
-            if self._busy(work.job_id):
+        open_work = [w for w in store.in_states(WorkState.SEALED, WorkState.COMMITTED, WorkState.REVEALED)
+                     if not self._busy(w.job_id)]
+        jobs = await self._read_jobs([w.job_id for w in open_work])
+        ready: list[tuple[Work, Job]] = []
+        for work in open_work:
+            job = jobs.get(work.job_id)
+            if job is None:
                 continue
-            job = await chain.get_job(work.job_id)
             if job.status.terminal:
                 store.set_state(work.job_id, WorkState.DONE)
                 log.info("job closed", job=work.job_id, status=job.status.name.lower())
@@ -359,9 +369,8 @@ class OracleNode:
             elif job.status is JobStatus.REVEALING and work.state is WorkState.COMMITTED:
                 reveal.append(work)
             elif job.status is JobStatus.REVEALING and work.state is WorkState.REVEALED:
-                vectors = await self._finalize_vectors(work, job, now)
-                if vectors is not None:
-                    finalize.append((work.job_id, vectors))
+                ready.append((work, job))
+        finalize = await self._finalizable(ready, now)
         for ids in _chunks(advance, BATCH_LIMIT):
             await self._send_batch("advanced", ids, chain.jobs.functions.advanceBatch(ids))
         await self._send_reveals(reveal)
@@ -381,20 +390,26 @@ class OracleNode:
                 for job_id in ids:
                     store.set_state(job_id, WorkState.REVEALED)
 
-    async def _finalize_vectors(self, work: Work, job: Job, now: int) -> list[bytes] | None:
-        """The vectors to finalize a job with, once it may and should be finalized by us: the
-        first revealed seat finalizes at once, the others only after a grace period."""
+    async def _finalizable(self, revealed: list[tuple[Work, Job]], now: int) -> list[tuple[int, list[bytes]]]:
+        """The jobs we should finalize now, each with its vectors in seat order: every committed
+        seat revealed or the reveal deadline passed; the first revealed seat finalizes at once,
+        the others only after a grace period (so nodes rarely race for the same job)."""
         chain, store = self._parts()
-        if job.revealed < job.committed and now <= job.reveal_deadline:
-            return None
-        seats = await chain.get_seats(work.job_id)
-        revealed = [s.node for s in seats if s.state is SeatState.REVEALED]
-        ready_since = store.mark_ready(work.job_id, time.monotonic())
-        first = bool(revealed) and revealed[0] == chain.address
-        if not first and time.monotonic() - ready_since < self.settings.finalize_grace:
-            return None
-        by_node = await chain.revealed_vectors(work.job_id)
-        return [by_node.get(s.node, b"") if s.state is SeatState.REVEALED else b"" for s in seats]
+        due = [(w, j) for w, j in revealed if j.revealed >= j.committed or now > j.reveal_deadline]
+        found = await asyncio.gather(*(chain.get_seats(w.job_id) for w, _ in due))
+        seats = {w.job_id: s for (w, _), s in zip(due, found, strict=True)}
+        mine = []
+        for work, _ in due:
+            first = next((s.node for s in seats[work.job_id] if s.state is SeatState.REVEALED), None)
+            ready_since = store.mark_ready(work.job_id, time.monotonic())
+            if first == chain.address or time.monotonic() - ready_since >= self.settings.finalize_grace:
+                mine.append(work.job_id)
+        vectors = await chain.revealed_vectors_of(mine)
+        return [
+            (job_id, [vectors.get(job_id, {}).get(s.node, b"") if s.state is SeatState.REVEALED else b""
+                      for s in seats[job_id]])
+            for job_id in mine
+        ]
 
     def _parts(self) -> tuple[Chain, WorkStore]:
         if self.chain is None or self.store is None:

@@ -172,6 +172,13 @@ class Chain:
     async def get_job(self, job_id: int) -> Job:
         return Job.from_struct(job_id, await self._call(self.jobs.functions.getJob(job_id)))
 
+    async def get_jobs(self, job_ids: list[int]) -> list[Job]:
+        """Several jobs in one call, in the order given."""
+        if not job_ids:
+            return []
+        found = await self._call(self.jobs.functions.getJobs(job_ids))
+        return [Job.from_struct(j, s) for j, s in zip(job_ids, found, strict=True)]
+
     async def get_seats(self, job_id: int) -> list[Seat]:
         return [Seat.from_struct(s) for s in await self._call(self.jobs.functions.getSeats(job_id))]
 
@@ -199,28 +206,51 @@ class Chain:
             raise (decode_revert(_revert_data(exc)) or exc) from None
 
     async def job_input(self, job_id: int) -> bytes:
-        """The input bytes a job was submitted with, from its JobSubmitted event. They are read
-        raw: the contract accepts any bytes, and decoding them as a Solidity string would fail
-        on invalid UTF-8, and checked against the input hash the contract put in the same event.
-        `infera.inputs.canonical_text` gives the text nodes embed."""
-        event = self.jobs.events.JobSubmitted
-        topics = [event.topic, "0x" + job_id.to_bytes(32, "big").hex()]
-        found = await self.w3.eth.get_logs(
-            {"address": self.jobs.address, "topics": topics, "fromBlock": self.deployment.deployment_block}
-        )
-        if not found:
-            raise InferaError(f"no JobSubmitted event for job {job_id}")
-        # Non-indexed fields: (bytes32 inputHash, string input, uint96 fee); a string is encoded
-        # exactly as bytes are, so decoding it as bytes never fails.
-        input_hash, raw, _ = abi_decode(["bytes32", "bytes", "uint96"], bytes(found[0]["data"]))
-        if keccak(raw) != input_hash:
-            raise InferaError(f"job {job_id}: the input in its JobSubmitted event does not match the event's input hash")
-        return bytes(raw)
+        """The input bytes a job was submitted with (see job_inputs)."""
+        found = await self.job_inputs([job_id])
+        if job_id not in found:
+            raise InferaError(f"job {job_id}: no JobSubmitted event, or its input does not match the event's input hash")
+        return found[job_id]
+
+    async def job_inputs(self, job_ids: list[int]) -> dict[int, bytes]:
+        """The input bytes of several jobs, from their JobSubmitted events, in one log query.
+        They are read raw: the contract accepts any bytes, and decoding them as a Solidity
+        string would fail on invalid UTF-8. Each is checked against the input hash in its own
+        event; `infera.inputs.canonical_text` gives the text nodes embed. A job whose event is
+        missing, or whose input does not match the event's hash, is left out."""
+        if not job_ids:
+            return {}
+        inputs: dict[int, bytes] = {}
+        for entry in await self._logs_for_jobs(self.jobs.events.JobSubmitted.topic, job_ids):
+            job_id = int.from_bytes(bytes(entry["topics"][1]), "big")
+            # Non-indexed fields: (bytes32 inputHash, string input, uint96 fee); a string is
+            # encoded exactly as bytes are, so decoding it as bytes never fails.
+            input_hash, raw, _ = abi_decode(["bytes32", "bytes", "uint96"], bytes(entry["data"]))
+            if keccak(raw) == input_hash:
+                inputs[job_id] = bytes(raw)
+        return inputs
 
     async def revealed_vectors(self, job_id: int) -> dict[str, bytes]:
         """Every vector revealed for a job, over all its rounds, by node address."""
-        events = await self.logs(self.jobs, "Revealed", self.deployment.deployment_block, jobId=job_id)
-        return {str(e["args"]["node"]): bytes(e["args"]["vector"]) for e in events}
+        return (await self.revealed_vectors_of([job_id])).get(job_id, {})
+
+    async def revealed_vectors_of(self, job_ids: list[int]) -> dict[int, dict[str, bytes]]:
+        """Every vector revealed for several jobs, in one log query: job id -> node -> vector."""
+        if not job_ids:
+            return {}
+        event = self.jobs.events.Revealed()
+        out: dict[int, dict[str, bytes]] = {}
+        for entry in await self._logs_for_jobs(event.topic, job_ids):
+            args = event.process_log(entry)["args"]
+            out.setdefault(int(args["jobId"]), {})[str(args["node"])] = bytes(args["vector"])
+        return out
+
+    async def _logs_for_jobs(self, topic: Any, job_ids: list[int]) -> list[Any]:
+        """JobRegistry logs of one event whose first indexed argument is one of `job_ids`."""
+        ids = ["0x" + j.to_bytes(32, "big").hex() for j in sorted(set(job_ids))]
+        return list(await self.w3.eth.get_logs(
+            {"address": self.jobs.address, "topics": [topic, ids], "fromBlock": self.deployment.deployment_block}
+        ))
 
     async def logs(
         self, contract: AsyncContract, event: str, from_block: int, to_block: int | str = "latest", **filters: Any

@@ -10,6 +10,8 @@ from collections.abc import Callable
 from typing import Any
 
 import pytest
+from eth_utils.crypto import keccak
+from web3.exceptions import ContractCustomError
 
 from contract_helpers import (
     COMMIT_WINDOW,
@@ -20,6 +22,7 @@ from contract_helpers import (
     reverts_with,
     seat_nodes,
     time_travel,
+    web3_view,
 )
 
 REVEALING, ACCEPTED = 3, 4
@@ -205,3 +208,16 @@ def test_gas_per_item_does_not_grow_with_the_batch(
         assert per_large <= per_small, (phase, per_small, per_large)
         marginal = (big - s) / 28
         assert marginal <= (s - 21_000) / 4 * 1.02, (phase, marginal, (s - 21_000) / 4)
+
+
+# ------------------------------------------------------------------------------- reads
+def test_get_jobs_reads_many_jobs_in_order_and_refuses_an_unknown_id(
+    chain: Any, jobs: Any, three_nodes: list[Any], submit: Callable[..., Any]
+) -> None:
+    submit(["a", "b", "c"])
+    assert [tuple(j) for j in jobs.getJobs([3, 1])] == [tuple(jobs.getJob(3)), tuple(jobs.getJob(1))]
+    # Ape does not decode a view's custom error here, so read the raw revert data through web3.
+    with pytest.raises(ContractCustomError) as info:
+        web3_view(chain, jobs).functions.getJobs([1, 4]).call()
+    unknown = keccak(text="JobRegistryUnknownJob(uint256)")[:4] + (4).to_bytes(32, "big")
+    assert info.value.data == "0x" + unknown.hex()
