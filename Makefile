@@ -21,11 +21,12 @@ NPM_STAMP := node_modules/.installed
 SOLC_STAMP := .solcx/.installed
 BUILD_STAMP := .build/.compiled
 
-.PHONY: help setup compile abi deploy demo test test-contracts test-unit test-e2e soak gas-snapshot lint typecheck calibrate devnet-up devnet-down clean
+.PHONY: help setup compile abi deploy demo bench test test-contracts test-unit test-e2e soak gas-snapshot lint typecheck calibrate devnet-up devnet-down clean
 
 help:
 	@echo "make setup        install Python and npm dependencies, solc, compile contracts"
 	@echo "make demo         devnet + deploy + 3 nodes + 10 verified jobs, then stop everything"
+	@echo "make bench        gas, throughput and latency on devnets with real nodes: BENCHMARKS.md (BENCH_ARGS=...)"
 	@echo "make test         every test (contracts on a throwaway devnet, unit, end to end)"
 	@echo "make gas-snapshot refresh the committed gas figures after a change that moves gas on purpose"
 	@echo "make soak         long randomized runs (the invariant machine under the soak profile)"
@@ -80,6 +81,13 @@ deploy: setup
 demo: setup
 	@$(PY) scripts/demo.py
 
+# ------------------------------------------------------------------------------- benchmarks
+# Every figure against a baseline from the same run; writes benchmarks/results/ and BENCHMARKS.md.
+# PYTHONPATH: measure this checkout's SDK and node even where the venv's editable install is another's.
+BENCH_ARGS ?=
+bench: setup
+	PYTHONPATH=$(CURDIR)/sdk:$(CURDIR) $(PY) -m benchmarks.run $(BENCH_ARGS)
+
 # ----------------------------------------------------------------------------------- tests
 # Contract tests run through ape's pytest plugin against a throwaway devnet on a free port;
 # the unit and end-to-end tests start their own processes.
@@ -100,7 +108,7 @@ gas-snapshot: setup
 
 # ruff and mypy on our Python; slither on our contracts (fails on any High or Medium finding).
 lint: setup
-	$(BIN)/ruff check oracle_node sdk scripts tests toolchain
+	$(BIN)/ruff check oracle_node sdk scripts tests toolchain benchmarks
 	$(BIN)/mypy
 	@bash toolchain/slither.sh
 

