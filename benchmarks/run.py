@@ -116,6 +116,8 @@ def measure(config: BenchConfig, run_dir: Path) -> results.Measurements:
             run_dir / "instant", 0, bulk, lone, c.submit_batch, c.timeout, after_bulk=raw.measure)),
         blocks=step("nodes, 1 s blocks",
                     lambda: throughput.network_run(run_dir / "blocks", 1, bulk, [], c.submit_batch, c.timeout)),
+        solo=step("one node alone, for node vs raw", lambda: throughput.solo_node_run(
+            run_dir / "solo", bulk, c.submit_batch, c.timeout)),
         raw=raw.result(),
     )
 

@@ -176,3 +176,41 @@ def network_run(run_dir: Path, block_time: float, texts: list[str], lone_texts: 
     if bulk.accepted != len(bulk.job_ids):
         raise BenchError(f"only {bulk.accepted} of {len(bulk.job_ids)} jobs were accepted (logs in {run_dir})")
     return NetworkRun(block_time, bulk, lone, rates)
+
+
+async def _submit_only(net: LocalNetwork, texts: list[str], submit_batch: int) -> list[int]:
+    chain = await net.connect()
+    try:
+        await _approve_all(chain, len(texts))
+        client = InferaClient(chain)
+        job_ids: list[int] = []
+        for start in range(0, len(texts), submit_batch):
+            job_ids += await client.submit_texts(texts[start : start + submit_batch])
+        return job_ids
+    finally:
+        await chain.close()
+
+
+def solo_node_run(run_dir: Path, texts: list[str], submit_batch: int, timeout: float) -> NodeRate:
+    """One node process alone on the machine (the other two committee members are registered but
+    not running, so no job goes past its commits), for comparing its embed-and-commit rate with
+    the raw encode: in the three-node runs the node processes share the cores three ways."""
+    with LocalNetwork(run_dir, block_time=0) as net:
+        net.start_devnet()
+        net.deploy()
+        asyncio.run(net.register_nodes(NODE_ACCOUNTS, capacity=len(texts) + 8))
+        node = net.start_node(NODE_ACCOUNTS[0])
+        net.wait_nodes_ready()
+        job_ids = set(asyncio.run(_submit_only(net, texts, submit_batch)))
+        deadline = time.monotonic() + timeout
+        while True:
+            try:
+                rate = node_rate(node.index, node.log_path, job_ids)
+            except BenchError:
+                rate = None
+            if rate is not None and rate.jobs == len(job_ids):
+                log.info("solo node committed", jobs=rate.jobs, seconds=round(rate.seconds, 2))
+                return rate
+            if time.monotonic() > deadline:
+                raise BenchError(f"the solo node committed {rate.jobs if rate else 0} of {len(job_ids)} jobs in {timeout:.0f}s")
+            time.sleep(0.5)

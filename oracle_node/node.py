@@ -185,10 +185,10 @@ class OracleNode:
         head = await chain.block_number()
         if head < start:
             return
-        for event in await chain.logs(chain.jobs, "JobAssigned", start, head, node=chain.address):
-            job_id = int(event["args"]["jobId"])
-            if store.add_assignment(job_id):
-                log.info("assigned", job=job_id, seat=int(event["args"]["seat"]))
+        events = await chain.logs(chain.jobs, "JobAssigned", start, head, node=chain.address)
+        seats = {int(e["args"]["jobId"]): int(e["args"]["seat"]) for e in events}
+        for job_id in store.add_assignments(list(seats)):
+            log.info("assigned", job=job_id, seat=seats[job_id])
         store.set_meta("last_block", str(head))
 
     async def commit_pending(self) -> None:
@@ -200,8 +200,8 @@ class OracleNode:
         due = [w.job_id for w in pending if self._retry_at.get(w.job_id, 0.0) <= time.monotonic()]
         live = [job for job in (await self._read_jobs(due)).values()
                 if job.status is JobStatus.COMMITTING and job.model_id in self.served]
-        for job_id in set(due) - {job.job_id for job in live}:
-            store.set_state(job_id, WorkState.DONE)  # drawn away, over, or a model we do not serve
+        # Drawn away, over, or a model we do not serve.
+        store.set_states(sorted(set(due) - {job.job_id for job in live}), WorkState.DONE)
         inputs = await chain.job_inputs([job.job_id for job in live])
         by_model: dict[int, list[tuple[int, str]]] = {}
         for job in live:
@@ -212,9 +212,10 @@ class OracleNode:
             by_model.setdefault(job.model_id, []).append((job.job_id, text))
         for model_id, items in by_model.items():
             started = time.perf_counter()
-            for job_id, vector in await self._embed_isolated(model_id, items):
-                packed = quantize_packed(faults.adjust_vector(self.settings.fault, vector, self._rng))
-                store.seal(job_id, packed, os.urandom(32))
+            store.seal_many([
+                (job_id, quantize_packed(faults.adjust_vector(self.settings.fault, vector, self._rng)), os.urandom(32))
+                for job_id, vector in await self._embed_isolated(model_id, items)
+            ])
             log.info("embedded", model=model_id, jobs=len(items), seconds=round(time.perf_counter() - started, 3))
         await self._send_commits(store.in_states(WorkState.SEALED))
 
@@ -270,8 +271,7 @@ class OracleNode:
             ids = [w.job_id for w in chunk]
             commitments = [self._commitment(w) for w in chunk]
             if await self._send_batch("committed", ids, chain.jobs.functions.commitBatch(ids, commitments)):
-                for job_id in ids:
-                    store.set_state(job_id, WorkState.COMMITTED)
+                store.set_states(ids, WorkState.COMMITTED)
 
     def _commitment(self, work: Work) -> bytes:
         chain, _ = self._parts()
@@ -387,8 +387,7 @@ class OracleNode:
             vectors = [w.vector or b"" for w in chunk]
             salts = [faults.reveal_salt(self.settings.fault, w.salt or b"") for w in chunk]
             if await self._send_batch("revealed", ids, chain.jobs.functions.revealBatch(ids, vectors, salts)):
-                for job_id in ids:
-                    store.set_state(job_id, WorkState.REVEALED)
+                store.set_states(ids, WorkState.REVEALED)
 
     async def _finalizable(self, revealed: list[tuple[Work, Job]], now: int) -> list[tuple[int, list[bytes]]]:
         """The jobs we should finalize now, each with its vectors in seat order: every committed

@@ -9,6 +9,8 @@ from __future__ import annotations
 
 import sqlite3
 import time
+from collections.abc import Iterator
+from contextlib import contextmanager
 from dataclasses import dataclass
 from enum import StrEnum
 from pathlib import Path
@@ -46,22 +48,52 @@ class WorkStore:
     def close(self) -> None:
         self._db.close()
 
+    def add_assignments(self, job_ids: list[int]) -> list[int]:
+        """Record new assignments in one transaction; returns those not known before."""
+        with self._transaction():
+            fresh = [j for j in dict.fromkeys(job_ids)
+                     if self._db.execute("SELECT 1 FROM work WHERE job_id=?", (j,)).fetchone() is None]
+            now = time.time()
+            self._db.executemany("INSERT INTO work (job_id, state, updated) VALUES (?, ?, ?)",
+                                 [(j, WorkState.ASSIGNED.value, now) for j in fresh])
+        return fresh
+
     def add_assignment(self, job_id: int) -> bool:
         """Record a new assignment; False if the job is already known."""
-        cur = self._db.execute(
-            "INSERT OR IGNORE INTO work (job_id, state, updated) VALUES (?, ?, ?)",
-            (job_id, WorkState.ASSIGNED.value, time.time()),
-        )
-        return cur.rowcount == 1
+        return bool(self.add_assignments([job_id]))
 
     def seal(self, job_id: int, vector: bytes, salt: bytes) -> None:
-        self._db.execute(
-            "UPDATE work SET state=?, vector=?, salt=?, updated=? WHERE job_id=?",
-            (WorkState.SEALED.value, vector, salt, time.time(), job_id),
-        )
+        self.seal_many([(job_id, vector, salt)])
+
+    def seal_many(self, sealed: list[tuple[int, bytes, bytes]]) -> None:
+        """Persist vectors and salts (job id, vector, salt) in one transaction: one fsync for a
+        whole batch, not one per job."""
+        now = time.time()
+        with self._transaction():
+            self._db.executemany(
+                "UPDATE work SET state=?, vector=?, salt=?, updated=? WHERE job_id=?",
+                [(WorkState.SEALED.value, vector, salt, now, job_id) for job_id, vector, salt in sealed],
+            )
 
     def set_state(self, job_id: int, state: WorkState) -> None:
-        self._db.execute("UPDATE work SET state=?, updated=? WHERE job_id=?", (state.value, time.time(), job_id))
+        self.set_states([job_id], state)
+
+    def set_states(self, job_ids: list[int], state: WorkState) -> None:
+        """Move several jobs to `state` in one transaction."""
+        now = time.time()
+        with self._transaction():
+            self._db.executemany("UPDATE work SET state=?, updated=? WHERE job_id=?",
+                                 [(state.value, now, job_id) for job_id in job_ids])
+
+    @contextmanager
+    def _transaction(self) -> Iterator[None]:
+        self._db.execute("BEGIN IMMEDIATE")
+        try:
+            yield
+        except BaseException:
+            self._db.execute("ROLLBACK")
+            raise
+        self._db.execute("COMMIT")
 
     def mark_ready(self, job_id: int, since: float) -> float:
         """Remember when the job first looked ready to finalize; returns that moment."""

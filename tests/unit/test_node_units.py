@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import sqlite3
 from pathlib import Path
 
 import numpy as np
@@ -47,6 +48,21 @@ def test_store_survives_reopen(tmp_path: Path) -> None:
     assert reopened.mark_ready(7, 10.0) == 10.0
     assert reopened.mark_ready(7, 20.0) == 10.0  # first sighting is kept
     assert [w.job_id for w in reopened.in_states(WorkState.SEALED)] == [7]
+
+
+def test_store_writes_a_batch_in_one_transaction_or_not_at_all(tmp_path: Path) -> None:
+    store = WorkStore(tmp_path / "node.sqlite3")
+    assert store.add_assignments([1, 2, 2, 3]) == [1, 2, 3]
+    assert store.add_assignments([3, 4]) == [4]
+    store.seal_many([(1, b"\x01" * 4, b"\x02" * 32), (2, b"\x03" * 4, b"\x04" * 32)])
+    store.set_states([2, 4], WorkState.DONE)
+    assert {w.job_id: w.state for w in store.in_states(*WorkState)} == {
+        1: WorkState.SEALED, 2: WorkState.DONE, 3: WorkState.ASSIGNED, 4: WorkState.DONE}
+    # A row that cannot be written (a value SQLite cannot bind) rolls the whole batch back: no job
+    # is left sealed by half a batch.
+    with pytest.raises(sqlite3.Error):
+        store.seal_many([(3, b"\x05" * 4, b"\x06" * 32), (4, [1, 2], b"")])  # type: ignore[list-item]
+    assert store.get(3) is not None and store.get(3).state is WorkState.ASSIGNED  # type: ignore[union-attr]
 
 
 def test_faults_change_only_their_step() -> None:
