@@ -86,6 +86,13 @@ class NodeRate:
     seconds_to_seen_mined: float  # to the "batch mined" line instead: the node's next tick saw the receipt
     embed_seconds: float  # the sum of its "embedded" lines inside the window
     commit_batches: int
+    busy_seconds: float  # per commit batch, from its jobs' first "assigned" line to its "committed" line, summed
+
+    @property
+    def busy_jobs_per_s(self) -> float:
+        """Jobs per second of the node's own work, leaving out the waits between batches for the
+        chain (the next block, which draws the next committees)."""
+        return self.jobs / self.busy_seconds
 
     @property
     def jobs_per_s(self) -> float:
@@ -130,5 +137,9 @@ def node_rate(index: int, path: Path, job_ids: set[int]) -> NodeRate:
     start = min(assigned)
     last_sent, last_mined = max(t for t, _ in committed.values()), max(t for _, t in committed.values())
     embed = sum(float(e["seconds"]) for e in events if e.get("event") == "embedded" and start <= _at(e) <= last_sent)
-    return NodeRate(index, len(committed), last_sent - start, last_mined - start, embed,
-                    len({sent for sent, _ in committed.values()}))
+    assigned_at = {int(e["job"]): _at(e) for e in events if e.get("event") == "assigned" and e.get("job") in job_ids}
+    batches: dict[float, list[int]] = {}
+    for job_id, (sent, _) in committed.items():
+        batches.setdefault(sent, []).append(job_id)
+    busy = sum(sent - min(assigned_at.get(j, sent) for j in jobs) for sent, jobs in batches.items())
+    return NodeRate(index, len(committed), last_sent - start, last_mined - start, embed, len(batches), busy)

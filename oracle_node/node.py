@@ -47,6 +47,8 @@ TRANSIENT = (aiohttp.ClientError, TimeoutError, OSError)
 # costs about 240k gas a job, so 16 keep a transaction near 4M gas, far under a block's limit.
 BATCH_LIMIT = 64
 FINALIZE_BATCH = 16
+# assign() transactions a tick sends while draws are still due (each draws up to 64 committees).
+MAX_ASSIGNS_PER_TICK = 4
 # A sent transaction not mined after this long is treated as lost: its jobs are re-read from the chain.
 INFLIGHT_TIMEOUT_S = 120.0
 
@@ -103,7 +105,10 @@ class OracleNode:
         for name in s.models:
             model_id = self.chain.deployment.model_id(name)
             self.served[model_id] = await self._load_model(model_id, name)
-        self.store = WorkStore(s.state_dir / f"{me.lower()}.sqlite3")
+        # One store per deployment: job ids and the scan cursor mean nothing on another chain or
+        # registry, and a store reused across them would skip or misread every job.
+        deployment = f"{self.chain.deployment.chain_id}-{self.chain.jobs.address.lower()}"
+        self.store = WorkStore(s.state_dir / deployment / f"{me.lower()}.sqlite3")
         log.info("node ready", node=me, network=s.network, models=[m.name for m in self.served.values()],
                  device=next(iter(self.served.values())).embedder.device, fault=s.fault)
 
@@ -170,12 +175,14 @@ class OracleNode:
         """Keeper duty: committees are drawn by a separate assign() once their draw block's hash
         exists. Any node may send it; losing the race to another node is normal."""
         chain, _ = self._parts()
-        try:
-            receipt = await chain.assign_due()
-        except (ContractRevert, TransactionFailed) as exc:
-            log.debug("assign not needed", reason=str(exc))
-            return
-        if receipt is not None:
+        for _ in range(MAX_ASSIGNS_PER_TICK):
+            try:
+                receipt = await chain.assign_due()
+            except (ContractRevert, TransactionFailed) as exc:
+                log.debug("assign not needed", reason=str(exc))
+                return
+            if receipt is None:
+                return
             log.info("committees drawn", tx="0x" + bytes(receipt["transactionHash"]).hex(), gas=int(receipt["gasUsed"]))
 
     async def collect_assignments(self) -> None:
