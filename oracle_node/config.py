@@ -26,7 +26,9 @@ class NodeSettings(ChainSettings):
     """Where commitments (vector and salt) are persisted before they are sent."""
     poll_interval: float = Field(default=0.5, gt=0)
     finalize_grace: float = Field(default=3.0, ge=0)
-    """Seconds a node that is not first in line waits before it finalizes a job itself."""
+    """Keeper grace, in seconds: before advancing a job past its commit deadline, or finalizing
+    one whose first revealer has not, a node waits between 0.5x and 1.5x this, in an order
+    drawn per job (oracle_node.node.keeper_grace), so that nodes rarely race."""
     log_level: str = "INFO"
     log_json: bool = True
     fault: Fault = "none"

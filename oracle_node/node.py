@@ -17,6 +17,7 @@ import aiohttp
 import numpy as np
 import numpy.typing as npt
 import structlog
+from eth_utils.crypto import keccak
 from hexbytes import HexBytes
 from web3.contract.async_contract import AsyncContractFunction
 from web3.logs import DISCARD
@@ -371,7 +372,7 @@ class OracleNode:
             if job.status.terminal:
                 store.set_state(work.job_id, WorkState.DONE)
                 log.info("job closed", job=work.job_id, status=job.status.name.lower())
-            elif job.status is JobStatus.COMMITTING and now > job.commit_deadline:
+            elif job.status is JobStatus.COMMITTING and now > job.commit_deadline + self._grace(work.job_id):
                 advance.append(work.job_id)
             elif job.status is JobStatus.REVEALING and work.state is WorkState.COMMITTED:
                 reveal.append(work)
@@ -407,8 +408,9 @@ class OracleNode:
         mine = []
         for work, _ in due:
             first = next((s.node for s in seats[work.job_id] if s.state is SeatState.REVEALED), None)
-            ready_since = store.mark_ready(work.job_id, time.monotonic())
-            if first == chain.address or time.monotonic() - ready_since >= self.settings.finalize_grace:
+            # Wall-clock time, persisted: the wait survives a restart of the node.
+            ready_since = store.mark_ready(work.job_id, time.time())
+            if first == chain.address or time.time() - ready_since >= self._grace(work.job_id):
                 mine.append(work.job_id)
         vectors = await chain.revealed_vectors_of(mine)
         return [
@@ -417,10 +419,23 @@ class OracleNode:
             for job_id in mine
         ]
 
+    def _grace(self, job_id: int) -> float:
+        """How long this node lets others move a job on before it does so itself."""
+        chain, _ = self._parts()
+        return keeper_grace(chain.address, job_id, self.settings.finalize_grace)
+
     def _parts(self) -> tuple[Chain, WorkStore]:
         if self.chain is None or self.store is None:
             raise RuntimeError("OracleNode.setup() has not run")
         return self.chain, self.store
+
+
+def keeper_grace(node: str, job_id: int, base: float) -> float:
+    """Between 0.5x and 1.5x `base`, drawn from the node's address and the job id: each job gets
+    its own random order of nodes, so one node moves it on first and the others find it done
+    (their simulation fails, and nothing is sent), instead of all paying for the same race."""
+    digest = keccak(bytes.fromhex(node[2:]) + job_id.to_bytes(32, "big"))
+    return base * (0.5 + int.from_bytes(digest[:8], "big") / 2**64)
 
 
 def _chunks(items: list[T], size: int) -> list[list[T]]:

@@ -11,6 +11,7 @@ import pytest
 from oracle_node import faults
 from oracle_node.config import NodeSettings
 from oracle_node.inference.embedder import Embedder, ModelDigestMismatch, minilm_path, weights_digest
+from oracle_node.node import keeper_grace
 from oracle_node.store import WorkState, WorkStore
 
 
@@ -98,3 +99,13 @@ def test_wrong_digest_is_refused(embedder: Embedder) -> None:
     embedder.verify_digest(weights_digest(minilm_path()))
     with pytest.raises(ModelDigestMismatch, match="install the registered model"):
         embedder.verify_digest(b"\x00" * 32)
+
+
+def test_keeper_grace_orders_nodes_differently_per_job() -> None:
+    nodes = [f"0x{i:040x}" for i in range(1, 4)]
+    graces = {job: [keeper_grace(n, job, 2.0) for n in nodes] for job in range(1, 50)}
+    assert all(1.0 <= g < 3.0 for gs in graces.values() for g in gs)
+    assert keeper_grace(nodes[0], 7, 2.0) == keeper_grace(nodes[0], 7, 2.0)  # the same after a restart
+    # Every node is first (moves the job on) for some jobs: no node always pays for the race.
+    firsts = {min(range(3), key=lambda i, gs=gs: gs[i]) for gs in graces.values()}
+    assert firsts == {0, 1, 2}
