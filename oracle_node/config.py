@@ -2,14 +2,29 @@
 
 from __future__ import annotations
 
+import os
+import re
 from pathlib import Path
 from typing import Literal
 
-from pydantic import Field
+from pydantic import Field, ValidationError, field_validator
+from pydantic_settings import SettingsError
 
+from infera.errors import ConfigError
 from infera.settings import ChainSettings
 
 Fault = Literal["none", "random-vector", "cheaper-model", "truncate-input", "withhold-reveal", "wrong-reveal"]
+LOG_LEVELS = ("DEBUG", "INFO", "WARNING", "ERROR", "CRITICAL")
+MAX_MODELS = 8  # NodeRegistry.MAX_MODELS_PER_NODE
+
+
+def default_state_dir() -> Path:
+    """The per-user data directory of the XDG base-directory spec:
+    ``$XDG_DATA_HOME/infera/node-state``, else ``~/.local/share/infera/node-state`` (the spec
+    says to ignore an XDG_DATA_HOME that is not absolute)."""
+    xdg = os.environ.get("XDG_DATA_HOME", "")
+    base = Path(xdg) if xdg and Path(xdg).is_absolute() else Path.home() / ".local" / "share"
+    return base / "infera" / "node-state"
 
 
 class NodeSettings(ChainSettings):
@@ -18,12 +33,16 @@ class NodeSettings(ChainSettings):
     deployments_dir: Path | None = None
     """Folder of deployment records; defaults to the project's deployments/."""
     models: list[str] = Field(default_factory=lambda: ["all-MiniLM-L6-v2"])
-    """Models to serve, by registered name (JSON list in the environment)."""
+    """Models to serve, by registered name (JSON list in the environment); at least one."""
     device: str = "auto"
     """torch device: auto (CUDA when present, else CPU), cpu, cuda, cuda:1, ..."""
     batch_size: int = Field(default=64, ge=1, le=1024)
-    state_dir: Path = Path(".run/node-state")
-    """Where commitments (vector and salt) are persisted before they are sent."""
+    state_dir: Path = Field(default_factory=default_state_dir)
+    """Where commitments (vector and salt) are persisted before they are sent, and where the
+    one-process-per-key lock lives. Defaults to the per-user data directory (see
+    default_state_dir); INFERA_STATE_DIR overrides it. A relative INFERA_STATE_DIR is made
+    absolute here, against the working directory at start-up, so the node and the operator
+    commands started from the same directory agree on it, and a later chdir changes nothing."""
     poll_interval: float = Field(default=0.5, gt=0)
     finalize_grace: float = Field(default=3.0, ge=0)
     """Keeper grace, in seconds: before advancing a job past its commit deadline, or finalizing
@@ -33,3 +52,58 @@ class NodeSettings(ChainSettings):
     log_json: bool = True
     fault: Fault = "none"
     """Adversarial behaviour for tests and drills only; an honest node leaves this at none."""
+
+    @field_validator("models")
+    @classmethod
+    def _at_least_one_model(cls, value: list[str]) -> list[str]:
+        if not value:
+            raise ValueError('serve at least one model: set INFERA_MODELS to a JSON list such as ["all-MiniLM-L6-v2"]')
+        if len(value) > MAX_MODELS:
+            raise ValueError(f"a node serves at most {MAX_MODELS} models; list fewer in INFERA_MODELS")
+        if len(set(value)) != len(value):
+            raise ValueError("INFERA_MODELS names a model twice; list each model once")
+        return value
+
+    @field_validator("state_dir")
+    @classmethod
+    def _absolute_state_dir(cls, value: Path) -> Path:
+        value = value.expanduser()
+        return value if value.is_absolute() else Path.cwd() / value
+
+    @field_validator("log_level")
+    @classmethod
+    def _known_log_level(cls, value: str) -> str:
+        if value.upper() not in LOG_LEVELS:
+            raise ValueError(f"{value!r} is not a log level; use one of {', '.join(LOG_LEVELS)}")
+        return value.upper()
+
+
+def load_settings() -> NodeSettings:
+    """NodeSettings from the environment and .env, or a ConfigError whose message is one line
+    saying which INFERA_* variable is wrong and what to do (never a validation traceback)."""
+    try:
+        return NodeSettings()
+    except ValidationError as exc:
+        raise ConfigError(describe_validation_error(exc)) from None
+    except SettingsError as exc:
+        # pydantic-settings raises this when a list or other complex value is not valid JSON.
+        found = re.search(r'field "(\w+)"', str(exc))
+        var = f"INFERA_{found.group(1).upper()}" if found else "an INFERA_* variable"
+        raise ConfigError(
+            f'{var} could not be parsed: list values must be JSON, such as INFERA_MODELS=["all-MiniLM-L6-v2"]'
+        ) from None
+
+
+def describe_validation_error(exc: ValidationError) -> str:
+    """One line for every problem pydantic found, each naming its INFERA_* variable."""
+    parts = []
+    for error in exc.errors():
+        field = str(error["loc"][0]) if error["loc"] else ""
+        var = f"INFERA_{field.upper()}" if field else "settings"
+        message = str(error["msg"]).removeprefix("Value error, ")
+        if error["type"] == "value_error":
+            parts.append(f"{var}: {message}")
+            continue
+        shown = "" if "key" in field or "input" not in error else f" (got {error['input']!r})"
+        parts.append(f"{var}{shown}: {message[:1].lower()}{message[1:]}; fix {var} in the environment or .env")
+    return "; ".join(parts) or str(exc).replace("\n", " ")

@@ -37,6 +37,34 @@ class InsufficientBalance(InferaError):
     """An account holds too little INFER for what it asked to do."""
 
 
+class InvalidAmount(InferaError, ValueError):
+    """An INFER amount is not a positive number with at most 18 decimals."""
+
+
+class NodeNotRegistered(InferaError):
+    """The address is not a registered node, so node operations other than register refuse."""
+
+
+class InvalidService(InferaError):
+    """A capacity or model list the NodeRegistry would refuse."""
+
+
+class NothingToWithdraw(InferaError):
+    """No stake is unbonding, so there is nothing to withdraw."""
+
+
+class UnbondingNotOver(NothingToWithdraw):
+    """Stake is unbonding but its unbonding period has not ended yet."""
+
+
+class NotEjected(InferaError):
+    """reinstate() was asked for a node that is not ejected."""
+
+
+class EjectionCooldown(InferaError):
+    """An ejected node asked to come back before its cooldown (one unbonding period) ended."""
+
+
 class TransactionFailed(InferaError):
     """A transaction was mined but reverted, or was never mined."""
 

@@ -2,7 +2,9 @@
 
 from __future__ import annotations
 
-from pydantic import SecretStr
+from urllib.parse import urlsplit
+
+from pydantic import SecretStr, field_validator
 from pydantic_settings import BaseSettings, SettingsConfigDict
 
 
@@ -14,5 +16,20 @@ class ChainSettings(BaseSettings):
     network: str = "infera:devnet"
     """Deployment to use, as ecosystem:network (deployments/<ecosystem>-<network>.json)."""
     rpc_url: str = "http://127.0.0.1:8545"
+    """JSON-RPC endpoint over HTTP(S); checked to be a URL here, and to answer at connect time."""
     private_key: SecretStr | None = None
     """Hex private key of the account that signs; never logged."""
+
+    @field_validator("rpc_url")
+    @classmethod
+    def _rpc_url_is_http(cls, value: str) -> str:
+        value = value.strip()
+        hint = "set it to the chain's JSON-RPC URL, such as http://127.0.0.1:8545"
+        try:
+            parts = urlsplit(value)
+            parts.port  # noqa: B018 - raises ValueError for a port that is not a number in range
+        except ValueError:
+            raise ValueError(f"{value!r} is not a valid URL; {hint}") from None
+        if parts.scheme not in ("http", "https") or not parts.hostname:
+            raise ValueError(f"{value!r} is not an http:// or https:// URL; {hint}")
+        return value
