@@ -206,3 +206,16 @@ def test_gas_per_item_does_not_grow_with_the_batch(
         assert per_large <= per_small, (phase, per_small, per_large)
         marginal = (big - s) / 28
         assert marginal <= (s - 21_000 * txs) / 4 * 1.02, (phase, marginal, (s - 21_000 * txs) / 4)
+
+
+# ------------------------------------------------------------------------------- reads
+def test_get_jobs_reads_many_jobs_in_order_and_refuses_an_unknown_id(
+    chain: Any, jobs: Any, three_nodes: list[Any], submit: Callable[..., Any]
+) -> None:
+    submit(["a", "b", "c"])
+    assert [tuple(j) for j in jobs.getJobs([3, 1])] == [tuple(jobs.getJob(3)), tuple(jobs.getJob(1))]
+    # Ape does not decode a view's custom error here, so read the raw revert data through web3.
+    with pytest.raises(ContractCustomError) as info:
+        web3_view(chain, jobs).functions.getJobs([1, 4]).call()
+    unknown = keccak(text="JobRegistryUnknownJob(uint256)")[:4] + (4).to_bytes(32, "big")
+    assert info.value.data == "0x" + unknown.hex()
