@@ -141,5 +141,16 @@ def node_rate(index: int, path: Path, job_ids: set[int]) -> NodeRate:
     batches: dict[float, list[int]] = {}
     for job_id, (sent, _) in committed.items():
         batches.setdefault(sent, []).append(job_id)
-    busy = sum(sent - min(assigned_at.get(j, sent) for j in jobs) for sent, jobs in batches.items())
-    return NodeRate(index, len(committed), last_sent - start, last_mined - start, embed, len(batches), busy)
+    spans = [(min(assigned_at.get(j, sent) for j in jobs), sent) for sent, jobs in batches.items()]
+    return NodeRate(index, len(committed), last_sent - start, last_mined - start, embed, len(batches), _union(spans))
+
+
+def _union(spans: list[tuple[float, float]]) -> float:
+    """Total length covered by the spans: the batches sent in one tick share their start, and
+    counting each from it would count that tick's work once per batch."""
+    total, reach = 0.0, float("-inf")
+    for begin, end in sorted(spans):
+        if end > reach:
+            total += end - max(begin, reach)
+            reach = end
+    return total

@@ -35,8 +35,8 @@ T = TypeVar("T")
 
 @dataclass(frozen=True)
 class BenchConfig:
-    jobs: int = 64
-    submit_batch: int = 16
+    jobs: int = 512  # enough for the pipeline to fill: with one wave, p50 is the pipeline's depth
+    submit_batch: int = 64
     gas_jobs: int = 16
     few_nodes: int = 10
     many_nodes: int = 1000
