@@ -477,7 +477,7 @@ contract NodeRegistry is AccessControl, ReentrancyGuard {
         view
         returns (address node)
     {
-        uint256 index;
+        uint256 index = 0; // set by the first try: MAX_DRAW_TRIES > 0
         for (uint256 t = 0; t < MAX_DRAW_TRIES; ++t) {
             uint256 entropy = uint256(keccak256(abi.encode(seed, k, t)));
             index = tree.find(entropy % d.total, d.total, d.skipIndex, d.skipWeight);
