@@ -44,6 +44,8 @@ class NodeSettings(ChainSettings):
     absolute here, against the working directory at start-up, so the node and the operator
     commands started from the same directory agree on it, and a later chdir changes nothing."""
     poll_interval: float = Field(default=0.5, gt=0)
+    heartbeat_interval: float = Field(default=60.0, gt=0)
+    """Seconds between "heartbeat" log lines (jobs by state, transactions in flight, failed ticks)."""
     finalize_grace: float = Field(default=3.0, ge=0)
     """Keeper grace, in seconds: before advancing a job past its commit deadline, or finalizing
     one whose first revealer has not, a node waits between 0.5x and 1.5x this, in an order

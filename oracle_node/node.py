@@ -141,12 +141,19 @@ class OracleNode:
 
     async def run(self) -> None:
         await self.setup()
+        last_heartbeat = 0.0
+        failed_ticks = 0
         try:
             while not self._stopping.is_set():
+                started = time.monotonic()
                 try:
                     await self.tick()
                 except Exception as exc:  # noqa: BLE001 - nothing outside the node may stop it
+                    failed_ticks += 1
                     log.warning("tick failed; retrying", error=str(exc), kind=type(exc).__name__, exc_info=True)
+                if started - last_heartbeat >= self.settings.heartbeat_interval:
+                    self._heartbeat(time.monotonic() - started, failed_ticks)
+                    last_heartbeat, failed_ticks = started, 0
                 try:
                     await asyncio.wait_for(self._stopping.wait(), timeout=self.settings.poll_interval)
                 except TimeoutError:
@@ -156,6 +163,14 @@ class OracleNode:
 
     def stop(self) -> None:
         self._stopping.set()
+
+    def _heartbeat(self, tick_seconds: float, failed_ticks: int) -> None:
+        """What the node holds and how its loop goes, every heartbeat_interval: an operator
+        reading the log sees a live node, its open work and whether ticks fail."""
+        _, store = self._parts()
+        last_block = store.get_meta("last_block")
+        log.info("heartbeat", jobs=store.counts(), in_flight=len(self._inflight), failed_ticks=failed_ticks,
+                 scanned_to=int(last_block) if last_block is not None else None, tick_seconds=round(tick_seconds, 3))
 
     async def cleanup(self) -> None:
         if self.store is not None:

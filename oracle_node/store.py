@@ -109,6 +109,11 @@ class WorkStore:
         ).fetchall()
         return [Work(int(r[0]), WorkState(r[1]), r[2], r[3], r[4]) for r in rows]
 
+    def counts(self) -> dict[str, int]:
+        """How many jobs are in each state."""
+        rows = self._db.execute("SELECT state, COUNT(*) FROM work GROUP BY state").fetchall()
+        return {str(state): int(n) for state, n in rows}
+
     def get(self, job_id: int) -> Work | None:
         r = self._db.execute(
             "SELECT job_id, state, vector, salt, ready_since FROM work WHERE job_id=?", (job_id,)

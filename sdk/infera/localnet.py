@@ -127,6 +127,7 @@ class LocalNetwork:
             INFERA_FAULT=fault,
             INFERA_POLL_INTERVAL="0.3",
             INFERA_FINALIZE_GRACE="2",
+            INFERA_HEARTBEAT_INTERVAL="5",
         )
         env.update({f"INFERA_{k.upper()}": v for k, v in settings.items()})
         log_path = self.run_dir / f"node-{index}.log"

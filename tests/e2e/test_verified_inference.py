@@ -77,6 +77,8 @@ def test_cheating_node_is_outvoted_slashed_and_unpaid(network: LocalNetwork, fau
     # and each honest node revealed them in one.
     assert all(len(txs) == 1 for txs in out["sent"]["Committed"].values()), out["sent"]["Committed"]
     assert all(len(out["sent"]["Revealed"][node]) == 1 for node in honest), out["sent"]["Revealed"]
+    # Each node says it is alive and what it holds (every 5 s on the local network).
+    assert all('"heartbeat"' in node.log_text() for node in network.nodes)
 
 
 async def _one_job(net: LocalNetwork, text: str) -> int:
