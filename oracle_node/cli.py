@@ -15,11 +15,10 @@ from collections.abc import Awaitable, Callable, Sequence
 from typing import Any
 
 import structlog
-from eth_account import Account
 from eth_utils.address import is_address, to_checksum_address
 
 from infera import operator as op
-from infera.chain import Chain
+from infera.chain import Chain, load_account
 from infera.deployment import load_deployment
 from infera.errors import ConfigError, InferaError, InvalidAmount
 from oracle_node.config import NodeSettings, load_settings
@@ -82,12 +81,7 @@ def build_parser() -> argparse.ArgumentParser:
 
 def signer_address(settings: NodeSettings) -> str:
     """The address of INFERA_PRIVATE_KEY, checked before anything else is done with it."""
-    if settings.private_key is None or not settings.private_key.get_secret_value():
-        raise ConfigError("INFERA_PRIVATE_KEY is not set: the node signs its commits and reveals")
-    try:
-        return str(Account.from_key(settings.private_key.get_secret_value()).address)
-    except (ValueError, TypeError) as exc:
-        raise ConfigError(f"the private key is not a valid secp256k1 key: {exc}") from None
+    return str(load_account(settings.signing_key()).address)
 
 
 async def _run(settings: NodeSettings) -> None:

@@ -55,6 +55,12 @@ class NodeSettings(ChainSettings):
     fault: Fault = "none"
     """Adversarial behaviour for tests and drills only; an honest node leaves this at none."""
 
+    def signing_key(self) -> str:
+        """INFERA_PRIVATE_KEY, or a ConfigError that says it must be set."""
+        if self.private_key is None or not self.private_key.get_secret_value():
+            raise ConfigError("INFERA_PRIVATE_KEY is not set: the node signs its commits and reveals")
+        return self.private_key.get_secret_value()
+
     @field_validator("models")
     @classmethod
     def _at_least_one_model(cls, value: list[str]) -> list[str]:

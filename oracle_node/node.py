@@ -70,10 +70,9 @@ class NotRegistered(InferaError):
 
 async def connect_signer(settings: NodeSettings) -> Chain:
     """Connect to the configured deployment with the node's key (a clear error if it is missing)."""
-    if settings.private_key is None or not settings.private_key.get_secret_value():
-        raise ConfigError("INFERA_PRIVATE_KEY is not set: the node signs its commits and reveals")
+    key = settings.signing_key()
     deployment = load_deployment(settings.network, settings.deployments_dir)
-    return await Chain.connect(settings.rpc_url, deployment, settings.private_key.get_secret_value())
+    return await Chain.connect(settings.rpc_url, deployment, key)
 
 
 @dataclass
@@ -215,7 +214,7 @@ class OracleNode:
         store.set_meta("last_block", str(head))
 
     async def commit_pending(self) -> None:
-        """Embed every assigned job in one batch per model, persist, then commit each."""
+        """Embed every assigned job in one batch per model, persist, then send the commits in batches."""
         chain, store = self._parts()
         pending = store.in_states(WorkState.ASSIGNED)
         if not pending:

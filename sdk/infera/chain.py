@@ -8,7 +8,8 @@ is spent), signed locally and sent with a nonce this process tracks; `transact` 
 from __future__ import annotations
 
 import asyncio
-from typing import Any, cast
+from collections.abc import Awaitable
+from typing import Any, TypeVar, cast
 
 from eth_abi.abi import decode as abi_decode
 from eth_abi.abi import encode as abi_encode
@@ -30,6 +31,7 @@ from infera.deployment import Deployment
 from infera.errors import ConfigError, ContractRevert, InferaError, RpcUnreachable, TransactionFailed, WrongChain
 from infera.types import Job, Model, NodeInfo, Seat
 
+T = TypeVar("T")
 RECEIPT_TIMEOUT_S = 120.0
 # Committee draws one assign() transaction makes: about 150k gas each, so 64 stay near 10M gas.
 ASSIGN_BATCH = 64
@@ -42,6 +44,15 @@ def commitment_of(chain_id: int, registry: str, job_id: int, node: str, vector: 
         [chain_id, to_checksum_address(registry), job_id, to_checksum_address(node), vector, salt],
     )
     return keccak(encoded)
+
+
+def load_account(private_key: str) -> LocalAccount:
+    """The account of a private key, or a ConfigError that says the key is not valid."""
+    try:
+        account: LocalAccount = Account.from_key(private_key)
+        return account
+    except (ValueError, TypeError) as exc:
+        raise ConfigError(f"the private key is not a valid secp256k1 key: {exc}") from None
 
 
 class Chain:
@@ -75,13 +86,7 @@ class Chain:
                 f"RPC endpoint {rpc_url} serves chain id {chain_id}, but the {deployment.network} "
                 f"deployment is on chain id {deployment.chain_id}: check INFERA_RPC_URL and INFERA_NETWORK"
             )
-        account = None
-        if private_key:
-            try:
-                account = Account.from_key(private_key)
-            except (ValueError, TypeError) as exc:
-                raise ConfigError(f"the private key is not a valid secp256k1 key: {exc}") from None
-        return cls(w3, deployment, account)
+        return cls(w3, deployment, load_account(private_key) if private_key else None)
 
     def _bind(self, name: str, address: str) -> AsyncContract:
         return self.w3.eth.contract(address=to_checksum_address(address), abi=load_abi(name))
@@ -172,7 +177,7 @@ class Chain:
 
     # ------------------------------------------------------------------- reads
     async def get_job(self, job_id: int) -> Job:
-        return Job.from_struct(job_id, await self._call(self.jobs.functions.getJob(job_id)))
+        return (await self.get_jobs([job_id]))[0]
 
     async def get_jobs(self, job_ids: list[int]) -> list[Job]:
         """Several jobs in one call, in the order given."""
@@ -205,16 +210,18 @@ class Chain:
         """eth_call decoded with eth_abi alone: web3's result formatters cost about 13 ms for a
         few hundred job records, which a node reading every open job each tick cannot afford."""
         data = contract.encode_abi(name, args=list(args))
-        try:
-            raw = await self.w3.eth.call({"to": contract.address, "data": data})
-        except ContractLogicError as exc:
-            raise (decode_revert(_revert_data(exc)) or exc) from None
+        raw = await self._reverts_decoded(self.w3.eth.call({"to": contract.address, "data": data}))
         output_types = get_abi_output_types(contract.get_function_by_name(name).abi)
         return tuple(abi_decode(output_types, bytes(raw)))
 
     async def _call(self, fn: AsyncContractFunction) -> Any:
+        return await self._reverts_decoded(fn.call())
+
+    @staticmethod
+    async def _reverts_decoded(call: Awaitable[T]) -> T:
+        """Await an eth_call, turning a revert into the contract's typed error where known."""
         try:
-            return await fn.call()
+            return await call
         except ContractLogicError as exc:
             raise (decode_revert(_revert_data(exc)) or exc) from None
 
