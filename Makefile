@@ -113,7 +113,7 @@ lint: setup
 	@bash toolchain/slither.sh
 
 calibrate: setup
-	$(PY) scripts/calibrate.py --out docs/calibration
+	$(PY) -m oracle_node.calibration --out docs/calibration
 
 clean:
 	rm -rf .build contracts/.cache .run $(BUILD_STAMP)

@@ -11,12 +11,15 @@ import hashlib
 import os
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import numpy as np
 import numpy.typing as npt
 
 from infera.errors import InferaError
+
+if TYPE_CHECKING:
+    from sentence_transformers import SentenceTransformer
 
 WEIGHTS_FILE = "model.safetensors"
 
@@ -65,6 +68,12 @@ class Embedder:
 
         self.device = resolve_device(self.device)
         self._model = SentenceTransformer(str(self.model_dir), device=self.device)
+
+    @property
+    def model(self) -> SentenceTransformer:
+        """The loaded sentence-transformers pipeline. The node only calls :meth:`embed`; the
+        calibration (``oracle_node.calibration``) reads its tokenizer and builds its cheats from it."""
+        return self._model
 
     @property
     def dimension(self) -> int:

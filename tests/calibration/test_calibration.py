@@ -1,5 +1,5 @@
 """Calibration evidence: published numbers agree with each other, the corpus is what it claims, and
-the script's core runs for real on a few sentences (loads MiniLM from its package; no chain)."""
+oracle_node.calibration runs for real on a few sentences (loads MiniLM from its package; no chain)."""
 
 from __future__ import annotations
 
@@ -14,7 +14,12 @@ from pathlib import Path
 from types import ModuleType
 from typing import Any
 
+import numpy as np
 import pytest
+
+from infera.vectors import quantize_packed
+from oracle_node.calibration import embedding, report, run, threshold
+from oracle_node.calibration.corpus import load_corpus
 
 REPO = Path(__file__).resolve().parents[2]
 SCRIPTS = REPO / "scripts"
@@ -35,11 +40,6 @@ def load_script(name: str) -> ModuleType:
     sys.modules[name] = module  # dataclasses resolve their annotations through sys.modules
     spec.loader.exec_module(module)
     return module
-
-
-@pytest.fixture(scope="module")
-def calibrate() -> ModuleType:
-    return load_script("calibrate")
 
 
 @pytest.fixture(scope="module")
@@ -152,32 +152,50 @@ def test_corpus_builder_is_deterministic(corpus_builder: ModuleType) -> None:
 # ---------------------------------------------------------------------------------------------
 
 
-def test_threshold_policy_separated_case(calibrate: ModuleType) -> None:
-    ppm, separated = calibrate.choose_threshold(lowest_honest=0.9999, highest_cheat=0.99)
+def test_threshold_policy_separated_case() -> None:
+    ppm, separated = threshold.choose_threshold(lowest_honest=0.9999, highest_cheat=0.99)
     assert separated
     assert 990_000 < ppm < 999_900
     # geometric mean of the deviations 1e-4 and 1e-2 is 1e-3
     assert ppm == 999_000
 
 
-def test_threshold_policy_protects_honest_nodes_on_overlap(calibrate: ModuleType) -> None:
-    ppm, separated = calibrate.choose_threshold(lowest_honest=0.999, highest_cheat=0.9995)
+def test_threshold_policy_protects_honest_nodes_on_overlap() -> None:
+    ppm, separated = threshold.choose_threshold(lowest_honest=0.999, highest_cheat=0.9995)
     assert not separated
     assert ppm / 1_000_000 < 0.999
-    assert ppm == 1_000_000 - round(calibrate.MIN_HONEST_HEADROOM * 1_000)
+    assert ppm == 1_000_000 - round(threshold.MIN_HONEST_HEADROOM * 1_000)
 
 
-def test_importing_the_script_has_no_side_effects() -> None:
+CALIBRATION_MODULES = ("cases", "cli", "corpus", "embedding", "plot", "report", "run", "stats", "threshold")
+
+
+def test_importing_the_calibration_has_no_side_effects() -> None:
+    # torch and the model load only when a calibration runs; matplotlib, a test extra, only when it plots.
+    imports = ";".join(f"import oracle_node.calibration.{name}" for name in CALIBRATION_MODULES)
     code = (
-        "import importlib.util, sys;"
-        f"spec = importlib.util.spec_from_file_location('calibrate', r'{SCRIPTS / 'calibrate.py'}');"
-        "m = importlib.util.module_from_spec(spec); sys.modules['calibrate'] = m; spec.loader.exec_module(m);"
-        "assert 'sentence_transformers' not in sys.modules and 'torch' not in sys.modules;"
-        "assert callable(m.main)"
+        f"import sys;{imports};"
+        "heavy = {'sentence_transformers', 'torch', 'matplotlib'} & set(sys.modules);"
+        "assert not heavy, heavy;"
+        "assert callable(oracle_node.calibration.cli.main)"
     )
     result = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, timeout=60)
     assert result.returncode == 0, result.stderr
     assert result.stdout == ""
+
+
+def test_module_entry_point_answers_help() -> None:
+    result = subprocess.run(
+        [sys.executable, "-m", "oracle_node.calibration", "--help"], capture_output=True, text=True, timeout=60
+    )
+    assert result.returncode == 0, result.stderr
+    assert "--limit" in result.stdout
+
+
+def test_reference_is_committed_as_the_node_commits() -> None:
+    # The contract judges the bytes a node commits, so every cosine here is taken on those bytes.
+    vectors = np.random.default_rng(7).normal(size=(5, 384)).astype(np.float32)
+    assert [row.tobytes() for row in embedding.commitments(vectors)] == [quantize_packed(v) for v in vectors]
 
 
 # ---------------------------------------------------------------------------------------------
@@ -200,14 +218,14 @@ SMALL_RUN_CASES = (
 
 
 @pytest.fixture(scope="module")
-def small_run(calibrate: ModuleType) -> Iterator[Any]:
-    entries = calibrate.load_corpus(CORPUS, limit=16)
-    yield entries, calibrate.run_calibration(entries, only=SMALL_RUN_CASES)
+def small_run() -> Iterator[Any]:
+    entries = load_corpus(CORPUS, limit=16)
+    yield entries, run.run_calibration(entries, only=SMALL_RUN_CASES)
 
 
-def test_small_real_run_measures_every_case(calibrate: ModuleType, small_run: Any) -> None:
-    entries, report = small_run
-    payload = report.payload
+def test_small_real_run_measures_every_case(small_run: Any) -> None:
+    entries, result = small_run
+    payload = result.payload
     assert len(entries) == 16
     assert payload["corpus"]["size"] == 16
     by_name = {c["name"]: c for c in payload["cases"]}
@@ -222,19 +240,18 @@ def test_small_real_run_measures_every_case(calibrate: ModuleType, small_run: An
     assert payload["threshold"] < payload["lowest_honest"]["cosine"]
 
 
-def test_small_real_run_writes_outputs_and_refreshes_verification(
-    calibrate: ModuleType, small_run: Any, tmp_path: Path
-) -> None:
-    _entries, report = small_run
+def test_small_real_run_writes_outputs_and_refreshes_verification(small_run: Any, tmp_path: Path) -> None:
+    _entries, result = small_run
     doc = tmp_path / "verification.md"
-    doc.write_text(
-        f"# Verification\n\nprose kept\n\n{calibrate.MARKER_BEGIN}\nstale\n{calibrate.MARKER_END}\n\ntail kept\n"
-    )
-    calibrate.write_outputs(report, tmp_path / "out", doc, CORPUS)
+    # A section written under the script's old name is replaced too, not left beside the new one.
+    old_begin = "<!-- calibration:begin (generated by scripts/calibrate.py; do not edit) -->"
+    doc.write_text(f"# Verification\n\nprose kept\n\n{old_begin}\nstale\n{report.MARKER_END}\n\ntail kept\n")
+    report.write_outputs(result, tmp_path / "out", doc, CORPUS)
     data = json.loads((tmp_path / "out" / "all-minilm-l6-v2.json").read_text())
-    assert data["threshold_ppm"] == report.payload["threshold_ppm"]
+    assert data["threshold_ppm"] == result.payload["threshold_ppm"]
     assert (tmp_path / "out" / "all-minilm-l6-v2.png").stat().st_size > 10_000
     assert "| case |" in (tmp_path / "out" / "all-minilm-l6-v2.md").read_text()
     text = doc.read_text()
     assert "prose kept" in text and "tail kept" in text and "stale" not in text
     assert f"threshold_ppm = {data['threshold_ppm']}" in text
+    assert text.count("calibration:begin") == 1 and report.MARKER_BEGIN in text
