@@ -14,6 +14,7 @@ from infera.errors import ConfigError
 from infera.settings import ChainSettings
 
 Fault = Literal["none", "random-vector", "cheaper-model", "truncate-input", "withhold-reveal", "wrong-reveal"]
+CrashPoint = Literal["none", "after-seal", "after-commit", "after-reveal"]
 LOG_LEVELS = ("DEBUG", "INFO", "WARNING", "ERROR", "CRITICAL")
 MAX_MODELS = 8  # NodeRegistry.MAX_MODELS_PER_NODE
 
@@ -50,10 +51,32 @@ class NodeSettings(ChainSettings):
     """Keeper grace, in seconds: before advancing a job past its commit deadline, or finalizing
     one whose first revealer has not, a node waits between 0.5x and 1.5x this, in an order
     drawn per job (oracle_node.node.keeper_grace), so that nodes rarely race."""
+    confirmations: int = Field(default=3, ge=0, le=256)
+    """Blocks below the head taken as settled: the assignment scan re-reads the blocks above them
+    every poll, and a transaction counts as final this deep (until then a reorg re-sends it)."""
+    log_chunk_blocks: int = Field(default=2_000, ge=1, le=100_000)
+    """Most blocks one eth_getLogs query spans (RPC providers refuse huge ranges)."""
+    stuck_blocks: int = Field(default=4, ge=1)
+    """Blocks a transaction may wait in the pool before it is replaced at a higher fee."""
+    fee_bump_percent: int = Field(default=25, ge=10, le=500)
+    """How much a replacement raises both EIP-1559 fees (nodes refuse less than 10%)."""
+    max_fee_per_gas: int | None = Field(default=None, gt=0)
+    """Highest max fee per gas, in wei, the node ever offers (unset: no cap)."""
+    metrics_host: str = "127.0.0.1"
+    """Address the /metrics, /health and /ready server listens on."""
+    metrics_port: int | None = Field(default=None, ge=0, le=65535)
+    """Port of that server; unset: no server; 0: any free port (logged at start-up)."""
+    health_stall_after: float = Field(default=120.0, gt=0)
+    """/health fails when the loop has not completed a tick for this long (a hung node)."""
+    health_max_blocks_behind: int = Field(default=20, ge=1)
+    """/ready fails while the assignment scan trails the chain head by more blocks than this."""
     log_level: str = "INFO"
     log_json: bool = True
     fault: Fault = "none"
     """Adversarial behaviour for tests and drills only; an honest node leaves this at none."""
+    crash_at: CrashPoint = "none"
+    """Drill only: SIGKILL the node right after sealing a commitment, sending a commit or sending a
+    reveal, so a test can restart it there; an operator leaves this at none."""
 
     def signing_key(self) -> str:
         """INFERA_PRIVATE_KEY, or a ConfigError that says it must be set."""

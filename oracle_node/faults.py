@@ -6,10 +6,13 @@ show the contract's answer to it (slashing, no payment) with a real node process
 
 from __future__ import annotations
 
+import os
+import signal
+
 import numpy as np
 import numpy.typing as npt
 
-from oracle_node.config import Fault
+from oracle_node.config import CrashPoint, Fault
 from oracle_node.inference.embedder import Embedder
 
 CHEAP_LAYERS = 3
@@ -41,3 +44,10 @@ def reveals(fault: Fault) -> bool:
 def reveal_salt(fault: Fault, salt: bytes) -> bytes:
     """A wrong salt makes the reveal not match the commitment."""
     return bytes(32) if fault == "wrong-reveal" else salt
+
+
+def crash_at(setting: CrashPoint, point: CrashPoint) -> None:
+    """Die at once with SIGKILL at `point` (a drill for the restart tests): no cleanup, no
+    flush, exactly what an operator's `kill -9` or a power cut does there."""
+    if setting == point:
+        os.kill(os.getpid(), signal.SIGKILL)

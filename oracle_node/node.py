@@ -13,25 +13,25 @@ import time
 from dataclasses import dataclass, field
 from typing import TypeVar
 
-import aiohttp
 import numpy as np
 import numpy.typing as npt
 import structlog
-from eth_utils.crypto import keccak
-from hexbytes import HexBytes
 from web3.contract.async_contract import AsyncContractFunction
 from web3.logs import DISCARD
-from web3.types import TxReceipt
 
-from infera.chain import Chain, commitment_of
+from infera.chain import ASSIGN_BATCH, Chain, commitment_of
 from infera.deployment import load_deployment
 from infera.errors import ConfigError, ContractRevert, InferaError, InsufficientStake, TransactionFailed
 from infera.inputs import canonical_text
+from infera.txmanager import TxCounters, TxManager, TxOutcome, TxStore
 from infera.types import Job, JobStatus, SeatState
 from infera.vectors import quantize_packed
 from oracle_node import faults
 from oracle_node.config import NodeSettings
 from oracle_node.inference.embedder import Embedder, minilm_path
+from oracle_node.keeper import Keeper, keeper_grace
+from oracle_node.metrics import Health, MetricsServer, NodeMetrics
+from oracle_node.scanner import AssignmentScanner
 from oracle_node.store import Work, WorkState, WorkStore
 
 log = structlog.get_logger("oracle_node")
@@ -43,36 +43,35 @@ LOCAL_MODELS = {"all-MiniLM-L6-v2": minilm_path}
 # hostile or broken job can never hold the node's loop or its other jobs. Failures of the RPC
 # connection itself are not the job's fault and spend no attempt.
 MAX_JOB_ATTEMPTS = 5
-TRANSIENT = (aiohttp.ClientError, TimeoutError, OSError)
 # Items per batched transaction: JobRegistry.MAX_BATCH for commit, reveal and advance; finalize
 # costs about 240k gas a job, so 16 keep a transaction near 4M gas, far under a block's limit.
 BATCH_LIMIT = 64
 FINALIZE_BATCH = 16
 # assign() transactions a tick sends while draws are still due (each draws up to 64 committees).
 MAX_ASSIGNS_PER_TICK = 4
-# A sent transaction not mined after this long is treated as lost: its jobs are re-read from the chain.
-INFLIGHT_TIMEOUT_S = 120.0
-
-
-@dataclass
-class InFlight:
-    """A batched transaction sent and not yet seen mined."""
-
-    tx_hash: HexBytes
-    action: str
-    job_ids: list[int]
-    sent_at: float
+# A job's JobSubmitted event lies at or before the block of its assignment, and normally within
+# a few blocks of it (a draw uses the submit block's hash, which expires after 256 blocks). The
+# search goes back this far first and doubles up to the longest a draw can wait, so the read
+# is bounded by the job's age, never by the chain's.
+INPUT_LOOKBACK_BLOCKS = 512
+MAX_INPUT_LOOKBACK_BLOCKS = 1 << 20
+SEAT_AGREED = 0  # IJobRegistry.SeatOutcome.Agreed
+# The metrics' action label of each batch the worker sends.
+TX_ACTION = {"committed": "commit", "revealed": "reveal", "advanced": "advance", "finalized": "finalize"}
 
 
 class NotRegistered(InferaError):
     """The node's address is not registered in the NodeRegistry."""
 
 
-async def connect_signer(settings: NodeSettings) -> Chain:
-    """Connect to the configured deployment with the node's key (a clear error if it is missing)."""
+async def connect_signer(settings: NodeSettings, health: Health | None = None) -> Chain:
+    """Connect to the configured deployment with the node's key (a clear error if it is missing),
+    through every configured endpoint with failover; RPC faults are reported to `health`."""
     key = settings.signing_key()
     deployment = load_deployment(settings.network, settings.deployments_dir)
-    return await Chain.connect(settings.rpc_url, deployment, key)
+    return await Chain.connect(settings.endpoints(), deployment, key, retry_for=settings.rpc_retry_for,
+                               on_error=health.rpc_error if health else None,
+                               on_success=health.rpc_ok if health else None)
 
 
 @dataclass
@@ -91,15 +90,21 @@ class OracleNode:
     served: dict[int, ServedModel] = field(default_factory=dict)
     _stopping: asyncio.Event = field(default_factory=asyncio.Event)
     _rng: np.random.Generator = field(default_factory=np.random.default_rng)
+    txm: TxManager | None = None
+    scanner: AssignmentScanner | None = None
+    keeper: Keeper | None = None
+    metrics: NodeMetrics = field(default_factory=NodeMetrics)
+    health: Health | None = None
+    _server: MetricsServer | None = None
+    _counted: TxCounters = field(default_factory=TxCounters)  # the manager's counters already exported
     _failures: dict[int, int] = field(default_factory=dict)  # job id -> failed attempts
     _retry_at: dict[int, float] = field(default_factory=dict)  # job id -> monotonic time
-    _inflight: list[InFlight] = field(default_factory=list)
 
     # ---------------------------------------------------------------- lifecycle
     async def setup(self) -> None:
         """Connect, check registration and stake, load and verify every served model."""
         s = self.settings
-        self.chain = await connect_signer(s)
+        self.chain = await connect_signer(s, self._health())
         me = self.chain.address
         await self._check_stake(me)
         for name in s.models:
@@ -108,9 +113,19 @@ class OracleNode:
         # One store per deployment: job ids and the scan cursor mean nothing on another chain or
         # registry, and a store reused across them would skip or misread every job.
         deployment = f"{self.chain.deployment.chain_id}-{self.chain.jobs.address.lower()}"
-        self.store = WorkStore(s.state_dir / deployment / f"{me.lower()}.sqlite3")
+        path = s.state_dir / deployment / f"{me.lower()}.sqlite3"
+        self.store = WorkStore(path)
+        # Nonces and signed attempts live beside the work they carry, in the same file.
+        self.txm = TxManager(self.chain, TxStore(path), confirmations=s.confirmations, stuck_blocks=s.stuck_blocks,
+                             bump_percent=s.fee_bump_percent, max_fee_cap=s.max_fee_per_gas)
+        await self.txm.start()
+        self.scanner = AssignmentScanner(self.chain, self.store, s.confirmations, s.log_chunk_blocks,
+                                         watch_models=tuple(self.served))
+        self.keeper = Keeper(self.chain, self.store, self.txm, s.finalize_grace)
+        self._health().mark_ready()
         log.info("node ready", node=me, network=s.network, models=[m.name for m in self.served.values()],
-                 device=next(iter(self.served.values())).embedder.device, fault=s.fault)
+                 device=next(iter(self.served.values())).embedder.device, fault=s.fault,
+                 metrics_port=self._server.port if self._server else None)
 
     async def _check_stake(self, me: str) -> None:
         assert self.chain is not None
@@ -138,8 +153,23 @@ class OracleNode:
             raise ConfigError(f"{registered_name} outputs {embedder.dimension} dims, the registry says {model.dimension}")
         return ServedModel(model_id, registered_name, embedder, model.dimension)
 
+    def _health(self) -> Health:
+        if self.health is None:
+            s = self.settings
+            self.health = Health(s.health_stall_after, s.health_max_blocks_behind, self.metrics)
+        return self.health
+
     async def run(self) -> None:
-        await self.setup()
+        health = self._health()
+        if self.settings.metrics_port is not None:
+            # Up before setup, so an orchestrator sees "starting" while the model loads.
+            self._server = MetricsServer(self.metrics, health)
+            await self._server.start(self.settings.metrics_host, self.settings.metrics_port)
+        try:
+            await self.setup()
+        except BaseException:
+            await self.cleanup()
+            raise
         last_heartbeat = 0.0
         failed_ticks = 0
         try:
@@ -147,9 +177,12 @@ class OracleNode:
                 started = time.monotonic()
                 try:
                     await self.tick()
+                    health.tick_ok()
                 except Exception as exc:  # noqa: BLE001 - nothing outside the node may stop it
                     failed_ticks += 1
+                    health.tick_failed(f"{type(exc).__name__}: {exc}")
                     log.warning("tick failed; retrying", error=str(exc), kind=type(exc).__name__, exc_info=True)
+                self._export_counters()
                 if started - last_heartbeat >= self.settings.heartbeat_interval:
                     self._heartbeat(time.monotonic() - started, failed_ticks)
                     last_heartbeat, failed_ticks = started, 0
@@ -167,11 +200,27 @@ class OracleNode:
         """What the node holds and how its loop goes, every heartbeat_interval: an operator
         reading the log sees a live node, its open work and whether ticks fail."""
         _, store = self._parts()
-        last_block = store.get_meta("last_block")
-        log.info("heartbeat", jobs=store.counts(), in_flight=len(self._inflight), failed_ticks=failed_ticks,
-                 scanned_to=int(last_block) if last_block is not None else None, tick_seconds=round(tick_seconds, 3))
+        txm, scanner = self._loops()
+        log.info("heartbeat", jobs=store.counts(), in_flight=txm.pending_count(), failed_ticks=failed_ticks,
+                 scanned_to=scanner.scanned_to(), head=scanner.head, tick_seconds=round(tick_seconds, 3))
+
+    def _export_counters(self) -> None:
+        """Carry the transaction manager's counters and the scan lag into the metrics."""
+        if self.txm is None or self.scanner is None:
+            return
+        now, then = self.txm.counters, self._counted
+        self.metrics.transactions_replaced.labels(reason="fee_bump").inc(now.bumped - then.bumped)
+        self.metrics.transactions_replaced.labels(reason="dropped").inc(now.resent - then.resent)
+        self._counted = TxCounters(**vars(now))
+        self.metrics.pending_transactions.set(self.txm.pending_count())
+        self._health().set_blocks_behind(self.scanner.behind)
 
     async def cleanup(self) -> None:
+        if self._server is not None:
+            await self._server.stop()
+            self._server = None
+        if self.txm is not None:
+            self.txm.store.close()
         if self.store is not None:
             self.store.close()
         if self.chain is not None:
@@ -180,7 +229,7 @@ class OracleNode:
 
     # --------------------------------------------------------------------- tick
     async def tick(self) -> None:
-        await self.check_inflight()
+        await self.follow_transactions()
         await self.draw_due_committees()
         await self.collect_assignments()
         await self.commit_pending()
@@ -188,30 +237,31 @@ class OracleNode:
 
     async def draw_due_committees(self) -> None:
         """Keeper duty: committees are drawn by a separate assign() once their draw block's hash
-        exists. Any node may send it; losing the race to another node is normal."""
+        exists. Any node may send it; losing the race to another node is normal (the simulation
+        fails and nothing is sent)."""
         chain, _ = self._parts()
+        txm, _ = self._loops()
         for _ in range(MAX_ASSIGNS_PER_TICK):
+            if txm.pending("assign"):
+                return  # the last one is not mined yet; the next simulation would only repeat it
+            if not await chain.jobs.functions.drawsDue().call():
+                return
             try:
-                receipt = await chain.assign_due()
+                sent = await txm.send("assign", [], chain.jobs.functions.assign(ASSIGN_BATCH))
             except (ContractRevert, TransactionFailed) as exc:
                 log.debug("assign not needed", reason=str(exc))
                 return
-            if receipt is None:
-                return
-            log.info("committees drawn", tx="0x" + bytes(receipt["transactionHash"]).hex(), gas=int(receipt["gasUsed"]))
+            log.info("drawing committees", tx="0x" + bytes(sent.latest.tx_hash).hex(), nonce=sent.nonce)
 
     async def collect_assignments(self) -> None:
-        chain, store = self._parts()
-        last = store.get_meta("last_block")
-        start = int(last) + 1 if last is not None else chain.deployment.deployment_block
-        head = await chain.block_number()
-        if head < start:
-            return
-        events = await chain.logs(chain.jobs, "JobAssigned", start, head, node=chain.address)
-        seats = {int(e["args"]["jobId"]): int(e["args"]["seat"]) for e in events}
-        for job_id in store.add_assignments(list(seats)):
+        _, store = self._parts()
+        _, scanner = self._loops()
+        found = await scanner.poll()
+        seats = {a.job_id: a.seat for a in found.assignments}
+        for job_id in store.record_assignments([(a.job_id, a.block_number, a.block_hash) for a in found.assignments]):
+            self.metrics.jobs.labels(event="seen").inc()
             log.info("assigned", job=job_id, seat=seats[job_id])
-        store.set_meta("last_block", str(head))
+        self._keeper().watch(found.submitted)
 
     async def commit_pending(self) -> None:
         """Embed every assigned job in one batch per model, persist, then send the commits in batches."""
@@ -224,7 +274,7 @@ class OracleNode:
                 if job.status is JobStatus.COMMITTING and job.model_id in self.served]
         # Drawn away, over, or a model we do not serve.
         store.set_states(sorted(set(due) - {job.job_id for job in live}), WorkState.DONE)
-        inputs = await chain.job_inputs([job.job_id for job in live])
+        inputs = await self._inputs([job.job_id for job in live])
         by_model: dict[int, list[tuple[int, str]]] = {}
         for job in live:
             if job.job_id not in inputs:
@@ -234,12 +284,40 @@ class OracleNode:
             by_model.setdefault(job.model_id, []).append((job.job_id, text))
         for model_id, items in by_model.items():
             started = time.perf_counter()
+            with self.metrics.embed_seconds.time():
+                embedded = await self._embed_isolated(model_id, items)
+            self.metrics.embed_batch_size.observe(len(items))
             store.seal_many([
                 (job_id, quantize_packed(faults.adjust_vector(self.settings.fault, vector, self._rng)), os.urandom(32))
-                for job_id, vector in await self._embed_isolated(model_id, items)
+                for job_id, vector in embedded
             ])
             log.info("embedded", model=model_id, jobs=len(items), seconds=round(time.perf_counter() - started, 3))
+            faults.crash_at(self.settings.crash_at, "after-seal")
         await self._send_commits(store.in_states(WorkState.SEALED))
+
+    async def _inputs(self, job_ids: list[int]) -> dict[int, bytes]:
+        """The jobs' inputs, read from a window that ends at their assignment block and widens
+        backwards only as far as needed (see INPUT_LOOKBACK_BLOCKS)."""
+        chain, store = self._parts()
+        blocks = store.blocks_of(job_ids)
+        inputs: dict[int, bytes] = {}
+        missing = list(job_ids)
+        lookback = INPUT_LOOKBACK_BLOCKS
+        while missing:
+            assigned = [blocks.get(j, (None, None))[1] for j in missing]
+            known = [b for b in assigned if b is not None]
+            if len(known) < len(assigned):  # assignment block unknown (an older store): whole range
+                found = await chain.job_submissions(missing)
+            else:
+                found = await chain.job_submissions(missing, max(0, min(known) - lookback), max(known))
+            for job_id, (raw, block) in found.items():
+                inputs[job_id] = raw
+                store.set_submit_block(job_id, block)
+            missing = [j for j in missing if j not in found]
+            if len(known) < len(assigned) or lookback >= MAX_INPUT_LOOKBACK_BLOCKS:
+                break
+            lookback *= 2
+        return inputs
 
     async def _embed_isolated(self, model_id: int, items: list[tuple[int, str]]) -> list[tuple[int, npt.NDArray[np.float32]]]:
         """Embed a batch; if the batch fails, embed one by one so only the bad job is set back."""
@@ -264,6 +342,7 @@ class OracleNode:
         self._failures[job_id] = attempts
         if attempts >= MAX_JOB_ATTEMPTS:
             store.set_state(job_id, WorkState.DONE)
+            self.metrics.jobs.labels(event="given_up").inc()
             log.error("job given up", job=job_id, step=step, attempts=attempts, error=str(exc), kind=type(exc).__name__)
             return
         self._retry_at[job_id] = time.monotonic() + 2.0**attempts
@@ -294,6 +373,8 @@ class OracleNode:
             commitments = [self._commitment(w) for w in chunk]
             if await self._send_batch("committed", ids, chain.jobs.functions.commitBatch(ids, commitments)):
                 store.set_states(ids, WorkState.COMMITTED)
+                self.metrics.jobs.labels(event="committed").inc(len(ids))
+                faults.crash_at(self.settings.crash_at, "after-commit")
 
     def _commitment(self, work: Work) -> bytes:
         chain, _ = self._parts()
@@ -302,50 +383,48 @@ class OracleNode:
                              work.salt)
 
     async def _send_batch(self, action: str, job_ids: list[int], fn: AsyncContractFunction) -> bool:
-        """Send one batched call without waiting for it (check_inflight follows it up). When the
-        simulation reverts, nothing is sent and every job is re-read from the chain."""
-        chain, _ = self._parts()
+        """Hand one batched call to the transaction manager, without waiting for it
+        (follow_transactions follows it up). When the simulation reverts, nothing is sent and
+        every job is re-read from the chain."""
+        txm, _ = self._loops()
         try:
-            tx_hash = await chain.send(fn)
+            sent = await txm.send(action, job_ids, fn)
         except ContractRevert as exc:
             log.info("batch not sent", action=action, jobs=job_ids, reason=exc.name)
             for job_id in job_ids:
                 await self._reconcile(job_id)
             return False
-        self._inflight.append(InFlight(tx_hash, action, job_ids, time.monotonic()))
-        log.info(action, jobs=job_ids, tx="0x" + bytes(tx_hash).hex())
+        log.info(action, jobs=job_ids, tx="0x" + bytes(sent.latest.tx_hash).hex(), nonce=sent.nonce)
+        kind = TX_ACTION[action]
+        self.metrics.transactions_sent.labels(action=kind).inc()
+        self.metrics.tx_batch_size.labels(action=kind).observe(len(job_ids))
         return True
 
     def _busy(self, job_id: int) -> bool:
-        return any(job_id in f.job_ids for f in self._inflight)
+        txm, _ = self._loops()
+        return job_id in txm.busy_jobs()
 
-    async def check_inflight(self) -> None:
-        """Follow up every transaction sent earlier: log what it did, and re-read from the chain
-        each job it skipped or that it failed to move (reverted on chain, or lost)."""
-        chain, _ = self._parts()
-        still: list[InFlight] = []
-        for sent in self._inflight:
-            receipt = await chain.receipt(sent.tx_hash)
-            if receipt is None and time.monotonic() - sent.sent_at < INFLIGHT_TIMEOUT_S:
-                still.append(sent)
-                continue
-            if receipt is None or receipt["status"] != 1:
-                log.warning("batch failed", action=sent.action, jobs=sent.job_ids, tx="0x" + bytes(sent.tx_hash).hex(),
-                            mined=receipt is not None)
-                redo = sent.job_ids
-            else:
-                redo = self._mined(sent, receipt)
-            for job_id in redo:
+    async def follow_transactions(self) -> None:
+        """Follow up every transaction sent earlier (re-sent, re-priced or reorged out as the
+        manager sees fit): log what each mined one did, and re-read from the chain each job it
+        skipped or failed to move (reverted on chain, or its nonce taken by another)."""
+        txm, _ = self._loops()
+        for outcome in await txm.poll():
+            for job_id in self._jobs_to_reread(outcome):
                 await self._reconcile(job_id)
-        self._inflight = still
 
-    def _mined(self, sent: InFlight, receipt: TxReceipt) -> list[int]:
-        """Log a mined batch; returns the jobs it skipped."""
+    def _jobs_to_reread(self, outcome: TxOutcome) -> list[int]:
+        sent, receipt = outcome.tx, outcome.receipt
+        if receipt is None or receipt["status"] != 1:
+            log.warning("batch failed", action=sent.action, jobs=sent.job_ids, nonce=sent.nonce,
+                        tx="0x" + bytes(sent.latest.tx_hash).hex(), mined=receipt is not None)
+            return sent.job_ids
         chain, _ = self._parts()
         skips = chain.jobs.events.BatchItemSkipped().process_receipt(receipt, errors=DISCARD)
         skipped = {int(e["args"]["jobId"]): int(e["args"]["reason"]) for e in skips}
         log.info("batch mined", action=sent.action, jobs=len(sent.job_ids), skipped=skipped or None,
-                 tx="0x" + bytes(sent.tx_hash).hex(), gas=int(receipt["gasUsed"]))
+                 tx="0x" + bytes(receipt["transactionHash"]).hex(), gas=int(receipt["gasUsed"]),
+                 block=int(receipt["blockNumber"]))
         for event in chain.jobs.events.JobReassigned().process_receipt(receipt, errors=DISCARD):
             # Our vector stays on record and is judged with the fresh committee's round.
             log.info("committee redrawn: too few reveals", job=int(event["args"]["jobId"]))
@@ -379,12 +458,14 @@ class OracleNode:
                      if not self._busy(w.job_id)]
         jobs = await self._read_jobs([w.job_id for w in open_work])
         ready: list[tuple[Work, Job]] = []
+        closed: list[int] = []
         for work in open_work:
             job = jobs.get(work.job_id)
             if job is None:
                 continue
             if job.status.terminal:
                 store.set_state(work.job_id, WorkState.DONE)
+                closed.append(work.job_id)
                 log.info("job closed", job=work.job_id, status=job.status.name.lower())
             elif job.status is JobStatus.COMMITTING and now > job.commit_deadline + self._grace(work.job_id):
                 advance.append(work.job_id)
@@ -392,6 +473,7 @@ class OracleNode:
                 reveal.append(work)
             elif job.status is JobStatus.REVEALING and work.state is WorkState.REVEALED:
                 ready.append((work, job))
+        await self._count_outcomes(closed)
         finalize = await self._finalizable(ready, now)
         for ids in _chunks(advance, BATCH_LIMIT):
             await self._send_batch("advanced", ids, chain.jobs.functions.advanceBatch(ids))
@@ -399,6 +481,20 @@ class OracleNode:
         for chunk in _chunks(finalize, FINALIZE_BATCH):
             ids = [job_id for job_id, _ in chunk]
             await self._send_batch("finalized", ids, chain.jobs.functions.finalizeBatch(ids, [v for _, v in chunk]))
+        await self._keeper().tick(now)
+
+    async def _count_outcomes(self, closed: list[int]) -> None:
+        """How our seats on the closed jobs were settled (paid or slashed), for the metrics."""
+        if not closed:
+            return
+        chain, store = self._parts()
+        submitted = [b for b, _ in store.blocks_of(closed).values() if b is not None]
+        for outcome, slashed in (await chain.seat_outcomes(closed, chain.address, min(submitted, default=None))).values():
+            if outcome == SEAT_AGREED:
+                self.metrics.jobs.labels(event="accepted").inc()
+            elif slashed:
+                self.metrics.jobs.labels(event="slashed").inc()
+                log.warning("slashed", outcome=outcome, slashed=slashed)
 
     async def _send_reveals(self, committed: list[Work]) -> None:
         chain, store = self._parts()
@@ -410,6 +506,8 @@ class OracleNode:
             salts = [faults.reveal_salt(self.settings.fault, w.salt or b"") for w in chunk]
             if await self._send_batch("revealed", ids, chain.jobs.functions.revealBatch(ids, vectors, salts)):
                 store.set_states(ids, WorkState.REVEALED)
+                self.metrics.jobs.labels(event="revealed").inc(len(ids))
+                faults.crash_at(self.settings.crash_at, "after-reveal")
 
     async def _finalizable(self, revealed: list[tuple[Work, Job]], now: int) -> list[tuple[int, list[bytes]]]:
         """The jobs we should finalize now, each with its vectors in seat order: every committed
@@ -426,7 +524,10 @@ class OracleNode:
             ready_since = store.mark_ready(work.job_id, time.time())
             if first == chain.address or time.time() - ready_since >= self._grace(work.job_id):
                 mine.append(work.job_id)
-        vectors = await chain.revealed_vectors_of(mine)
+        submitted = [b for b, _ in store.blocks_of(mine).values()]
+        known = [b for b in submitted if b is not None]
+        since = min(known) if known and len(known) == len(submitted) else None
+        vectors = await chain.revealed_vectors_of(mine, since)
         return [
             (job_id, [vectors.get(job_id, {}).get(s.node, b"") if s.state is SeatState.REVEALED else b""
                       for s in seats[job_id]])
@@ -443,13 +544,15 @@ class OracleNode:
             raise RuntimeError("OracleNode.setup() has not run")
         return self.chain, self.store
 
+    def _keeper(self) -> Keeper:
+        if self.keeper is None:
+            raise RuntimeError("OracleNode.setup() has not run")
+        return self.keeper
 
-def keeper_grace(node: str, job_id: int, base: float) -> float:
-    """Between 0.5x and 1.5x `base`, drawn from the node's address and the job id: each job gets
-    its own random order of nodes, so one node moves it on first and the others find it done
-    (their simulation fails, and nothing is sent), instead of all paying for the same race."""
-    digest = keccak(bytes.fromhex(node[2:]) + job_id.to_bytes(32, "big"))
-    return base * (0.5 + int.from_bytes(digest[:8], "big") / 2**64)
+    def _loops(self) -> tuple[TxManager, AssignmentScanner]:
+        if self.txm is None or self.scanner is None:
+            raise RuntimeError("OracleNode.setup() has not run")
+        return self.txm, self.scanner
 
 
 def _chunks(items: list[T], size: int) -> list[list[T]]:

@@ -44,23 +44,118 @@ class WorkStore:
             " vector BLOB, salt BLOB, ready_since REAL, updated REAL NOT NULL)"
         )
         self._db.execute("CREATE TABLE IF NOT EXISTS meta (key TEXT PRIMARY KEY, value TEXT NOT NULL)")
+        # Blocks this node scanned up to, with their hashes: on a reorg the scanner walks back to
+        # the newest one still canonical (the common ancestor) and scans again from there.
+        self._db.execute("CREATE TABLE IF NOT EXISTS checkpoint (number INTEGER PRIMARY KEY, hash BLOB NOT NULL)")
+        # Jobs of the models this node serves, whoever sits on them: a node also moves on jobs
+        # whose whole committee died (keeper duty). check_after: when to look at one again.
+        self._db.execute("CREATE TABLE IF NOT EXISTS watch (job_id INTEGER PRIMARY KEY, check_after REAL NOT NULL,"
+                         " submit_block INTEGER NOT NULL)")
+        self._add_column("assigned_block", "INTEGER")
+        self._add_column("assigned_hash", "BLOB")
+        self._add_column("submit_block", "INTEGER")
+
+    def _add_column(self, name: str, kind: str) -> None:
+        """Stores written by an older node lack the newer columns; add them in place."""
+        columns = {str(r[1]) for r in self._db.execute("PRAGMA table_info(work)").fetchall()}
+        if name not in columns:
+            self._db.execute(f"ALTER TABLE work ADD COLUMN {name} {kind}")
 
     def close(self) -> None:
         self._db.close()
 
     def add_assignments(self, job_ids: list[int]) -> list[int]:
-        """Record new assignments in one transaction; returns those not known before."""
-        with self._transaction():
-            fresh = [j for j in dict.fromkeys(job_ids)
-                     if self._db.execute("SELECT 1 FROM work WHERE job_id=?", (j,)).fetchone() is None]
-            now = time.time()
-            self._db.executemany("INSERT INTO work (job_id, state, updated) VALUES (?, ?, ?)",
-                                 [(j, WorkState.ASSIGNED.value, now) for j in fresh])
-        return fresh
+        """Record new assignments (block unknown) in one transaction; returns those not known before."""
+        return self.record_assignments([(j, 0, b"") for j in job_ids])
 
     def add_assignment(self, job_id: int) -> bool:
         """Record a new assignment; False if the job is already known."""
         return bool(self.add_assignments([job_id]))
+
+    def record_assignments(self, seen: list[tuple[int, int, bytes]]) -> list[int]:
+        """Record assignment events (job id, block number, block hash) in one transaction;
+        returns the jobs that are new or reopened. A job already given up or closed is reopened
+        when its assignment comes from a block it was not recorded in: after a reorg the seat
+        is drawn again in a new block, and it is live again. A reopened job keeps any vector
+        and salt it sealed, so a commitment that did land is still revealed with its own salt."""
+        opened = []
+        now = time.time()
+        with self._transaction():
+            for job_id, number, block_hash in {j: (j, n, h) for j, n, h in seen}.values():
+                row = self._db.execute("SELECT state, assigned_hash, vector FROM work WHERE job_id=?", (job_id,)).fetchone()
+                if row is None:
+                    self._db.execute(
+                        "INSERT INTO work (job_id, state, updated, assigned_block, assigned_hash) VALUES (?, ?, ?, ?, ?)",
+                        (job_id, WorkState.ASSIGNED.value, now, number or None, block_hash or None))
+                    opened.append(job_id)
+                elif block_hash and row[1] is None:
+                    self._db.execute("UPDATE work SET assigned_block=?, assigned_hash=? WHERE job_id=?",
+                                     (number, block_hash, job_id))
+                elif block_hash and bytes(row[1]) != block_hash:
+                    state = row[0]
+                    if state == WorkState.DONE.value:
+                        state = (WorkState.SEALED if row[2] is not None else WorkState.ASSIGNED).value
+                        opened.append(job_id)
+                    self._db.execute("UPDATE work SET state=?, assigned_block=?, assigned_hash=?, updated=? WHERE job_id=?",
+                                     (state, number, block_hash, now, job_id))
+        return opened
+
+    def set_submit_block(self, job_id: int, block: int) -> None:
+        self._db.execute("UPDATE work SET submit_block=? WHERE job_id=?", (block, job_id))
+
+    def blocks_of(self, job_ids: list[int]) -> dict[int, tuple[int | None, int | None]]:
+        """Job id -> (submit block, assignment block), where known: they bound the log reads."""
+        marks = ",".join("?" for _ in job_ids)
+        rows = self._db.execute(f"SELECT job_id, submit_block, assigned_block FROM work WHERE job_id IN ({marks})",
+                                job_ids).fetchall() if job_ids else []
+        return {int(r[0]): (None if r[1] is None else int(r[1]), None if r[2] is None else int(r[2])) for r in rows}
+
+    # ------------------------------------------------------------------ keeper
+    def watch(self, submitted: list[tuple[int, int]]) -> None:
+        """Watch jobs (job id, block it was submitted in)."""
+        with self._transaction():
+            self._db.executemany("INSERT OR IGNORE INTO watch (job_id, check_after, submit_block) VALUES (?, 0, ?)",
+                                 submitted)
+
+    def watched_submit_blocks(self, job_ids: list[int]) -> dict[int, int]:
+        marks = ",".join("?" for _ in job_ids)
+        rows = self._db.execute(f"SELECT job_id, submit_block FROM watch WHERE job_id IN ({marks})",
+                                job_ids).fetchall() if job_ids else []
+        return {int(r[0]): int(r[1]) for r in rows}
+
+    def watched_due(self, now: float, limit: int) -> list[int]:
+        """Watched jobs whose time to be looked at again has come, oldest first."""
+        rows = self._db.execute("SELECT job_id FROM watch WHERE check_after <= ? ORDER BY job_id LIMIT ?",
+                                (now, limit)).fetchall()
+        return [int(r[0]) for r in rows]
+
+    def recheck_at(self, later: dict[int, float]) -> None:
+        with self._transaction():
+            self._db.executemany("UPDATE watch SET check_after=? WHERE job_id=?", [(t, j) for j, t in later.items()])
+
+    def unwatch(self, job_ids: list[int]) -> None:
+        with self._transaction():
+            self._db.executemany("DELETE FROM watch WHERE job_id=?", [(j,) for j in job_ids])
+
+    # --------------------------------------------------------------- scan cursor
+    def cursor(self) -> tuple[int, bytes] | None:
+        row = self._db.execute("SELECT number, hash FROM checkpoint ORDER BY number DESC LIMIT 1").fetchone()
+        return None if row is None else (int(row[0]), bytes(row[1]))
+
+    def checkpoints(self) -> list[tuple[int, bytes]]:
+        """Every kept checkpoint, newest first."""
+        return [(int(r[0]), bytes(r[1])) for r in
+                self._db.execute("SELECT number, hash FROM checkpoint ORDER BY number DESC").fetchall()]
+
+    def advance_cursor(self, number: int, block_hash: bytes, keep: int = 128) -> None:
+        with self._transaction():
+            self._db.execute("INSERT OR REPLACE INTO checkpoint (number, hash) VALUES (?, ?)", (number, block_hash))
+            self._db.execute("DELETE FROM checkpoint WHERE number NOT IN"
+                             " (SELECT number FROM checkpoint ORDER BY number DESC LIMIT ?)", (keep,))
+
+    def rewind_cursor(self, number: int) -> None:
+        """Forget checkpoints above `number` (they were on a branch that is gone)."""
+        self._db.execute("DELETE FROM checkpoint WHERE number > ?", (number,))
 
     def seal(self, job_id: int, vector: bytes, salt: bytes) -> None:
         self.seal_many([(job_id, vector, salt)])
@@ -71,7 +166,8 @@ class WorkStore:
         now = time.time()
         with self._transaction():
             self._db.executemany(
-                "UPDATE work SET state=?, vector=?, salt=?, updated=? WHERE job_id=?",
+                # Never over a sealed salt: a commitment sent with it may be on chain.
+                "UPDATE work SET state=?, vector=?, salt=?, updated=? WHERE job_id=? AND salt IS NULL",
                 [(WorkState.SEALED.value, vector, salt, now, job_id) for job_id, vector, salt in sealed],
             )
 

@@ -8,7 +8,7 @@ is spent), signed locally and sent with a nonce this process tracks; `transact` 
 from __future__ import annotations
 
 import asyncio
-from collections.abc import Awaitable
+from collections.abc import Awaitable, Sequence
 from typing import Any, TypeVar, cast
 
 from eth_abi.abi import decode as abi_decode
@@ -23,12 +23,13 @@ from hexbytes import HexBytes
 from web3 import AsyncWeb3
 from web3.contract import AsyncContract
 from web3.contract.async_contract import AsyncContractFunction
-from web3.exceptions import ContractLogicError, TimeExhausted, TransactionNotFound
+from web3.exceptions import BlockNotFound, ContractLogicError, TimeExhausted, TransactionNotFound
 from web3.types import EventData, Nonce, TxParams, TxReceipt
 
 from infera.abi import decode_revert, load_abi
 from infera.deployment import Deployment
 from infera.errors import ConfigError, ContractRevert, InferaError, RpcUnreachable, TransactionFailed, WrongChain
+from infera.rpc import OnError, OnSuccess, make_web3, redact_url
 from infera.types import Job, Model, NodeInfo, Seat
 
 T = TypeVar("T")
@@ -73,19 +74,28 @@ class Chain:
 
     @classmethod
     async def connect(
-        cls, rpc_url: str, deployment: Deployment, private_key: str | None = None, timeout: float = 10.0
+        cls, rpc_url: str | Sequence[str], deployment: Deployment, private_key: str | None = None,
+        timeout: float = 10.0, retry_for: float = 30.0, on_error: OnError | None = None,
+        on_success: OnSuccess | None = None,
     ) -> Chain:
-        """Connect and check that the endpoint serves the deployment's chain."""
-        w3 = AsyncWeb3(AsyncWeb3.AsyncHTTPProvider(rpc_url, request_kwargs={"timeout": timeout}))
+        """Connect through one endpoint or several (failover, see infera.rpc) and check that
+        every endpoint that answers serves the deployment's chain."""
+        urls = [rpc_url] if isinstance(rpc_url, str) else list(rpc_url)
+        w3 = make_web3(urls, timeout, retry_for, on_error, on_success)
         try:
-            chain_id = await w3.eth.chain_id
+            await w3.eth.chain_id
+            answered = await w3.provider.endpoint_chain_ids()
         except Exception as exc:  # aiohttp raises several types for a dead endpoint
-            raise RpcUnreachable(f"RPC endpoint {rpc_url} does not answer ({type(exc).__name__}: {exc})") from exc
-        if chain_id != deployment.chain_id:
-            raise WrongChain(
-                f"RPC endpoint {rpc_url} serves chain id {chain_id}, but the {deployment.network} "
-                f"deployment is on chain id {deployment.chain_id}: check INFERA_RPC_URL and INFERA_NETWORK"
-            )
+            await w3.provider.disconnect()
+            shown = ", ".join(redact_url(u) for u in urls)
+            raise RpcUnreachable(f"RPC endpoint {shown} does not answer ({type(exc).__name__}: {exc})") from exc
+        for endpoint, chain_id in answered:
+            if chain_id is not None and chain_id != deployment.chain_id:
+                await w3.provider.disconnect()
+                raise WrongChain(
+                    f"RPC endpoint {endpoint} serves chain id {chain_id}, but the {deployment.network} "
+                    f"deployment is on chain id {deployment.chain_id}: check INFERA_RPC_URL and INFERA_NETWORK"
+                )
         return cls(w3, deployment, load_account(private_key) if private_key else None)
 
     def _bind(self, name: str, address: str) -> AsyncContract:
@@ -106,23 +116,33 @@ class Chain:
         tx_hash = await self.send(fn, gas)
         return await self.wait(tx_hash, fn.fn_name)
 
+    async def simulate(self, fn: AsyncContractFunction) -> int:
+        """Estimate ``fn``'s gas as this account, against the pending block; a revert raises the
+        contract's typed error (ContractRevert) or TransactionFailed, and nothing is sent.
+        The pending block matters: a call that settles first makes the committee draws due by
+        then, which a simulation on the latest block would leave out."""
+        try:
+            return int(await fn.estimate_gas({"from": self.address}, block_identifier="pending"))
+        except ContractLogicError as exc:
+            raise (decode_revert(_revert_data(exc)) or TransactionFailed(f"{fn.fn_name} would revert: {exc}")) from None
+
+    @staticmethod
+    def gas_limit_for(estimated: int) -> int:
+        """Committee draws make gas depend on block randomness, so leave a margin over the estimate."""
+        return int(estimated * 1.25) + 20_000
+
     async def send(self, fn: AsyncContractFunction, gas: int | None = None) -> HexBytes:
         """Simulate, sign and send ``fn``, and return its hash without waiting for it to be
         mined, so that a caller can have many transactions in flight. Raises ContractRevert
-        when the simulation reverts (nothing is sent then)."""
+        when the simulation reverts (nothing is sent then). Long-running senders (the oracle
+        node) use infera.txmanager.TxManager instead, which persists nonces and re-sends."""
         sender = self.address
         assert self.account is not None
         async with self._send_lock:
-            try:
-                # Against the pending block: a call that settles first makes the committee
-                # draws due by then, which a simulation on the latest block would leave out.
-                estimated = await fn.estimate_gas({"from": sender}, block_identifier="pending")
-            except ContractLogicError as exc:
-                raise (decode_revert(_revert_data(exc)) or TransactionFailed(f"{fn.fn_name} would revert: {exc}")) from None
+            estimated = await self.simulate(fn)
             if self._nonce is None:
                 self._nonce = await self.w3.eth.get_transaction_count(sender, "pending")
-            # Committee draws make gas depend on block randomness, so leave a margin over the estimate.
-            params: TxParams = {"from": sender, "nonce": Nonce(self._nonce), "gas": (gas or int(estimated * 1.25) + 20_000)}
+            params: TxParams = {"from": sender, "nonce": Nonce(self._nonce), "gas": gas or self.gas_limit_for(estimated)}
             tx = await fn.build_transaction(params)
             signed = self.account.sign_transaction(cast(dict[str, Any], tx))
             try:
@@ -202,6 +222,14 @@ class Chain:
     async def block_number(self) -> int:
         return int(await self.w3.eth.block_number)
 
+    async def block_hash(self, number: int) -> HexBytes | None:
+        """The hash of canonical block `number`, or None when the chain has no such block (yet)."""
+        try:
+            block = await self.w3.eth.get_block(number)
+        except BlockNotFound:
+            return None
+        return HexBytes(block["hash"])
+
     async def timestamp(self) -> int:
         block = await self.w3.eth.get_block("latest")
         return int(block["timestamp"])
@@ -232,44 +260,80 @@ class Chain:
             raise InferaError(f"job {job_id}: no JobSubmitted event, or its input does not match the event's input hash")
         return found[job_id]
 
-    async def job_inputs(self, job_ids: list[int]) -> dict[int, bytes]:
-        """The input bytes of several jobs, from their JobSubmitted events, in one log query.
-        They are read raw: the contract accepts any bytes, and decoding them as a Solidity
-        string would fail on invalid UTF-8. Each is checked against the input hash in its own
-        event; `infera.inputs.canonical_text` gives the text nodes embed. A job whose event is
-        missing, or whose input does not match the event's hash, is left out."""
+    async def job_inputs(self, job_ids: list[int], from_block: int | None = None,
+                         to_block: int | str = "latest") -> dict[int, bytes]:
+        """The input bytes of several jobs (see job_submissions), without their blocks."""
+        return {job_id: raw for job_id, (raw, _) in (await self.job_submissions(job_ids, from_block, to_block)).items()}
+
+    async def job_submissions(self, job_ids: list[int], from_block: int | None = None,
+                              to_block: int | str = "latest") -> dict[int, tuple[bytes, int]]:
+        """The input bytes of several jobs and the block each was submitted in, from their
+        JobSubmitted events, in one log query over [from_block, to_block] (by default the
+        whole deployment: a caller that knows the jobs' age bounds the range, so the cost does
+        not grow with the chain's). The bytes are read raw: the contract accepts any bytes, and
+        decoding them as a Solidity string would fail on invalid UTF-8. Each is checked against
+        the input hash in its own event; `infera.inputs.canonical_text` gives the text nodes
+        embed. A job whose event is missing, or whose input does not match the event's hash, is
+        left out."""
         if not job_ids:
             return {}
-        inputs: dict[int, bytes] = {}
-        for entry in await self._logs_for_jobs(self.jobs.events.JobSubmitted.topic, job_ids):
+        found: dict[int, tuple[bytes, int]] = {}
+        for entry in await self._logs_for_jobs(self.jobs.events.JobSubmitted.topic, job_ids, from_block, to_block):
             job_id = int.from_bytes(bytes(entry["topics"][1]), "big")
             # Non-indexed fields: (bytes32 inputHash, string input, uint96 fee); a string is
             # encoded exactly as bytes are, so decoding it as bytes never fails.
             input_hash, raw, _ = abi_decode(["bytes32", "bytes", "uint96"], bytes(entry["data"]))
             if keccak(raw) == input_hash:
-                inputs[job_id] = bytes(raw)
-        return inputs
+                found[job_id] = (bytes(raw), int(entry["blockNumber"]))
+        return found
+
+    async def submitted_job_ids(self, model_ids: list[int], from_block: int, to_block: int) -> list[tuple[int, int]]:
+        """(job id, block) of the jobs submitted for `model_ids` in [from_block, to_block]. Read from the raw
+        topics: decoding the event would decode its input as UTF-8, which any caller can break."""
+        models = ["0x" + m.to_bytes(32, "big").hex() for m in sorted(set(model_ids))]
+        entries = await self.w3.eth.get_logs({
+            "address": self.jobs.address, "fromBlock": from_block, "toBlock": to_block,
+            "topics": [self.jobs.events.JobSubmitted.topic, None, models],
+        })
+        return [(int.from_bytes(bytes(e["topics"][1]), "big"), int(e["blockNumber"])) for e in entries]
+
+    async def seat_outcomes(self, job_ids: list[int], node: str, from_block: int | None = None
+                            ) -> dict[int, tuple[int, int]]:
+        """How `node`'s seat on each job was settled: job id -> (SeatOutcome, stake slashed)."""
+        if not job_ids:
+            return {}
+        event = self.jobs.events.SeatSettled()
+        out: dict[int, tuple[int, int]] = {}
+        for entry in await self._logs_for_jobs(event.topic, job_ids, from_block):
+            args = event.process_log(entry)["args"]
+            if str(args["node"]).lower() == node.lower():
+                out[int(args["jobId"])] = (int(args["outcome"]), int(args["slashed"]))
+        return out
 
     async def revealed_vectors(self, job_id: int) -> dict[str, bytes]:
         """Every vector revealed for a job, over all its rounds, by node address."""
         return (await self.revealed_vectors_of([job_id])).get(job_id, {})
 
-    async def revealed_vectors_of(self, job_ids: list[int]) -> dict[int, dict[str, bytes]]:
-        """Every vector revealed for several jobs, in one log query: job id -> node -> vector."""
+    async def revealed_vectors_of(self, job_ids: list[int], from_block: int | None = None) -> dict[int, dict[str, bytes]]:
+        """Every vector revealed for several jobs, in one log query from `from_block` (by
+        default the deployment block; a node passes the jobs' submission block): job id ->
+        node -> vector."""
         if not job_ids:
             return {}
         event = self.jobs.events.Revealed()
         out: dict[int, dict[str, bytes]] = {}
-        for entry in await self._logs_for_jobs(event.topic, job_ids):
+        for entry in await self._logs_for_jobs(event.topic, job_ids, from_block):
             args = event.process_log(entry)["args"]
             out.setdefault(int(args["jobId"]), {})[str(args["node"])] = bytes(args["vector"])
         return out
 
-    async def _logs_for_jobs(self, topic: Any, job_ids: list[int]) -> list[Any]:
+    async def _logs_for_jobs(self, topic: Any, job_ids: list[int], from_block: int | None = None,
+                             to_block: int | str = "latest") -> list[Any]:
         """JobRegistry logs of one event whose first indexed argument is one of `job_ids`."""
         ids = ["0x" + j.to_bytes(32, "big").hex() for j in sorted(set(job_ids))]
+        start = self.deployment.deployment_block if from_block is None else max(from_block, self.deployment.deployment_block)
         return list(await self.w3.eth.get_logs(
-            {"address": self.jobs.address, "topics": [topic, ids], "fromBlock": self.deployment.deployment_block}
+            {"address": self.jobs.address, "topics": [topic, ids], "fromBlock": start, "toBlock": cast(Any, to_block)}
         ))
 
     async def logs(

@@ -21,6 +21,14 @@ class RpcUnreachable(InferaError):
     """The RPC endpoint does not answer."""
 
 
+class RpcTransientError(RpcUnreachable):
+    """Every RPC endpoint failed with transient errors for the whole retry budget; retry later."""
+
+    def __init__(self, message: str, kind: str) -> None:
+        super().__init__(message)
+        self.kind = kind
+
+
 class WrongChain(InferaError):
     """The RPC endpoint serves another chain than the deployment was made on."""
 

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from urllib.parse import urlsplit
 
-from pydantic import SecretStr, field_validator
+from pydantic import Field, SecretStr, field_validator
 from pydantic_settings import BaseSettings, SettingsConfigDict
 
 
@@ -17,8 +17,23 @@ class ChainSettings(BaseSettings):
     """Deployment to use, as ecosystem:network (deployments/<ecosystem>-<network>.json)."""
     rpc_url: str = "http://127.0.0.1:8545"
     """JSON-RPC endpoint over HTTP(S); checked to be a URL here, and to answer at connect time."""
+    rpc_urls: list[str] = Field(default_factory=list)
+    """Several endpoints of the same chain, tried in order with failover (JSON list); when set,
+    it replaces rpc_url."""
+    rpc_retry_for: float = Field(default=30.0, gt=0)
+    """Seconds one RPC request is retried (with backoff and failover) through transient errors
+    before the caller is told; a node then tries again on its next tick."""
     private_key: SecretStr | None = None
     """Hex private key of the account that signs; never logged."""
+
+    def endpoints(self) -> list[str]:
+        """The RPC URLs to use, in failover order."""
+        return self.rpc_urls or [self.rpc_url]
+
+    @field_validator("rpc_urls")
+    @classmethod
+    def _rpc_urls_are_http(cls, value: list[str]) -> list[str]:
+        return [cls._rpc_url_is_http(url) for url in value]
 
     @field_validator("rpc_url")
     @classmethod

@@ -1,15 +1,20 @@
-"""An RPC endpoint that answers HTTP 502 for a while never stops a node.
+"""An RPC endpoint that answers HTTP 502, then 429, then resets connections, 30 s each, never
+stops a node, and a second endpoint is failed over to when the first is dead.
 
 Before the fix, 20 s of 502 from a load balancer in front of the RPC made every node exit with
 an uncaught aiohttp.ClientResponseError, and jobs submitted afterwards were never served. The
-nodes here reach the devnet only through a proxy that the test switches to 502 mid-run; jobs
-submitted before, during and after the outage must all be accepted by the same node processes."""
+nodes here reach the devnet only through a proxy that the test switches into each fault in
+turn; jobs submitted before, during and after every outage must all be accepted by the same node
+processes, and no node may lose stake."""
 
 from __future__ import annotations
 
 import asyncio
+import json
 import threading
 import time
+import urllib.error
+import urllib.request
 from collections.abc import Iterator
 
 import aiohttp
@@ -21,7 +26,8 @@ from infera.devnet import free_port
 from infera.localnet import LocalNetwork
 from infera.types import JobStatus
 
-OUTAGE_S = 20.0
+OUTAGE_S = 30.0
+MODES = ("502", "429", "reset")
 
 
 class FlakyProxy:
@@ -30,8 +36,8 @@ class FlakyProxy:
     def __init__(self, upstream: str) -> None:
         self.upstream = upstream
         self.port = free_port()
-        self.failing = False
-        self.refused = 0
+        self.failing: str | None = None  # one of MODES while an outage lasts
+        self.refused: dict[str, int] = {}
         self._loop = asyncio.new_event_loop()
         self._ready = threading.Event()
         self._thread = threading.Thread(target=self._serve, daemon=True)
@@ -61,9 +67,14 @@ class FlakyProxy:
         self._loop.run_until_complete(runner.cleanup())
 
     async def _forward(self, request: web.Request) -> web.Response:
-        if self.failing:
-            self.refused += 1
-            return web.Response(status=502, text="bad gateway")
+        mode = self.failing
+        if mode is not None:
+            self.refused[mode] = self.refused.get(mode, 0) + 1
+            if mode == "reset":
+                assert request.transport is not None
+                request.transport.abort()  # the connection dies mid-request, as behind a crashing proxy
+                return web.Response(status=500)
+            return web.Response(status=int(mode), text="bad gateway" if mode == "502" else "too many requests")
         body = await request.read()
         async with aiohttp.ClientSession() as session, session.post(
             self.upstream, data=body, headers={"Content-Type": "application/json"}
@@ -94,21 +105,76 @@ async def _results(net: LocalNetwork, job_ids: list[int]) -> list[JobStatus]:
         await chain.close()
 
 
-def test_nodes_ride_out_an_rpc_answering_502(network: LocalNetwork, proxy: FlakyProxy) -> None:
+async def _stakes(net: LocalNetwork) -> dict[str, int]:
+    chain = await net.connect()
+    try:
+        return {n.address: (await chain.get_node(n.address)).stake for n in net.nodes}
+    finally:
+        await chain.close()
+
+
+def _probe(port: int, path: str) -> tuple[int, str]:
+    try:
+        with urllib.request.urlopen(f"http://127.0.0.1:{port}{path}", timeout=5) as response:
+            return response.status, response.read().decode()
+    except urllib.error.HTTPError as exc:
+        return exc.code, exc.read().decode()
+
+
+def _wait_probe(port: int, path: str, status: int, timeout: float = 25.0) -> str:
+    deadline = time.monotonic() + timeout
+    while True:
+        code, body = _probe(port, path)
+        if code == status:
+            return body
+        assert time.monotonic() < deadline, f"{path} stayed {code}: {body}"
+        time.sleep(0.3)
+
+
+def test_nodes_ride_out_502_then_429_then_connection_resets(network: LocalNetwork, proxy: FlakyProxy) -> None:
     asyncio.run(network.register_nodes([1, 2, 3]))
-    nodes = [network.start_node(i, rpc_url=proxy.url) for i in (1, 2, 3)]
+    ports = {i: free_port() for i in (1, 2, 3)}
+    nodes = [network.start_node(i, rpc_url=proxy.url, metrics_port=str(ports[i])) for i in (1, 2, 3)]
     network.wait_nodes_ready()
+    stakes = asyncio.run(_stakes(network))
     before = asyncio.run(_submit(network, "Submitted while the RPC is healthy."))
     assert asyncio.run(_results(network, [before])) == [JobStatus.ACCEPTED]
+    _wait_probe(ports[1], "/ready", 200)
 
-    proxy.failing = True
-    during = asyncio.run(_submit(network, "Submitted while the nodes' RPC answers 502."))
-    time.sleep(OUTAGE_S)
-    proxy.failing = False
-    after = asyncio.run(_submit(network, "Submitted after the RPC came back."))
+    later = []
+    for mode in MODES:
+        proxy.failing = mode
+        later.append(asyncio.run(_submit(network, f"Submitted while the nodes' RPC fails with {mode}.")))
+        # Alive but not ready while its RPC fails: an orchestrator must not restart it.
+        assert json.loads(_wait_probe(ports[1], "/ready", 503))["status"] == "degraded"
+        assert _probe(ports[1], "/health")[0] == 200
+        time.sleep(OUTAGE_S)
+        proxy.failing = None
+        later.append(asyncio.run(_submit(network, f"Submitted after the {mode} outage.")))
+        _wait_probe(ports[1], "/ready", 200, timeout=60)
 
-    assert asyncio.run(_results(network, [during, after])) == [JobStatus.ACCEPTED] * 2
-    assert proxy.refused > 0
+    assert asyncio.run(_results(network, later)) == [JobStatus.ACCEPTED] * len(later)
+    assert set(proxy.refused) == set(MODES) and min(proxy.refused.values()) > 0
+    assert asyncio.run(_stakes(network)) == stakes, "an honest node lost stake"
     for node in nodes:
         assert node.process.poll() is None, f"node {node.index} exited:\n{node.log_text()[-3000:]}"
-        assert '"tick failed; retrying"' in node.log_text()
+        assert '"rpc endpoint failed"' in node.log_text()
+    metrics = _probe(ports[1], "/metrics")[1]
+    for kind in ("http_5xx", "http_429", "disconnect"):
+        assert _counter(metrics, f'infera_node_rpc_errors_total{{kind="{kind}"}}') > 0, kind
+    assert _counter(metrics, 'infera_node_jobs_total{event="accepted"}') >= len(later)
+
+
+def _counter(metrics: str, series: str) -> float:
+    return next(float(line.split()[-1]) for line in metrics.splitlines() if line.startswith(series + " "))
+
+
+def test_a_dead_first_endpoint_is_failed_over(network: LocalNetwork) -> None:
+    """INFERA_RPC_URLS lists a dead endpoint first: the node starts and serves through the second."""
+    asyncio.run(network.register_nodes([1, 2, 3]))
+    dead = f"http://127.0.0.1:{free_port()}"
+    for i in (1, 2, 3):
+        network.start_node(i, rpc_urls=f'["{dead}", "{network.rpc_url}"]')
+    network.wait_nodes_ready()
+    job = asyncio.run(_submit(network, "Served through the second endpoint."))
+    assert asyncio.run(_results(network, [job])) == [JobStatus.ACCEPTED]

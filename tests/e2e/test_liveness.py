@@ -97,3 +97,37 @@ def test_dead_and_withholding_nodes_never_strand_a_job(network: LocalNetwork) ->
     for node in {honest.address} | fresh:
         assert out["after"][node] == out["stakes"][node], f"honest node {node} lost stake"
 
+
+
+async def _whole_committee_dead(net: LocalNetwork) -> tuple[list[str], object, Job]:
+    chain = await net.connect()
+    client = InferaClient(chain)
+    try:
+        job_id = (await client.submit_texts(["Nobody drawn for this job is alive."]))[0]
+        while (await chain.get_job(job_id)).status is JobStatus.DRAWING:
+            await chain.assign_due()  # no node runs yet: the requester draws the committee itself
+            await asyncio.sleep(0.3)
+        first_round = [s.node for s in await chain.get_seats(job_id)]
+        await net.register_nodes([4, 5, 6])
+        for index in (4, 5, 6):
+            net.start_node(index)
+        net.wait_nodes_ready()
+        await _warp_past(net, chain, (await chain.get_job(job_id)).commit_deadline)
+        result = await client.wait_for_result(job_id, timeout=240)
+        return first_round, result, await chain.get_job(job_id)
+    finally:
+        await chain.close()
+
+
+def test_a_job_whose_whole_committee_died_is_still_moved_on(network: LocalNetwork) -> None:
+    """Nodes 1 to 3 are drawn and never run; nodes 4 to 6, staked later, are on no seat of the job,
+    yet one of them advances it past its commit deadline (keeper duty), which redraws it to them."""
+    asyncio.run(network.register_nodes([1, 2, 3]))
+    dead = {Account.from_key(DEVNET_KEYS[i]).address for i in (1, 2, 3)}
+    first_round, result, final = asyncio.run(_whole_committee_dead(network))
+    assert set(first_round) == dead
+    fresh = {n.address for n in network.nodes}
+    assert result.status is JobStatus.ACCEPTED, result  # type: ignore[attr-defined]
+    assert set(result.agreeing) == fresh  # type: ignore[attr-defined]
+    assert final.round == 1
+    assert any('"keeper moved stuck jobs on"' in n.log_text() for n in network.nodes)

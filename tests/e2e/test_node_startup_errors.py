@@ -87,7 +87,7 @@ def test_wrong_model_digest(network: LocalNetwork) -> None:
 
 
 def test_unreachable_rpc(network: LocalNetwork) -> None:
-    result = run_node(network, DEVNET_KEYS[5], INFERA_RPC_URL=f"http://127.0.0.1:{free_port()}")
+    result = run_node(network, DEVNET_KEYS[5], INFERA_RPC_URL=f"http://127.0.0.1:{free_port()}", INFERA_RPC_RETRY_FOR="2")
     assert result.returncode == 2
     assert "does not answer" in result.stderr
 

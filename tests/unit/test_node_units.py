@@ -109,3 +109,43 @@ def test_keeper_grace_orders_nodes_differently_per_job() -> None:
     # Every node is first (moves the job on) for some jobs: no node always pays for the race.
     firsts = {min(range(3), key=lambda i, gs=gs: gs[i]) for gs in graces.values()}
     assert firsts == {0, 1, 2}
+
+
+def test_an_assignment_from_a_new_block_reopens_a_closed_job_and_keeps_its_salt(tmp_path: Path) -> None:
+    """After a reorg the seat is drawn again in a block with another hash: the job is live again.
+    The salt sealed before stays, since a commitment sent with it may be on the new chain too."""
+    store = WorkStore(tmp_path / "node.sqlite3")
+    assert store.record_assignments([(5, 100, b"\xaa" * 32)]) == [5]
+    assert store.record_assignments([(5, 100, b"\xaa" * 32)]) == []  # the same log read again
+    store.seal(5, b"\x01" * 4, b"\x02" * 32)
+    store.set_state(5, WorkState.DONE)  # reconciled away while the job was back in Drawing
+    assert store.record_assignments([(5, 101, b"\xbb" * 32)]) == [5]
+    work = store.get(5)
+    assert work is not None and work.state is WorkState.SEALED and work.salt == b"\x02" * 32
+    store.seal(5, b"\x09" * 4, b"\x08" * 32)  # sealing again never replaces the salt
+    work = store.get(5)
+    assert work is not None and work.salt == b"\x02" * 32
+    assert store.blocks_of([5]) == {5: (None, 101)}
+
+
+def test_the_scan_cursor_rewinds_to_a_checkpoint(tmp_path: Path) -> None:
+    store = WorkStore(tmp_path / "node.sqlite3")
+    for n in range(10, 20):
+        store.advance_cursor(n, bytes([n]) * 32, keep=5)
+    assert [n for n, _ in store.checkpoints()] == [19, 18, 17, 16, 15]
+    store.rewind_cursor(16)
+    assert store.cursor() == (16, bytes([16]) * 32)
+
+
+def test_keeper_waits_longer_than_any_member() -> None:
+    from oracle_node.keeper import Keeper
+
+    keeper = Keeper.__new__(Keeper)
+    keeper.grace = 2.0
+
+    class _Chain:
+        address = "0x" + "11" * 20
+
+    keeper.chain = _Chain()  # type: ignore[assignment]
+    for job_id in range(200):
+        assert keeper.outsider_grace(job_id) > 1.5 * 2.0 >= keeper_grace(_Chain.address, job_id, 2.0)

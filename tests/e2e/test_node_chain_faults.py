@@ -1,0 +1,183 @@
+"""The chain misbehaves under real node processes: a reorg of the blocks holding an assignment and
+a commit, a commit dropped from the pool, and a commit priced out by a jump of the base fee.
+
+Mining is driven by hand (automine off) so that each fault hits exactly the transactions it is
+meant to; afterwards mining resumes and every job must end accepted with no node slashed."""
+
+from __future__ import annotations
+
+import asyncio
+import threading
+import time
+from collections.abc import Callable
+from typing import Any
+
+from infera.client import InferaClient
+from infera.devnet import rpc_call
+from infera.localnet import LocalNetwork
+from infera.types import JobStatus
+
+TEXT = "Reorgs, dropped and stuck transactions must not cost an honest node anything."
+
+
+def _rpc(net: LocalNetwork, method: str, *params: object) -> Any:
+    return rpc_call(net.rpc_url, method, list(params))
+
+
+def _pause_mining(net: LocalNetwork) -> None:
+    _rpc(net, "evm_setAutomine", False)
+    _rpc(net, "evm_setIntervalMining", 0)
+
+
+def _resume_mining(net: LocalNetwork) -> None:
+    _rpc(net, "evm_setAutomine", True)
+    _rpc(net, "evm_setIntervalMining", 1)
+
+
+def _pool(net: LocalNetwork) -> list[dict[str, Any]]:
+    content = _rpc(net, "txpool_content")
+    return [tx for by_nonce in content["pending"].values() for tx in by_nonce.values()]
+
+
+def _selector(net: LocalNetwork, name: str) -> str:
+    assert net.deployment is not None
+    from web3 import Web3
+
+    from infera.abi import load_abi
+
+    abi = next(f for f in load_abi("JobRegistry") if f.get("name") == name and f["type"] == "function")
+    signature = f"{name}({','.join(i['type'] for i in abi['inputs'])})"
+    return "0x" + Web3.keccak(text=signature)[:4].hex()
+
+
+def _wait_pool(net: LocalNetwork, selector: str, count: int = 1, timeout: float = 90.0) -> list[dict[str, Any]]:
+    deadline = time.monotonic() + timeout
+    while True:
+        found = [tx for tx in _pool(net) if str(tx["input"]).startswith(selector)]
+        if len(found) >= count:
+            return found
+        assert time.monotonic() < deadline, f"no {selector} transaction reached the pool: {_pool(net)}"
+        time.sleep(0.1)
+
+
+def _submit_while_paused(net: LocalNetwork) -> int:
+    """Submit with mining paused: the requester waits for its receipt while the test mines."""
+    out: dict[str, int] = {}
+
+    def submit() -> None:
+        async def go() -> None:
+            chain = await net.connect()
+            try:
+                out["job"] = (await InferaClient(chain).submit_texts([TEXT]))[0]
+            finally:
+                await chain.close()
+        asyncio.run(go())
+
+    thread = threading.Thread(target=submit)
+    thread.start()
+    deadline = time.monotonic() + 60
+    while thread.is_alive():
+        _rpc(net, "evm_mine")
+        time.sleep(0.3)
+        assert time.monotonic() < deadline, "submit never mined"
+    return out["job"]
+
+
+async def _result_and_stakes(net: LocalNetwork, job_id: int) -> tuple[JobStatus, tuple[str, ...], dict[str, int]]:
+    chain = await net.connect()
+    try:
+        result = await InferaClient(chain).wait_for_result(job_id, timeout=240)
+        stakes = {n.address: (await chain.get_node(n.address)).stake for n in net.nodes}
+        return result.status, tuple(result.agreeing), stakes
+    finally:
+        await chain.close()
+
+
+async def _stakes(net: LocalNetwork) -> dict[str, int]:
+    chain = await net.connect()
+    try:
+        return {n.address: (await chain.get_node(n.address)).stake for n in net.nodes}
+    finally:
+        await chain.close()
+
+
+def _three_nodes(net: LocalNetwork) -> dict[str, int]:
+    asyncio.run(net.register_nodes([1, 2, 3]))
+    for i in (1, 2, 3):
+        net.start_node(i)
+    net.wait_nodes_ready()
+    return asyncio.run(_stakes(net))
+
+
+def _accepted_without_slashing(net: LocalNetwork, job_id: int, stakes: dict[str, int], log_line: str) -> None:
+    status, agreeing, after = asyncio.run(_result_and_stakes(net, job_id))
+    assert status is JobStatus.ACCEPTED
+    assert len(agreeing) == 3, f"a node was left out: {agreeing}"
+    assert after == stakes, "an honest node lost stake"
+    assert any(log_line in n.log_text() for n in net.nodes), f"no node logged {log_line}"
+
+
+async def _job_status(net: LocalNetwork, job_id: int) -> JobStatus:
+    chain = await net.connect()
+    try:
+        return (await chain.get_job(job_id)).status
+    finally:
+        await chain.close()
+
+
+def _mine_until_drawn(net: LocalNetwork, job_id: int, timeout: float = 60.0) -> None:
+    """Mine one block at a time until the job's committee is drawn, so the draw's block is the head."""
+    deadline = time.monotonic() + timeout
+    while asyncio.run(_job_status(net, job_id)) is JobStatus.DRAWING:
+        assert time.monotonic() < deadline, "the committee was never drawn"
+        _rpc(net, "evm_mine")
+        time.sleep(0.3)
+
+
+def _with_commits_caught(net: LocalNetwork, fault: Callable[[list[dict[str, Any]]], None]) -> int:
+    """Pause mining, submit, mine until the draw, let all three commits reach the pool, apply `fault`."""
+    _pause_mining(net)
+    job_id = _submit_while_paused(net)
+    _mine_until_drawn(net, job_id)
+    fault(_wait_pool(net, _selector(net, "commitBatch"), count=3))
+    return job_id
+
+
+def test_a_reorg_of_the_assignment_and_commit_blocks_is_ridden_out(network: LocalNetwork) -> None:
+    stakes = _three_nodes(network)
+
+    def reorg(commits: list[dict[str, Any]]) -> None:
+        _rpc(network, "evm_mine")  # the commits are mined: three blocks hold the draw and the commits
+        receipts = [_rpc(network, "eth_getTransactionReceipt", tx["hash"]) for tx in commits]
+        assert all(r is not None and int(r["status"], 16) == 1 for r in receipts)
+        _rpc(network, "anvil_reorg", 3, [])
+
+    job_id = _with_commits_caught(network, reorg)
+    _resume_mining(network)
+    _accepted_without_slashing(network, job_id, stakes, '"transaction reorged out; re-sending"')
+
+
+def test_a_dropped_commit_is_sent_again(network: LocalNetwork) -> None:
+    stakes = _three_nodes(network)
+
+    def drop(commits: list[dict[str, Any]]) -> None:
+        _rpc(network, "anvil_dropTransaction", commits[0]["hash"])
+
+    job_id = _with_commits_caught(network, drop)
+    _resume_mining(network)
+    _accepted_without_slashing(network, job_id, stakes, '"transaction not in the pool; re-sending"')
+
+
+def test_commits_priced_out_by_a_base_fee_jump_are_replaced(network: LocalNetwork) -> None:
+    stakes = _three_nodes(network)
+
+    def price_out(commits: list[dict[str, Any]]) -> None:
+        highest = max(int(tx["maxFeePerGas"], 16) for tx in commits)
+        _rpc(network, "anvil_setNextBlockBaseFeePerGas", hex(highest * 20))
+        _rpc(network, "evm_mine")
+        for tx in commits:
+            assert _rpc(network, "eth_getTransactionReceipt", tx["hash"]) is None, "a commit got in at the old fee"
+
+    job_id = _with_commits_caught(network, price_out)
+    _resume_mining(network)
+    _accepted_without_slashing(network, job_id, stakes, '"transaction replaced"')
