@@ -29,8 +29,8 @@ from ape.exceptions import ContractLogicError
 from eth_utils.address import is_address, to_checksum_address
 
 from infera.deployment import Deployment
+from infera.operator import ONE
 
-ONE = 10**18
 TOKEN_CAP = 1_000_000_000 * ONE
 MIN_STAKE = 100 * ONE
 STAKE_CAP = 100_000 * ONE  # stake beyond this adds no selection weight
@@ -119,30 +119,35 @@ def governors(is_devnet: bool, deployer: Any) -> tuple[list[str], int]:
     return [to_checksum_address(a) for a in found], TIMELOCK_DELAY
 
 
-def admin_roles(token: Any, models: Any, nodes: Any, rewards: Any, jobs: Any) -> list[tuple[str, Any, list[bytes]]]:
+def contract_name(contract: Any) -> str:
+    """A deployed contract's name, as the build (and so the SDK's deployment schema) spells it."""
+    return str(contract.contract_type.name)
+
+
+def admin_roles(token: Any, models: Any, nodes: Any, rewards: Any, jobs: Any) -> list[tuple[Any, list[bytes]]]:
     """Every admin and parameter role of every contract: the timelock gets them, the deployer drops them."""
     return [
-        ("InferToken", token, [token.DEFAULT_ADMIN_ROLE()]),
-        ("ModelRegistry", models, [models.DEFAULT_ADMIN_ROLE(), models.MODEL_ADMIN_ROLE()]),
-        ("NodeRegistry", nodes, [nodes.DEFAULT_ADMIN_ROLE(), nodes.PARAMS_ROLE()]),
-        ("RewardsEmitter", rewards, [rewards.DEFAULT_ADMIN_ROLE()]),
-        ("JobRegistry", jobs, [jobs.DEFAULT_ADMIN_ROLE(), jobs.PARAMS_ROLE()]),
+        (token, [token.DEFAULT_ADMIN_ROLE()]),
+        (models, [models.DEFAULT_ADMIN_ROLE(), models.MODEL_ADMIN_ROLE()]),
+        (nodes, [nodes.DEFAULT_ADMIN_ROLE(), nodes.PARAMS_ROLE()]),
+        (rewards, [rewards.DEFAULT_ADMIN_ROLE()]),
+        (jobs, [jobs.DEFAULT_ADMIN_ROLE(), jobs.PARAMS_ROLE()]),
     ]
 
 
-def hand_over_to_timelock(roles: list[tuple[str, Any, list[bytes]]], timelock: Any, deployer: Any) -> None:
+def hand_over_to_timelock(roles: list[tuple[Any, list[bytes]]], timelock: Any, deployer: Any) -> None:
     """Grant every role to the timelock, then renounce all of the deployer's; verify both."""
-    for _, contract, contract_roles in roles:
+    for contract, contract_roles in roles:
         for role in contract_roles:
             contract.grantRole(role, timelock, sender=deployer)
-    for _, contract, contract_roles in roles:
+    for contract, contract_roles in roles:
         # DEFAULT_ADMIN_ROLE is listed first; renouncing needs no admin, so the order is free.
         for role in contract_roles:
             contract.renounceRole(role, deployer, sender=deployer)
-    for name, contract, contract_roles in roles:
+    for contract, contract_roles in roles:
         for role in contract_roles:
             if contract.hasRole(role, deployer) or not contract.hasRole(role, timelock):
-                raise SystemExit(f"role handover failed on {name} for role 0x{bytes(role).hex()}")
+                raise SystemExit(f"role handover failed on {contract_name(contract)} for role 0x{bytes(role).hex()}")
 
 
 def main() -> None:
@@ -227,14 +232,7 @@ def main() -> None:
         "chain_id": chain.chain_id,
         "deployment_block": start_block,
         "deployer": deployer.address,
-        "contracts": {
-            "InferToken": token.address,
-            "ModelRegistry": models.address,
-            "NodeRegistry": nodes.address,
-            "JobRegistry": jobs.address,
-            "RewardsEmitter": rewards.address,
-            "InferaTimelock": timelock.address,
-        },
+        "contracts": {contract_name(c): c.address for c in (token, models, nodes, jobs, rewards, timelock)},
         "models": {MINILM["name"]: model_id},
     }
     # The SDK's schema is the one list of what a deployment holds: never write what it cannot read.

@@ -11,10 +11,12 @@ import json
 import sys
 from pathlib import Path
 
+from infera.deployment import CONTRACTS
+
 ROOT = Path(__file__).resolve().parent.parent
 BUILD = ROOT / ".build" / "__local__.json"
 OUT_DIR = ROOT / "sdk" / "infera" / "abi"
-EXPORTED = ("InferToken", "ModelRegistry", "NodeRegistry", "JobRegistry", "RewardsEmitter", "IInferaConsumer")
+EXPORTED = (*CONTRACTS, "IInferaConsumer")
 
 
 def rendered_abis() -> dict[str, str]:

@@ -9,10 +9,9 @@ from typing import Any
 from eth_abi.abi import decode as abi_decode
 from eth_utils.crypto import keccak
 
+from infera.deployment import CONTRACTS
 from infera.errors import ContractRevert
 from infera.paths import ABI_DIR
-
-CONTRACTS = ("InferToken", "ModelRegistry", "NodeRegistry", "JobRegistry", "RewardsEmitter")
 
 
 @cache

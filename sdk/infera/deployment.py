@@ -11,14 +11,24 @@ from infera.errors import DeploymentNotFound, UnknownModel
 from infera.paths import deployments_dir
 
 
-class ContractAddresses(BaseModel):
-    """Every contract a deployment holds; the deploy script validates its record against this."""
+class ProtocolContracts(BaseModel):
+    """The protocol's five contracts, in deployment order. These fields are the one list of their
+    names: CONTRACTS below is read from them, and the ABI export, revert decoding and tests read
+    CONTRACTS."""
 
     InferToken: str
     ModelRegistry: str
     NodeRegistry: str
     JobRegistry: str
     RewardsEmitter: str
+
+
+CONTRACTS: tuple[str, ...] = tuple(ProtocolContracts.model_fields)
+
+
+class ContractAddresses(ProtocolContracts):
+    """Every contract a deployment holds; the deploy script validates its record against this."""
+
     InferaTimelock: str  # holds every admin and parameter role of the five above
 
 

@@ -13,9 +13,9 @@ from eth_abi.abi import decode as abi_decode
 from eth_utils.crypto import keccak
 
 from infera.chain import commitment_of
+from infera.operator import ONE
 from infera.vectors import quantize_packed
 
-ONE = 10**18
 DIM = 384
 THRESHOLD_PPM = 900_000
 MIN_STAKE = 100 * ONE

@@ -16,6 +16,7 @@ from typing import Any
 import pytest
 
 from contract_helpers import MIN_STAKE, STAKE_CAP, model_params, policy_tuple, reverts_with, time_travel
+from infera.deployment import CONTRACTS
 
 DEFAULT_ADMIN = b"\x00" * 32
 ZERO = "0x" + "00" * 20
@@ -62,9 +63,7 @@ def test_deployer_holds_no_privilege_after_deploy(deployed: dict[str, Any], depl
     token, models, nodes, jobs, rewards, timelock = (
         d[k] for k in ("token", "models", "nodes", "jobs", "rewards", "timelock")
     )
-    assert set(d["record"]["contracts"]) == {
-        "InferToken", "ModelRegistry", "NodeRegistry", "JobRegistry", "RewardsEmitter", "InferaTimelock",
-    }
+    assert set(d["record"]["contracts"]) == {*CONTRACTS, "InferaTimelock"}
     assert d["record"]["deployer"] == deployer.address
 
     # Wiring happened, once: only JobRegistry settles and slashes nodes, only RewardsEmitter mints.

@@ -13,16 +13,14 @@ from eth_utils.crypto import keccak
 
 from infera.abi import decode_revert, load_abi
 from infera.client import InvalidInput, validate_inputs
-from infera.deployment import deployment_file, load_deployment
+from infera.deployment import CONTRACTS, ContractAddresses, deployment_file, load_deployment
 from infera.errors import DeploymentNotFound, UnknownModel
 from infera.inputs import canonical_text
 from infera.paths import project_root
 
 RECORD = {
     "network": "infera:devnet", "chain_id": 994207, "deployment_block": 3, "deployer": "0x" + "11" * 20,
-    "contracts": {"InferToken": "0x" + "01" * 20, "ModelRegistry": "0x" + "02" * 20,
-                  "NodeRegistry": "0x" + "03" * 20, "JobRegistry": "0x" + "04" * 20,
-                  "RewardsEmitter": "0x" + "05" * 20, "InferaTimelock": "0x" + "06" * 20},
+    "contracts": {name: "0x" + f"{i:02x}" * 20 for i, name in enumerate(ContractAddresses.model_fields, 1)},
     "models": {"all-MiniLM-L6-v2": 1},
 }
 
@@ -64,7 +62,7 @@ def test_unknown_revert_data_is_not_decoded() -> None:
 
 def test_every_contract_error_has_a_unique_selector() -> None:
     selectors: dict[bytes, str] = {}
-    for name in ("InferToken", "ModelRegistry", "NodeRegistry", "JobRegistry", "RewardsEmitter"):
+    for name in CONTRACTS:
         for entry in load_abi(name):
             if entry["type"] == "error":
                 sig = f"{entry['name']}({','.join(i['type'] for i in entry['inputs'])})"
