@@ -227,13 +227,13 @@ class TxManager:
         async with self._lock:
             if self._nonce is None:
                 raise RuntimeError("TxManager.start() has not run")
-            max_fee, priority = await self._fees()
+            max_fee, priority, head = await self._fees()
             params: TxParams = {"from": self.chain.address, "nonce": cast(Any, self._nonce), "gas": gas or self.chain.gas_limit_for(estimated),
                                 "maxFeePerGas": cast(Any, max_fee), "maxPriorityFeePerGas": cast(Any, priority)}
             built = await fn.build_transaction(params)
             tx = ManagedTx(self._nonce, action, list(job_ids), to_checksum_address(str(built["to"])),
                            bytes(HexBytes(built["data"])), int(built["gas"]), TxState.PENDING, time.time())
-            attempt = await self._sign(tx, max_fee, priority)
+            attempt = self._sign(tx, max_fee, priority, head)
             tx.attempts.append(attempt)
             self.store.insert(tx)  # before the broadcast: a crash now leaves a record to re-send
             self._nonce += 1
@@ -242,12 +242,15 @@ class TxManager:
         await self._broadcast(tx, attempt)
         return tx
 
-    async def _fees(self, floor: tuple[int, int] | None = None) -> tuple[int, int]:
+    async def _fees(self, floor: tuple[int, int] | None = None) -> tuple[int, int, int]:
         """EIP-1559 fees for the next block: twice its base fee plus the tip, so that the
         transaction survives a few blocks of rising base fee; at least `floor` raised by
-        bump_percent when replacing."""
+        bump_percent when replacing. Also the current head (the pending block's parent)."""
         w3 = self.chain.w3
         block = await w3.eth.get_block("pending")
+        # Some clients leave a pending block's number out; then ask for the head itself.
+        number = block.get("number")
+        head = int(number) - 1 if number is not None else int(await w3.eth.block_number)
         base = int(block.get("baseFeePerGas", 0) or 0)
         priority = int(await w3.eth.max_priority_fee)
         max_fee = 2 * base + priority
@@ -259,15 +262,14 @@ class TxManager:
             log.warning("fee capped", wanted=max_fee, cap=self.max_fee_cap)
             max_fee = self.max_fee_cap
             priority = min(priority, max_fee)
-        return max_fee, priority
+        return max_fee, priority, head
 
-    async def _sign(self, tx: ManagedTx, max_fee: int, priority: int) -> TxAttempt:
+    def _sign(self, tx: ManagedTx, max_fee: int, priority: int, head: int) -> TxAttempt:
         account = self.chain.account
         assert account is not None
         fields: dict[str, Any] = {"to": tx.to, "data": tx.data, "gas": tx.gas, "nonce": tx.nonce, "value": 0, "type": 2,
                   "chainId": self.chain.deployment.chain_id, "maxFeePerGas": max_fee, "maxPriorityFeePerGas": priority}
         signed = account.sign_transaction(fields)
-        head = int(await self.chain.w3.eth.block_number)
         return TxAttempt(HexBytes(signed.hash), bytes(signed.raw_transaction), max_fee, priority, head)
 
     async def _broadcast(self, tx: ManagedTx, attempt: TxAttempt) -> bool:
@@ -291,8 +293,8 @@ class TxManager:
     async def _replace(self, tx: ManagedTx) -> None:
         """A new attempt at the same nonce and calldata with fees above the last attempt's."""
         last = tx.latest
-        max_fee, priority = await self._fees(floor=(last.max_fee, last.priority_fee))
-        attempt = await self._sign(tx, max_fee, priority)
+        max_fee, priority, head = await self._fees(floor=(last.max_fee, last.priority_fee))
+        attempt = self._sign(tx, max_fee, priority, head)
         self.store.add_attempt(tx, attempt)
         self.counters.bumped += 1
         log.info("transaction replaced", nonce=tx.nonce, action=tx.action, tx="0x" + bytes(attempt.tx_hash).hex(),
