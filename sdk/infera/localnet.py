@@ -38,9 +38,16 @@ class NodeProcess:
     address: str
     process: subprocess.Popen[bytes]
     log_path: Path
+    log_start: int = 0  # size of the log file when this process started (a restart appends)
 
     def log_text(self) -> str:
         return self.log_path.read_text(errors="replace") if self.log_path.exists() else ""
+
+    def own_log_text(self) -> str:
+        """What this process wrote, without what an earlier process of the same node wrote."""
+        if not self.log_path.exists():
+            return ""
+        return self.log_path.read_bytes()[self.log_start:].decode(errors="replace")
 
 
 @dataclass
@@ -131,19 +138,20 @@ class LocalNetwork:
         )
         env.update({f"INFERA_{k.upper()}": v for k, v in settings.items()})
         log_path = self.run_dir / f"node-{index}.log"
+        log_start = log_path.stat().st_size if log_path.exists() else 0
         with open(log_path, "ab") as log:
             process = subprocess.Popen(
                 [_bin("oracle-node"), "run"], env=env, stdout=log, stderr=subprocess.STDOUT,
                 cwd=self.run_dir, start_new_session=True,
             )
-        node = NodeProcess(index, Account.from_key(key).address, process, log_path)
+        node = NodeProcess(index, Account.from_key(key).address, process, log_path, log_start)
         self.nodes.append(node)
         return node
 
     def wait_nodes_ready(self, timeout: float = 180.0) -> None:
         deadline = time.monotonic() + timeout
         for node in self.nodes:
-            while '"node ready"' not in node.log_text():
+            while '"node ready"' not in node.own_log_text():
                 if node.process.poll() is not None:
                     raise DevnetError(f"node {node.index} exited with {node.process.returncode}:\n{node.log_text()[-3000:]}")
                 if time.monotonic() > deadline:

@@ -80,4 +80,4 @@ def test_a_node_killed_at_any_phase_resumes_its_jobs_after_a_restart(network: Lo
     for job_id, members in zip(job_ids + later, agreeing, strict=True):
         assert restarted.address in members, f"job {job_id}: the restarted node was left out of {members}"
     assert stakes_after == stakes_before, "an honest node lost stake"
-    assert '"resuming transactions"' in restarted.log_text() or point == "after-seal"
+    assert '"resuming transactions"' in restarted.own_log_text() or point == "after-seal"
