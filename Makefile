@@ -93,13 +93,16 @@ bench: setup
 # the unit and end-to-end tests start their own processes.
 test: setup lint
 	$(BIN)/infera-devnet run -- $(BIN)/ape test tests/contracts --network infera:devnet:node --disable-isolation -q --tb=short -p no:cacheprovider
-	$(BIN)/pytest tests -q --tb=short -p no:ape_test -p no:cacheprovider --ignore=tests/contracts
+	$(BIN)/pytest tests -q --tb=short -p no:ape_test -p no:cacheprovider --ignore=tests/contracts --ignore=tests/soak
 
 # Long randomized runs, not part of `make test`: the same contract-test command under the Hypothesis
-# "soak" profile (tests/contracts/hypothesis_profiles.py). Add further long runs as more lines here.
+# "soak" profile (tests/contracts/hypothesis_profiles.py), then the node soak (tests/soak: 500 jobs
+# over 3 nodes with random kills and RPC faults; INFERA_SOAK_JOBS, _SEED, _TIMEOUT; writes
+# benchmarks/results/soak.json). Add further long runs as more lines here.
 SOAK_ENV := INFERA_HYPOTHESIS_PROFILE=soak
 soak: setup
 	$(SOAK_ENV) $(BIN)/infera-devnet run -- $(BIN)/ape test tests/contracts/test_invariants.py --network infera:devnet:node --disable-isolation -q --tb=short -p no:cacheprovider
+	$(BIN)/pytest tests/soak -q --tb=short -p no:ape_test -p no:cacheprovider
 
 # Refresh tests/contracts/gas_snapshot.json after a change that moves gas on purpose; commit it
 # with the change (make test fails when a tracked figure rises more than 2% above it).

@@ -464,7 +464,6 @@ class OracleNode:
             if job is None:
                 continue
             if job.status.terminal:
-                store.set_state(work.job_id, WorkState.DONE)
                 closed.append(work.job_id)
                 log.info("job closed", job=work.job_id, status=job.status.name.lower())
             elif job.status is JobStatus.COMMITTING and now > job.commit_deadline + self._grace(work.job_id):
@@ -473,7 +472,9 @@ class OracleNode:
                 reveal.append(work)
             elif job.status is JobStatus.REVEALING and work.state is WorkState.REVEALED:
                 ready.append((work, job))
+        # Counted before they are closed: a tick that fails here sees them again next time.
         await self._count_outcomes(closed)
+        store.set_states(closed, WorkState.DONE)
         finalize = await self._finalizable(ready, now)
         for ids in _chunks(advance, BATCH_LIMIT):
             await self._send_batch("advanced", ids, chain.jobs.functions.advanceBatch(ids))

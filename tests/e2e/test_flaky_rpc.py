@@ -11,15 +11,13 @@ from __future__ import annotations
 
 import asyncio
 import json
-import threading
 import time
 import urllib.error
 import urllib.request
 from collections.abc import Iterator
 
-import aiohttp
 import pytest
-from aiohttp import web
+from support.rpc_proxy import MODES, FlakyProxy
 
 from infera.client import InferaClient
 from infera.devnet import free_port
@@ -27,59 +25,6 @@ from infera.localnet import LocalNetwork
 from infera.types import JobStatus
 
 OUTAGE_S = 30.0
-MODES = ("502", "429", "reset")
-
-
-class FlakyProxy:
-    """A JSON-RPC forwarder on a free loopback port that can be told to answer 502."""
-
-    def __init__(self, upstream: str) -> None:
-        self.upstream = upstream
-        self.port = free_port()
-        self.failing: str | None = None  # one of MODES while an outage lasts
-        self.refused: dict[str, int] = {}
-        self._loop = asyncio.new_event_loop()
-        self._ready = threading.Event()
-        self._thread = threading.Thread(target=self._serve, daemon=True)
-
-    @property
-    def url(self) -> str:
-        return f"http://127.0.0.1:{self.port}"
-
-    def __enter__(self) -> FlakyProxy:
-        self._thread.start()
-        assert self._ready.wait(10), "proxy did not start"
-        return self
-
-    def __exit__(self, *exc: object) -> None:
-        self._loop.call_soon_threadsafe(self._loop.stop)
-        self._thread.join(10)
-
-    def _serve(self) -> None:
-        asyncio.set_event_loop(self._loop)
-        app = web.Application()
-        app.router.add_post("/", self._forward)
-        runner = web.AppRunner(app)
-        self._loop.run_until_complete(runner.setup())
-        self._loop.run_until_complete(web.TCPSite(runner, "127.0.0.1", self.port).start())
-        self._ready.set()
-        self._loop.run_forever()
-        self._loop.run_until_complete(runner.cleanup())
-
-    async def _forward(self, request: web.Request) -> web.Response:
-        mode = self.failing
-        if mode is not None:
-            self.refused[mode] = self.refused.get(mode, 0) + 1
-            if mode == "reset":
-                assert request.transport is not None
-                request.transport.abort()  # the connection dies mid-request, as behind a crashing proxy
-                return web.Response(status=500)
-            return web.Response(status=int(mode), text="bad gateway" if mode == "502" else "too many requests")
-        body = await request.read()
-        async with aiohttp.ClientSession() as session, session.post(
-            self.upstream, data=body, headers={"Content-Type": "application/json"}
-        ) as upstream:
-            return web.Response(body=await upstream.read(), status=upstream.status, content_type="application/json")
 
 
 @pytest.fixture

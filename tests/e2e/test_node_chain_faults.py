@@ -101,18 +101,33 @@ async def _stakes(net: LocalNetwork) -> dict[str, int]:
         await chain.close()
 
 
-def _three_nodes(net: LocalNetwork) -> dict[str, int]:
+async def _submit(net: LocalNetwork, text: str) -> int:
+    chain = await net.connect()
+    try:
+        return (await InferaClient(chain).submit_texts([text]))[0]
+    finally:
+        await chain.close()
+
+
+def _three_nodes(net: LocalNetwork) -> tuple[dict[str, int], int]:
+    """Three running nodes, their stakes, and a job submitted (and accepted) before the fault."""
     asyncio.run(net.register_nodes([1, 2, 3]))
     for i in (1, 2, 3):
         net.start_node(i)
     net.wait_nodes_ready()
-    return asyncio.run(_stakes(net))
+    stakes = asyncio.run(_stakes(net))
+    before = asyncio.run(_submit(net, "Submitted before the fault."))
+    assert asyncio.run(_result_and_stakes(net, before))[0] is JobStatus.ACCEPTED
+    return stakes, before
 
 
-def _accepted_without_slashing(net: LocalNetwork, job_id: int, stakes: dict[str, int], log_line: str) -> None:
-    status, agreeing, after = asyncio.run(_result_and_stakes(net, job_id))
-    assert status is JobStatus.ACCEPTED
-    assert len(agreeing) == 3, f"a node was left out: {agreeing}"
+def _accepted_without_slashing(net: LocalNetwork, jobs: list[int], stakes: dict[str, int], log_line: str) -> None:
+    """The job during the fault and one submitted after it end accepted by all three nodes."""
+    jobs = [*jobs, asyncio.run(_submit(net, "Submitted after the fault."))]
+    for job_id in jobs:
+        status, agreeing, after = asyncio.run(_result_and_stakes(net, job_id))
+        assert status is JobStatus.ACCEPTED, job_id
+        assert len(agreeing) == 3, f"job {job_id}: a node was left out: {agreeing}"
     assert after == stakes, "an honest node lost stake"
     assert any(log_line in n.log_text() for n in net.nodes), f"no node logged {log_line}"
 
@@ -144,7 +159,7 @@ def _with_commits_caught(net: LocalNetwork, fault: Callable[[list[dict[str, Any]
 
 
 def test_a_reorg_of_the_assignment_and_commit_blocks_is_ridden_out(network: LocalNetwork) -> None:
-    stakes = _three_nodes(network)
+    stakes, before = _three_nodes(network)
 
     def reorg(commits: list[dict[str, Any]]) -> None:
         _rpc(network, "evm_mine")  # the commits are mined: three blocks hold the draw and the commits
@@ -154,22 +169,22 @@ def test_a_reorg_of_the_assignment_and_commit_blocks_is_ridden_out(network: Loca
 
     job_id = _with_commits_caught(network, reorg)
     _resume_mining(network)
-    _accepted_without_slashing(network, job_id, stakes, '"transaction reorged out; re-sending"')
+    _accepted_without_slashing(network, [before, job_id], stakes, '"transaction reorged out; re-sending"')
 
 
 def test_a_dropped_commit_is_sent_again(network: LocalNetwork) -> None:
-    stakes = _three_nodes(network)
+    stakes, before = _three_nodes(network)
 
     def drop(commits: list[dict[str, Any]]) -> None:
         _rpc(network, "anvil_dropTransaction", commits[0]["hash"])
 
     job_id = _with_commits_caught(network, drop)
     _resume_mining(network)
-    _accepted_without_slashing(network, job_id, stakes, '"transaction not in the pool; re-sending"')
+    _accepted_without_slashing(network, [before, job_id], stakes, '"transaction not in the pool; re-sending"')
 
 
 def test_commits_priced_out_by_a_base_fee_jump_are_replaced(network: LocalNetwork) -> None:
-    stakes = _three_nodes(network)
+    stakes, before = _three_nodes(network)
 
     def price_out(commits: list[dict[str, Any]]) -> None:
         highest = max(int(tx["maxFeePerGas"], 16) for tx in commits)
@@ -180,4 +195,4 @@ def test_commits_priced_out_by_a_base_fee_jump_are_replaced(network: LocalNetwor
 
     job_id = _with_commits_caught(network, price_out)
     _resume_mining(network)
-    _accepted_without_slashing(network, job_id, stakes, '"transaction replaced"')
+    _accepted_without_slashing(network, [before, job_id], stakes, '"transaction replaced"')

@@ -11,8 +11,7 @@ import pytest
 
 from infera.devnet import DEVNET_KEYS, Devnet, free_port
 from infera.localnet import LocalNetwork
-
-ONE = 10**18
+from infera.operator import ONE
 
 
 def run_node(net: LocalNetwork, key: str, **env: str) -> subprocess.CompletedProcess[str]:

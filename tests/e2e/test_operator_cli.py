@@ -15,8 +15,8 @@ from eth_account import Account
 
 from infera.devnet import DEVNET_KEYS
 from infera.localnet import LocalNetwork
+from infera.operator import ONE
 
-ONE = 10**18
 INDEX = 5
 KEY = DEVNET_KEYS[INDEX]
 ADDRESS = Account.from_key(KEY).address
