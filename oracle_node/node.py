@@ -415,6 +415,10 @@ class OracleNode:
 
     def _jobs_to_reread(self, outcome: TxOutcome) -> list[int]:
         sent, receipt = outcome.tx, outcome.receipt
+        if sent.action == "assign" and receipt is not None and receipt["status"] != 1:
+            # Every node draws due committees; the ones that come second revert. Nothing to redo.
+            log.info("assign lost the race to another keeper", nonce=sent.nonce, gas=int(receipt["gasUsed"]))
+            return []
         if receipt is None or receipt["status"] != 1:
             log.warning("batch failed", action=sent.action, jobs=sent.job_ids, nonce=sent.nonce,
                         tx="0x" + bytes(sent.latest.tx_hash).hex(), mined=receipt is not None)
@@ -436,7 +440,10 @@ class OracleNode:
         chain, store = self._parts()
         job = await chain.get_job(job_id)
         seat = next((s for s in await chain.get_seats(job_id) if s.node == chain.address and s.state is not SeatState.DROPPED), None)
-        if job.status.terminal or seat is None:
+        if job.status.terminal and seat is not None and seat.state in (SeatState.COMMITTED, SeatState.REVEALED):
+            # Left open for progress_open_jobs, which closes it and counts how our seat was settled.
+            store.set_state(job_id, WorkState.REVEALED if seat.state is SeatState.REVEALED else WorkState.COMMITTED)
+        elif job.status.terminal or seat is None:
             store.set_state(job_id, WorkState.DONE)
         elif seat.state is SeatState.ASSIGNED and job.status is JobStatus.COMMITTING:
             store.set_state(job_id, WorkState.SEALED)  # the commit did not land: send it again

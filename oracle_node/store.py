@@ -7,13 +7,13 @@ would mean a missed reveal, which is slashed.
 
 from __future__ import annotations
 
-import sqlite3
 import time
-from collections.abc import Iterator
-from contextlib import contextmanager
+from contextlib import AbstractContextManager
 from dataclasses import dataclass
 from enum import StrEnum
 from pathlib import Path
+
+from infera.storage import open_db, transaction
 
 
 class WorkState(StrEnum):
@@ -35,10 +35,7 @@ class Work:
 
 class WorkStore:
     def __init__(self, path: Path) -> None:
-        path.parent.mkdir(parents=True, exist_ok=True)
-        self._db = sqlite3.connect(path, isolation_level=None)
-        self._db.execute("PRAGMA journal_mode=WAL")
-        self._db.execute("PRAGMA synchronous=FULL")
+        self._db = open_db(path)
         self._db.execute(
             "CREATE TABLE IF NOT EXISTS work (job_id INTEGER PRIMARY KEY, state TEXT NOT NULL,"
             " vector BLOB, salt BLOB, ready_since REAL, updated REAL NOT NULL)"
@@ -181,15 +178,8 @@ class WorkStore:
             self._db.executemany("UPDATE work SET state=?, updated=? WHERE job_id=?",
                                  [(state.value, now, job_id) for job_id in job_ids])
 
-    @contextmanager
-    def _transaction(self) -> Iterator[None]:
-        self._db.execute("BEGIN IMMEDIATE")
-        try:
-            yield
-        except BaseException:
-            self._db.execute("ROLLBACK")
-            raise
-        self._db.execute("COMMIT")
+    def _transaction(self) -> AbstractContextManager[None]:
+        return transaction(self._db)
 
     def mark_ready(self, job_id: int, since: float) -> float:
         """Remember when the job first looked ready to finalize; returns that moment."""

@@ -22,10 +22,8 @@ from __future__ import annotations
 
 import asyncio
 import json
-import sqlite3
 import time
-from collections.abc import Iterator
-from contextlib import contextmanager
+from contextlib import AbstractContextManager
 from dataclasses import dataclass, field
 from enum import StrEnum
 from pathlib import Path
@@ -39,6 +37,7 @@ from web3.exceptions import TransactionNotFound
 from web3.types import TxParams, TxReceipt
 
 from infera.chain import Chain
+from infera.storage import open_db, transaction
 
 log = structlog.get_logger("infera")
 
@@ -111,10 +110,7 @@ class TxStore:
     them beside its work). Every write is one transaction, fsynced before the broadcast."""
 
     def __init__(self, path: Path) -> None:
-        path.parent.mkdir(parents=True, exist_ok=True)
-        self._db = sqlite3.connect(path, isolation_level=None, timeout=30)
-        self._db.execute("PRAGMA journal_mode=WAL")
-        self._db.execute("PRAGMA synchronous=FULL")
+        self._db = open_db(path)
         self._db.execute(
             "CREATE TABLE IF NOT EXISTS managed_tx (nonce INTEGER PRIMARY KEY, action TEXT NOT NULL,"
             " job_ids TEXT NOT NULL, to_addr TEXT NOT NULL, data BLOB NOT NULL, gas INTEGER NOT NULL,"
@@ -129,15 +125,8 @@ class TxStore:
     def close(self) -> None:
         self._db.close()
 
-    @contextmanager
-    def _transaction(self) -> Iterator[None]:
-        self._db.execute("BEGIN IMMEDIATE")
-        try:
-            yield
-        except BaseException:
-            self._db.execute("ROLLBACK")
-            raise
-        self._db.execute("COMMIT")
+    def _transaction(self) -> AbstractContextManager[None]:
+        return transaction(self._db)
 
     def insert(self, tx: ManagedTx) -> None:
         with self._transaction():

@@ -1,19 +1,5 @@
 """End-to-end fixtures: a real devnet, a real deployment, real `oracle-node` processes."""
 
-from __future__ import annotations
+from support.network import network
 
-from collections.abc import Iterator
-from pathlib import Path
-
-import pytest
-
-from infera.localnet import LocalNetwork
-
-
-@pytest.fixture
-def network(tmp_path: Path) -> Iterator[LocalNetwork]:
-    """A deployed devnet on a free port; every process it starts is stopped afterwards."""
-    with LocalNetwork(tmp_path / "net") as net:
-        net.start_devnet()
-        net.deploy()
-        yield net
+__all__ = ["network"]

@@ -17,12 +17,12 @@ import urllib.request
 from collections.abc import Iterator
 
 import pytest
-from support.rpc_proxy import MODES, FlakyProxy
 
-from infera.client import InferaClient
 from infera.devnet import free_port
 from infera.localnet import LocalNetwork
 from infera.types import JobStatus
+from support.network import results, stakes, submit
+from support.rpc_proxy import MODES, FlakyProxy
 
 OUTAGE_S = 30.0
 
@@ -31,31 +31,6 @@ OUTAGE_S = 30.0
 def proxy(network: LocalNetwork) -> Iterator[FlakyProxy]:
     with FlakyProxy(network.rpc_url) as p:
         yield p
-
-
-async def _submit(net: LocalNetwork, text: str) -> int:
-    chain = await net.connect()
-    try:
-        return (await InferaClient(chain).submit_texts([text]))[0]
-    finally:
-        await chain.close()
-
-
-async def _results(net: LocalNetwork, job_ids: list[int]) -> list[JobStatus]:
-    chain = await net.connect()
-    try:
-        client = InferaClient(chain)
-        return [(await client.wait_for_result(job_id, timeout=240)).status for job_id in job_ids]
-    finally:
-        await chain.close()
-
-
-async def _stakes(net: LocalNetwork) -> dict[str, int]:
-    chain = await net.connect()
-    try:
-        return {n.address: (await chain.get_node(n.address)).stake for n in net.nodes}
-    finally:
-        await chain.close()
 
 
 def _probe(port: int, path: str) -> tuple[int, str]:
@@ -81,26 +56,26 @@ def test_nodes_ride_out_502_then_429_then_connection_resets(network: LocalNetwor
     ports = {i: free_port() for i in (1, 2, 3)}
     nodes = [network.start_node(i, rpc_url=proxy.url, metrics_port=str(ports[i])) for i in (1, 2, 3)]
     network.wait_nodes_ready()
-    stakes = asyncio.run(_stakes(network))
-    before = asyncio.run(_submit(network, "Submitted while the RPC is healthy."))
-    assert asyncio.run(_results(network, [before])) == [JobStatus.ACCEPTED]
+    staked = stakes(network)
+    before = submit(network, ["Submitted while the RPC is healthy."])
+    assert [r.status for r in results(network, before)] == [JobStatus.ACCEPTED]
     _wait_probe(ports[1], "/ready", 200)
 
-    later = []
+    later: list[int] = []
     for mode in MODES:
         proxy.failing = mode
-        later.append(asyncio.run(_submit(network, f"Submitted while the nodes' RPC fails with {mode}.")))
+        later += submit(network, [f"Submitted while the nodes' RPC fails with {mode}."])
         # Alive but not ready while its RPC fails: an orchestrator must not restart it.
         assert json.loads(_wait_probe(ports[1], "/ready", 503))["status"] == "degraded"
         assert _probe(ports[1], "/health")[0] == 200
         time.sleep(OUTAGE_S)
         proxy.failing = None
-        later.append(asyncio.run(_submit(network, f"Submitted after the {mode} outage.")))
+        later += submit(network, [f"Submitted after the {mode} outage."])
         _wait_probe(ports[1], "/ready", 200, timeout=60)
 
-    assert asyncio.run(_results(network, later)) == [JobStatus.ACCEPTED] * len(later)
+    assert [r.status for r in results(network, later)] == [JobStatus.ACCEPTED] * len(later)
     assert set(proxy.refused) == set(MODES) and min(proxy.refused.values()) > 0
-    assert asyncio.run(_stakes(network)) == stakes, "an honest node lost stake"
+    assert stakes(network) == staked, "an honest node lost stake"
     for node in nodes:
         assert node.process.poll() is None, f"node {node.index} exited:\n{node.log_text()[-3000:]}"
         assert '"rpc endpoint failed"' in node.log_text()
@@ -121,5 +96,5 @@ def test_a_dead_first_endpoint_is_failed_over(network: LocalNetwork) -> None:
     for i in (1, 2, 3):
         network.start_node(i, rpc_urls=f'["{dead}", "{network.rpc_url}"]')
     network.wait_nodes_ready()
-    job = asyncio.run(_submit(network, "Served through the second endpoint."))
-    assert asyncio.run(_results(network, [job])) == [JobStatus.ACCEPTED]
+    job = submit(network, ["Served through the second endpoint."])
+    assert [r.status for r in results(network, job)] == [JobStatus.ACCEPTED]

@@ -12,10 +12,10 @@ import time
 from collections.abc import Callable
 from typing import Any
 
-from infera.client import InferaClient
 from infera.devnet import rpc_call
 from infera.localnet import LocalNetwork
 from infera.types import JobStatus
+from support.network import results, stakes, submit
 
 TEXT = "Reorgs, dropped and stuck transactions must not cost an honest node anything."
 
@@ -63,17 +63,7 @@ def _wait_pool(net: LocalNetwork, selector: str, count: int = 1, timeout: float 
 def _submit_while_paused(net: LocalNetwork) -> int:
     """Submit with mining paused: the requester waits for its receipt while the test mines."""
     out: dict[str, int] = {}
-
-    def submit() -> None:
-        async def go() -> None:
-            chain = await net.connect()
-            try:
-                out["job"] = (await InferaClient(chain).submit_texts([TEXT]))[0]
-            finally:
-                await chain.close()
-        asyncio.run(go())
-
-    thread = threading.Thread(target=submit)
+    thread = threading.Thread(target=lambda: out.update(job=submit(net, [TEXT])[0]))
     thread.start()
     deadline = time.monotonic() + 60
     while thread.is_alive():
@@ -83,52 +73,24 @@ def _submit_while_paused(net: LocalNetwork) -> int:
     return out["job"]
 
 
-async def _result_and_stakes(net: LocalNetwork, job_id: int) -> tuple[JobStatus, tuple[str, ...], dict[str, int]]:
-    chain = await net.connect()
-    try:
-        result = await InferaClient(chain).wait_for_result(job_id, timeout=240)
-        stakes = {n.address: (await chain.get_node(n.address)).stake for n in net.nodes}
-        return result.status, tuple(result.agreeing), stakes
-    finally:
-        await chain.close()
-
-
-async def _stakes(net: LocalNetwork) -> dict[str, int]:
-    chain = await net.connect()
-    try:
-        return {n.address: (await chain.get_node(n.address)).stake for n in net.nodes}
-    finally:
-        await chain.close()
-
-
-async def _submit(net: LocalNetwork, text: str) -> int:
-    chain = await net.connect()
-    try:
-        return (await InferaClient(chain).submit_texts([text]))[0]
-    finally:
-        await chain.close()
-
-
 def _three_nodes(net: LocalNetwork) -> tuple[dict[str, int], int]:
     """Three running nodes, their stakes, and a job submitted (and accepted) before the fault."""
     asyncio.run(net.register_nodes([1, 2, 3]))
     for i in (1, 2, 3):
         net.start_node(i)
     net.wait_nodes_ready()
-    stakes = asyncio.run(_stakes(net))
-    before = asyncio.run(_submit(net, "Submitted before the fault."))
-    assert asyncio.run(_result_and_stakes(net, before))[0] is JobStatus.ACCEPTED
-    return stakes, before
+    staked = stakes(net)
+    before = submit(net, ["Submitted before the fault."])[0]
+    assert results(net, [before])[0].status is JobStatus.ACCEPTED
+    return staked, before
 
 
-def _accepted_without_slashing(net: LocalNetwork, jobs: list[int], stakes: dict[str, int], log_line: str) -> None:
-    """The job during the fault and one submitted after it end accepted by all three nodes."""
-    jobs = [*jobs, asyncio.run(_submit(net, "Submitted after the fault."))]
-    for job_id in jobs:
-        status, agreeing, after = asyncio.run(_result_and_stakes(net, job_id))
-        assert status is JobStatus.ACCEPTED, job_id
-        assert len(agreeing) == 3, f"job {job_id}: a node was left out: {agreeing}"
-    assert after == stakes, "an honest node lost stake"
+def _accepted_without_slashing(net: LocalNetwork, jobs: list[int], staked: dict[str, int], log_line: str) -> None:
+    """The jobs before and during the fault, and one submitted after it, end accepted by all three nodes."""
+    for result in results(net, [*jobs, *submit(net, ["Submitted after the fault."])]):
+        assert result.status is JobStatus.ACCEPTED, result.job_id
+        assert len(result.agreeing) == 3, f"job {result.job_id}: a node was left out: {result.agreeing}"
+    assert stakes(net) == staked, "an honest node lost stake"
     assert any(log_line in n.log_text() for n in net.nodes), f"no node logged {log_line}"
 
 
@@ -159,7 +121,7 @@ def _with_commits_caught(net: LocalNetwork, fault: Callable[[list[dict[str, Any]
 
 
 def test_a_reorg_of_the_assignment_and_commit_blocks_is_ridden_out(network: LocalNetwork) -> None:
-    stakes, before = _three_nodes(network)
+    staked, before = _three_nodes(network)
 
     def reorg(commits: list[dict[str, Any]]) -> None:
         _rpc(network, "evm_mine")  # the commits are mined: three blocks hold the draw and the commits
@@ -169,22 +131,22 @@ def test_a_reorg_of_the_assignment_and_commit_blocks_is_ridden_out(network: Loca
 
     job_id = _with_commits_caught(network, reorg)
     _resume_mining(network)
-    _accepted_without_slashing(network, [before, job_id], stakes, '"transaction reorged out; re-sending"')
+    _accepted_without_slashing(network, [before, job_id], staked, '"transaction reorged out; re-sending"')
 
 
 def test_a_dropped_commit_is_sent_again(network: LocalNetwork) -> None:
-    stakes, before = _three_nodes(network)
+    staked, before = _three_nodes(network)
 
     def drop(commits: list[dict[str, Any]]) -> None:
         _rpc(network, "anvil_dropTransaction", commits[0]["hash"])
 
     job_id = _with_commits_caught(network, drop)
     _resume_mining(network)
-    _accepted_without_slashing(network, [before, job_id], stakes, '"transaction not in the pool; re-sending"')
+    _accepted_without_slashing(network, [before, job_id], staked, '"transaction not in the pool; re-sending"')
 
 
 def test_commits_priced_out_by_a_base_fee_jump_are_replaced(network: LocalNetwork) -> None:
-    stakes, before = _three_nodes(network)
+    staked, before = _three_nodes(network)
 
     def price_out(commits: list[dict[str, Any]]) -> None:
         highest = max(int(tx["maxFeePerGas"], 16) for tx in commits)
@@ -195,4 +157,4 @@ def test_commits_priced_out_by_a_base_fee_jump_are_replaced(network: LocalNetwor
 
     job_id = _with_commits_caught(network, price_out)
     _resume_mining(network)
-    _accepted_without_slashing(network, [before, job_id], stakes, '"transaction replaced"')
+    _accepted_without_slashing(network, [before, job_id], staked, '"transaction replaced"')

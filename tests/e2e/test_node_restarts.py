@@ -14,9 +14,9 @@ import time
 
 import pytest
 
-from infera.client import InferaClient
 from infera.localnet import LocalNetwork, NodeProcess
 from infera.types import JobStatus
+from support.network import results, stakes, submit
 
 TEXTS = ["A node must survive kill -9 at any moment.", "Its salt is on disk before its commit is sent.",
          "Nonces and attempts are in SQLite too."]
@@ -31,33 +31,6 @@ def _wait_killed(node: NodeProcess, timeout: float = 180.0) -> int:
     return node.process.returncode
 
 
-async def _submit(net: LocalNetwork, texts: list[str]) -> list[int]:
-    chain = await net.connect()
-    try:
-        return await InferaClient(chain).submit_texts(texts)
-    finally:
-        await chain.close()
-
-
-async def _outcome(net: LocalNetwork, job_ids: list[int]) -> tuple[list[JobStatus], list[tuple[str, ...]], dict[str, int]]:
-    chain = await net.connect()
-    try:
-        client = InferaClient(chain)
-        results = [await client.wait_for_result(j, timeout=240) for j in job_ids]
-        stakes = {n.address: (await chain.get_node(n.address)).stake for n in net.nodes}
-        return [r.status for r in results], [tuple(r.agreeing) for r in results], stakes
-    finally:
-        await chain.close()
-
-
-async def _stakes(net: LocalNetwork) -> dict[str, int]:
-    chain = await net.connect()
-    try:
-        return {n.address: (await chain.get_node(n.address)).stake for n in net.nodes}
-    finally:
-        await chain.close()
-
-
 @pytest.mark.parametrize("point", ["after-seal", "after-commit", "after-reveal"])
 def test_a_node_killed_at_any_phase_resumes_its_jobs_after_a_restart(network: LocalNetwork, point: str) -> None:
     asyncio.run(network.register_nodes([1, 2, 3]))
@@ -65,19 +38,19 @@ def test_a_node_killed_at_any_phase_resumes_its_jobs_after_a_restart(network: Lo
     network.start_node(2)
     victim = network.start_node(3, crash_at=point)
     network.wait_nodes_ready()
-    stakes_before = asyncio.run(_stakes(network))
+    stakes_before = stakes(network)
 
-    job_ids = asyncio.run(_submit(network, TEXTS))
+    job_ids = submit(network, TEXTS)
     assert _wait_killed(victim) == -9, victim.log_text()[-3000:]
     time.sleep(DOWN_S)
     network.nodes.remove(victim)
     restarted = network.start_node(3)  # same key, same state_dir, no drill
     network.wait_nodes_ready()
-    later = asyncio.run(_submit(network, ["Submitted after the restart."]))
+    later = submit(network, ["Submitted after the restart."])
 
-    statuses, agreeing, stakes_after = asyncio.run(_outcome(network, job_ids + later))
-    assert statuses == [JobStatus.ACCEPTED] * 4
-    for job_id, members in zip(job_ids + later, agreeing, strict=True):
-        assert restarted.address in members, f"job {job_id}: the restarted node was left out of {members}"
-    assert stakes_after == stakes_before, "an honest node lost stake"
+    done = results(network, job_ids + later)
+    assert [r.status for r in done] == [JobStatus.ACCEPTED] * 4
+    for result in done:
+        assert restarted.address in result.agreeing, f"job {result.job_id}: the restarted node was left out"
+    assert stakes(network) == stakes_before, "an honest node lost stake"
     assert '"resuming transactions"' in restarted.own_log_text() or point == "after-seal"

@@ -22,13 +22,13 @@ from pathlib import Path
 from typing import Any
 
 import pytest
-from support.rpc_proxy import MODES, FlakyProxy
 
 from infera.chain import Chain
 from infera.client import InferaClient
 from infera.inputs import MAX_INPUT_BYTES
 from infera.localnet import LocalNetwork, NodeProcess
 from infera.types import JobStatus
+from support.rpc_proxy import MODES, FlakyProxy
 
 
 def _env(name: str, default: float) -> float:
