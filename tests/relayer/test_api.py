@@ -1,0 +1,178 @@
+"""The HTTP layer on a real SQLite queue, without a chain: authentication, rate limits, quotas,
+idempotency, and a clear 4xx JSON error for every client mistake; the OpenAPI document."""
+
+from __future__ import annotations
+
+import asyncio
+import json
+from collections.abc import Awaitable, Callable
+from typing import Any
+
+import pytest
+from aiohttp import ClientResponse
+from aiohttp.test_utils import TestClient, TestServer
+from openapi_spec_validator import validate
+
+from infera.deployment import ContractAddresses, Deployment
+from relayer.app import Services, make_app
+from relayer.keys import new_key
+from relayer.settings import RelayerSettings
+from relayer.store import Store
+
+ZERO = "0x" + "00" * 20
+DEPLOYMENT = Deployment(network="infera:devnet", chain_id=1, deployment_block=0, deployer=ZERO,
+                        contracts=ContractAddresses(**dict.fromkeys(ContractAddresses.model_fields, ZERO)),
+                        models={"all-MiniLM-L6-v2": 1})
+Body = Callable[[TestClient[Any, Any], dict[str, str], Services], Awaitable[None]]
+
+
+def with_api(sqlite_url: str, body: Body, quota: int = 100, rate: int = 600, **settings: Any) -> None:
+    async def main() -> None:
+        store = Store.open(sqlite_url)
+        key = new_key()
+        await store.add_key(key, "t", quota, rate)
+        services = Services(RelayerSettings(database_url=sqlite_url, **settings), store, DEPLOYMENT, None)
+        client = TestClient(TestServer(make_app(services)))
+        await client.start_server()
+        try:
+            await body(client, {"Authorization": f"Bearer {key.plaintext}"}, services)
+        finally:
+            await client.close()
+            await store.close()
+    asyncio.run(main())
+
+
+async def error_of(response: ClientResponse, status: int, code: str) -> dict[str, Any]:
+    assert response.status == status, await response.text()
+    assert response.content_type == "application/json"
+    body: dict[str, Any] = await response.json()
+    assert body["error"]["code"] == code, body
+    assert body["error"]["message"]
+    return body
+
+
+def test_a_request_is_stored_and_read_back(sqlite_url: str) -> None:
+    async def body(client: TestClient[Any, Any], auth: dict[str, str], services: Services) -> None:
+        r = await client.post("/v1/jobs", json={"model": "all-MiniLM-L6-v2", "texts": ["a", "b"]}, headers=auth)
+        assert r.status == 202, await r.text()
+        created = await r.json()
+        assert created["status"] == "queued" and created["jobs"] == 2
+        assert r.headers["Location"] == f"/v1/jobs/{created['request_id']}"
+        r = await client.get(r.headers["Location"], headers=auth)
+        view = await r.json()
+        assert r.status == 200 and view["phase"] == "queue"
+        assert [j["status"] for j in view["jobs"]] == ["pending", "pending"]
+
+    with_api(sqlite_url, body)
+
+
+def test_idempotent_replays_return_the_same_request(sqlite_url: str) -> None:
+    async def body(client: TestClient[Any, Any], auth: dict[str, str], services: Services) -> None:
+        payload = {"model": "all-MiniLM-L6-v2", "texts": ["a"]}
+        first = await (await client.post("/v1/jobs", json=payload, headers={**auth, "Idempotency-Key": "x"})).json()
+        again = await (await client.post("/v1/jobs", json=payload, headers={**auth, "Idempotency-Key": "x"})).json()
+        assert first["request_id"] == again["request_id"]
+        await error_of(await client.post("/v1/jobs", json={**payload, "texts": ["b"]},
+                                         headers={**auth, "Idempotency-Key": "x"}), 409, "idempotency_conflict")
+
+    with_api(sqlite_url, body)
+
+
+CASES: list[tuple[str, dict[str, Any], int, str]] = [
+    ("no key", {"auth": None, "json": {}}, 401, "missing_api_key"),
+    ("malformed key", {"auth": "Bearer nope", "json": {}}, 401, "invalid_api_key"),
+    ("unknown key", {"auth": "Bearer ifr_0011223344556677_secret", "json": {}}, 401, "invalid_api_key"),
+    ("wrong content type", {"data": b"{}", "ctype": "text/plain"}, 415, "unsupported_media_type"),
+    ("no content type", {"data": b"{}", "ctype": None}, 415, "unsupported_media_type"),
+    ("malformed JSON", {"data": b'{"model": ', "ctype": "application/json"}, 400, "malformed_json"),
+    ("body not UTF-8", {"data": b'{"model": "\xff"}', "ctype": "application/json"}, 400, "invalid_utf8"),
+    ("JSON not an object", {"json": ["a"]}, 422, "invalid_request"),
+    ("missing texts", {"json": {"model": "all-MiniLM-L6-v2"}}, 422, "invalid_request"),
+    ("no texts", {"json": {"model": "all-MiniLM-L6-v2", "texts": []}}, 422, "invalid_request"),
+    ("empty text", {"json": {"model": "all-MiniLM-L6-v2", "texts": ["ok", ""]}}, 422, "invalid_request"),
+    ("text over 2048 bytes", {"json": {"model": "all-MiniLM-L6-v2", "texts": ["é" * 1025]}}, 422, "invalid_request"),
+    ("lone surrogate (no UTF-8 exists)", {"data": b'{"model": "all-MiniLM-L6-v2", "texts": ["\\ud800"]}',
+                                          "ctype": "application/json"}, 422, "invalid_request"),
+    ("text not a string", {"json": {"model": "all-MiniLM-L6-v2", "texts": [5]}}, 422, "invalid_request"),
+    ("too many texts", {"json": {"model": "all-MiniLM-L6-v2", "texts": ["a"] * 65}}, 422, "invalid_request"),
+    ("unknown field", {"json": {"model": "all-MiniLM-L6-v2", "texts": ["a"], "fee": 1}}, 422, "invalid_request"),
+    ("unknown model", {"json": {"model": "gpt-9", "texts": ["a"]}}, 422, "unknown_model"),
+    ("body over the size limit", {"data": b'{"texts": ["' + b"a" * 2_000_000 + b'"]}',
+                                  "ctype": "application/json"}, 413, "body_too_large"),
+]
+
+
+@pytest.mark.parametrize(("case", "send", "status", "code"), CASES, ids=[c[0] for c in CASES])
+def test_every_client_mistake_is_a_4xx_json_error(sqlite_url: str, case: str, send: dict[str, Any], status: int,
+                                                  code: str) -> None:
+    async def body(client: TestClient[Any, Any], auth: dict[str, str], services: Services) -> None:
+        headers = dict(auth)
+        if "auth" in send:
+            headers.pop("Authorization")
+            if send["auth"] is not None:
+                headers["Authorization"] = send["auth"]
+        if "json" in send:
+            response = await client.post("/v1/jobs", json=send["json"], headers=headers)
+        else:
+            if send["ctype"] is not None:
+                headers["Content-Type"] = send["ctype"]
+            response = await client.post("/v1/jobs", data=send["data"], headers=headers,
+                                         skip_auto_headers=["Content-Type"])
+        await error_of(response, status, code)
+        stats = await services.store.stats()
+        assert stats["requests"] == {}, "a refused request must not be stored"
+
+    with_api(sqlite_url, body)
+
+
+def test_other_mistakes_are_json_too(sqlite_url: str) -> None:
+    async def body(client: TestClient[Any, Any], auth: dict[str, str], services: Services) -> None:
+        await error_of(await client.get("/v1/jobs/nope", headers=auth), 404, "not_found")
+        await error_of(await client.get("/v1/nothing-here"), 404, "not_found")
+        await error_of(await client.delete("/v1/jobs", headers=auth), 405, "method_not_allowed")
+
+    with_api(sqlite_url, body)
+
+
+def test_quota_and_rate_limit(sqlite_url: str) -> None:
+    async def body(client: TestClient[Any, Any], auth: dict[str, str], services: Services) -> None:
+        ok = await client.post("/v1/jobs", json={"model": "all-MiniLM-L6-v2", "texts": ["a", "b"]}, headers=auth)
+        assert ok.status == 202
+        await error_of(await client.post("/v1/jobs", json={"model": "all-MiniLM-L6-v2", "texts": ["c"]},
+                                         headers=auth), 403, "quota_exceeded")
+        limited = await client.get("/v1/jobs/x", headers=auth)  # the third request in a 2/minute bucket
+        await error_of(limited, 429, "rate_limited")
+        assert int(limited.headers["Retry-After"]) >= 1
+
+    with_api(sqlite_url, body, quota=2, rate=2)
+
+
+def test_cors_preflight_and_headers(sqlite_url: str) -> None:
+    async def body(client: TestClient[Any, Any], auth: dict[str, str], services: Services) -> None:
+        pre = await client.options("/v1/jobs", headers={"Origin": "https://app.example",
+                                                        "Access-Control-Request-Method": "POST"})
+        assert pre.status == 204 and pre.headers["Access-Control-Allow-Origin"] == "https://app.example"
+        other = await client.get("/v1/stats", headers={"Origin": "https://evil.example"})
+        assert other.status == 200 and "Access-Control-Allow-Origin" not in other.headers
+
+    with_api(sqlite_url, body, cors_origins=["https://app.example"])
+
+
+def test_openapi_document_is_valid_and_covers_every_route(sqlite_url: str) -> None:
+    async def body(client: TestClient[Any, Any], auth: dict[str, str], services: Services) -> None:
+        doc = await (await client.get("/openapi.json")).json()
+        validate(doc)
+        assert set(doc["paths"]) >= {"/v1/jobs", "/v1/jobs/{request_id}", "/v1/jobs/{request_id}/events",
+                                     "/v1/models", "/v1/nodes", "/v1/stats", "/metrics", "/health"}
+        post = doc["paths"]["/v1/jobs"]["post"]
+        assert post["requestBody"]["content"]["application/json"]["schema"]["$ref"].endswith("SubmitJobsRequest")
+        assert {"202", "401", "413", "415", "422", "429"} <= set(post["responses"])
+        page = await (await client.get("/docs")).text()
+        assert "/openapi.json" in page and "http://" not in page and "https://" not in page  # nothing from a CDN
+        text = await (await client.get("/metrics")).text()
+        assert "infera_relayer_requests_total" in text
+        health = await client.get("/health")
+        assert health.status == 200 and (await health.json())["database"] is True
+        json.dumps(doc)
+
+    with_api(sqlite_url, body)
