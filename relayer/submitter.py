@@ -20,7 +20,7 @@ from web3.types import TxReceipt
 
 from infera.chain import Chain
 from infera.errors import ContractRevert
-from infera.txmanager import ManagedTx, TxManager, TxOutcome
+from infera.txmanager import ManagedTx, TxManager, TxOutcome, TxState
 from relayer.metrics import RelayerMetrics
 from relayer.settings import RelayerSettings
 from relayer.store import Batch, Store
@@ -62,27 +62,32 @@ class Submitter:
             log.info("approved the job registry to take fees", registry=registry)
 
     async def _resume(self) -> None:
-        held = {tx.action: tx for tx in self.txm.store.open()}
+        """Settle what a dead process left between claiming and recording (module docstring)."""
         for batch in await self.store.open_batches(self.instance):
-            tx = held.get(ACTION + batch.batch_id)
-            if tx is None and batch.state == "claimed":
-                # Claimed, never persisted as a transaction: nothing reached the chain.
-                await self.store.release(batch.batch_id, "relayer restarted before sending", count_attempt=False)
-                log.info("claim released after restart", batch=batch.batch_id)
-                continue
+            tx = self.txm.store.find(ACTION + batch.batch_id)
             if tx is None:
-                log.warning("sent batch unknown to the transaction store; re-queued", batch=batch.batch_id)
-                await self.store.release(batch.batch_id, "transaction lost", count_attempt=False)
+                # Never persisted as a transaction, so nothing reached the chain. (A sent batch
+                # always has one: the TxManager stores it before mark_sent can run.)
+                await self.store.release(batch.batch_id, "relayer restarted before sending", count_attempt=False)
+                log.info("claim released after restart", batch=batch.batch_id, state=batch.state)
                 continue
             if batch.state == "claimed":
                 await self.store.mark_sent(batch.batch_id, tx.nonce, _hash(tx))
-            # A receipt seen before the crash is not reported by poll() again: read it here.
-            for attempt in reversed(tx.attempts):
-                receipt = await self.chain.receipt(attempt.tx_hash)
-                if receipt is not None:
-                    await self._mined(batch.batch_id, receipt)
-                    break
-            log.info("batch resumed", batch=batch.batch_id, nonce=tx.nonce)
+            # A receipt that poll() reported before the crash is not reported again: read it here.
+            receipt = await self._receipt(tx)
+            if receipt is not None:
+                await self._mined(batch.batch_id, receipt)
+            elif tx.state is TxState.SUPERSEDED:
+                await self.store.release(batch.batch_id, "nonce taken by another transaction", count_attempt=False)
+            log.info("batch resumed", batch=batch.batch_id, nonce=tx.nonce, tx_state=tx.state.value,
+                     mined=receipt is not None)
+
+    async def _receipt(self, tx: ManagedTx) -> TxReceipt | None:
+        for attempt in reversed(tx.attempts):
+            receipt = await self.chain.receipt(attempt.tx_hash)
+            if receipt is not None:
+                return receipt
+        return None
 
     # ---------------------------------------------------------------- loop
     async def tick(self) -> int:
