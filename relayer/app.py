@@ -13,7 +13,7 @@ import json
 import time
 from dataclasses import dataclass, field
 from importlib.resources import files
-from typing import Any
+from typing import Any, cast
 
 import structlog
 from aiohttp import web
@@ -36,6 +36,7 @@ from relayer.models import (
     ModelView,
     NodesResponse,
     NodeView,
+    RequestState,
     RequestView,
     StatsResponse,
     SubmitJobsRequest,
@@ -68,6 +69,7 @@ class Liveness:
     submitter: float | None = None
     tracker: float | None = None
     head: int | None = None
+    started: float = field(default_factory=time.time)
 
 
 @dataclass
@@ -227,8 +229,9 @@ async def submit_jobs(request: web.Request) -> web.StreamResponse:
                  202, {"Location": location})
 
 
-def _state(state: str) -> Any:
-    return state
+def _state(state: str) -> RequestState:
+    # The store's states are the API's (relayer.store's module docstring lists them).
+    return cast(RequestState, state)
 
 
 async def _owned_request(request: web.Request) -> RequestRecord:
@@ -357,6 +360,7 @@ async def stats(request: web.Request) -> web.StreamResponse:
 
 
 async def health(request: web.Request) -> web.StreamResponse:
+    """200 while the queue answers and both loops turn; 503 (status degraded) otherwise."""
     services = request.app[SERVICES]
     try:
         await services.store.ping()
@@ -366,9 +370,14 @@ async def health(request: web.Request) -> web.StreamResponse:
     now = time.time()
     live = services.liveness
     ages = [None if t is None else round(now - t, 3) for t in (live.submitter, live.tracker)]
-    body = HealthResponse(status="ok" if database else "degraded", database=database, chain_head=live.head,
+    # A loop that has not finished a tick for this long is stuck (or its RPC is down): a 503 lets
+    # an orchestrator restart the process, which resumes from the queue.
+    stalled = any(now - (t if t is not None else live.started) > services.settings.health_stall_after
+                  for t in (live.submitter, live.tracker))
+    healthy = database and not stalled
+    body = HealthResponse(status="ok" if healthy else "degraded", database=database, chain_head=live.head,
                           submitter_seconds_since_tick=ages[0], tracker_seconds_since_tick=ages[1])
-    return _json(body, 200 if database else 503)
+    return _json(body, 200 if healthy else 503)
 
 
 async def metrics(request: web.Request) -> web.StreamResponse:

@@ -38,6 +38,8 @@ class SubmitJobsRequest(_Strict):
 
 
 class SubmitJobsResponse(_Strict):
+    """The request is stored: it will be submitted, however the relayer restarts."""
+
     request_id: str
     status: RequestState
     jobs: int = Field(description="texts accepted, one job each")
@@ -68,6 +70,8 @@ class JobView(_Strict):
 
 
 class RequestView(_Strict):
+    """A request and each of its jobs, with results once final."""
+
     request_id: str
     model: str
     status: RequestState
@@ -92,6 +96,8 @@ class ModelView(_Strict):
 
 
 class ModelsResponse(_Strict):
+    """The models this relayer submits jobs for."""
+
     models: list[ModelView]
 
 
@@ -108,10 +114,14 @@ class NodeView(_Strict):
 
 
 class NodesResponse(_Strict):
+    """Every registered oracle node."""
+
     nodes: list[NodeView]
 
 
 class StatsResponse(_Strict):
+    """Queue and batching figures of the shared queue."""
+
     requests: dict[str, int]
     jobs: dict[str, int]
     oldest_queued_age_s: float | None
@@ -121,6 +131,8 @@ class StatsResponse(_Strict):
 
 
 class HealthResponse(_Strict):
+    """The relayer's liveness."""
+
     status: Literal["ok", "degraded"]
     database: bool
     chain_head: int | None

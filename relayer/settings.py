@@ -49,8 +49,12 @@ class RelayerSettings(BaseSettings):
     confirmations: int = Field(default=1, ge=0, le=256)
     stuck_blocks: int = Field(default=4, ge=1)
     fee_bump_percent: int = Field(default=25, ge=10, le=500)
+    health_stall_after: float = Field(default=60.0, gt=0)
+    """/health answers 503 when the submitter or tracker has not finished a tick for this long."""
     default_quota_jobs: int = Field(default=1_000, ge=0)
+    """Jobs (texts) a key created without --quota may submit in all; the relayer pays their fees."""
     default_rate_per_minute: int = Field(default=120, ge=1)
+    """API requests a minute a key created without --rate may make (per instance)."""
     cors_origins: list[str] = Field(default_factory=list)
     """Origins allowed to call the API from a browser (JSON list); "*" allows any."""
     log_level: str = "INFO"

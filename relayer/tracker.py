@@ -43,6 +43,11 @@ class Tracker:
             return 0
         final = [(o, j) for o, j in moved if j.status.terminal]
         results = await self._results(final) if final else {}
+        # A final job whose closing event this node's logs do not show yet (a lagging RPC
+        # endpoint behind a load balancer) waits for the next tick rather than being stored final
+        # without its result.
+        final = [(o, j) for o, j in final if "final_tx" in results.get(o.job_id, {})]
+        moved = [(o, j) for o, j in moved if not j.status.terminal or "final_tx" in results.get(o.job_id, {})]
         updates = [(o, j.status.name.lower(), results.get(o.job_id)) for o, j in moved]
         await self.store.update_jobs(updates)
         for o, j in final:

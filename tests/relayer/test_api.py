@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import asyncio
 import json
+import time
 from collections.abc import Awaitable, Callable
 from typing import Any
 
@@ -153,3 +154,14 @@ def test_openapi_document_is_valid_and_covers_every_route(sqlite_url: str) -> No
         json.dumps(doc)
 
     with_api(sqlite_url, body)
+
+
+def test_health_fails_when_a_loop_stops_ticking(sqlite_url: str) -> None:
+    async def body(client: TestClient[Any, Any], auth: dict[str, str], services: Services) -> None:
+        services.liveness.submitter = services.liveness.tracker = time.time()
+        assert (await client.get("/health")).status == 200
+        services.liveness.tracker = time.time() - 120
+        stalled = await client.get("/health")
+        assert stalled.status == 503 and (await stalled.json())["status"] == "degraded"
+
+    with_api(sqlite_url, body, health_stall_after=60)

@@ -115,5 +115,5 @@ async def _scenario(net: LocalNetwork, url: str, tx_path: Path) -> None:
         await chain.close()
 
 
-def test_every_crash_point_submits_exactly_once(network: LocalNetwork, sqlite_url: str, tmp_path: Path) -> None:
-    asyncio.run(_scenario(network, sqlite_url, tmp_path / "tx.db"))
+def test_every_crash_point_submits_exactly_once(network: LocalNetwork, database_url: str, tmp_path: Path) -> None:
+    asyncio.run(_scenario(network, database_url, tmp_path / "tx.db"))
