@@ -46,7 +46,8 @@ class RelayerSettings(BaseSettings):
     """Seconds between two looks at the chain head (submitter and tracker)."""
     claim_timeout: float = Field(default=120.0, gt=0)
     """A claim older than this whose instance never sent it is released to others."""
-    confirmations: int = Field(default=1, ge=0, le=256)
+    confirmations: int = Field(default=3, ge=0, le=256)
+    """Blocks deep a submit transaction counts as final; until then a reorg re-sends it."""
     stuck_blocks: int = Field(default=4, ge=1)
     fee_bump_percent: int = Field(default=25, ge=10, le=500)
     health_stall_after: float = Field(default=60.0, gt=0)
