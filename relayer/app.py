@@ -282,6 +282,14 @@ async def job_events(request: web.Request) -> web.StreamResponse:
     response = web.StreamResponse(headers={"Content-Type": "text/event-stream", "Cache-Control": "no-cache",
                                            "X-Accel-Buffering": "no"})
     await response.prepare(request)
+    try:
+        await _stream(services, record, response)
+    except ConnectionError:
+        pass  # the client went away: nothing to finish
+    return response
+
+
+async def _stream(services: Services, record: RequestRecord, response: web.StreamResponse) -> None:
     last = ""
     quiet_since = time.monotonic()
     while True:
@@ -301,7 +309,6 @@ async def job_events(request: web.Request) -> web.StreamResponse:
         assert refreshed is not None  # requests are never deleted
         record = refreshed
     await response.write_eof()
-    return response
 
 
 def _chain(services: Services) -> Chain:

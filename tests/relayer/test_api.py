@@ -165,3 +165,51 @@ def test_health_fails_when_a_loop_stops_ticking(sqlite_url: str) -> None:
         assert stalled.status == 503 and (await stalled.json())["status"] == "degraded"
 
     with_api(sqlite_url, body, health_stall_after=60)
+
+
+def test_a_request_is_visible_to_its_own_key_only(sqlite_url: str) -> None:
+    async def body(client: TestClient[Any, Any], auth: dict[str, str], services: Services) -> None:
+        r = await client.post("/v1/jobs", json={"model": "all-MiniLM-L6-v2", "texts": ["a"]}, headers=auth)
+        location = r.headers["Location"]
+        other = new_key()
+        await services.store.add_key(other, "other", 10, 60)
+        await error_of(await client.get(location, headers={"X-API-Key": other.plaintext}), 404, "not_found")
+        await error_of(await client.get(location + "/events", headers={"X-API-Key": other.plaintext}), 404,
+                       "not_found")
+        assert (await client.get(location, headers=auth)).status == 200
+
+    with_api(sqlite_url, body)
+
+
+def test_events_stream_each_change_until_final(sqlite_url: str) -> None:
+    async def body(client: TestClient[Any, Any], auth: dict[str, str], services: Services) -> None:
+        r = await client.post("/v1/jobs", json={"model": "all-MiniLM-L6-v2", "texts": ["a"]}, headers=auth)
+        request_id = (await r.json())["request_id"]
+
+        async def advance() -> None:
+            store = services.store
+            await asyncio.sleep(0.7)
+            batch = await store.claim("i", 64)
+            assert batch is not None
+            await store.mark_sent(batch.batch_id, 0, "0x" + "aa" * 32)
+            await asyncio.sleep(0.7)
+            await store.mark_mined(batch.batch_id, "0x" + "aa" * 32, 5, [42])
+            await asyncio.sleep(0.7)
+            [job] = await store.open_jobs()
+            await store.update_jobs([(job, "accepted", {"vector": [1, 2], "agreeing": ["0xn"], "final_tx": "0xf"})])
+
+        mover = asyncio.create_task(advance())
+        stream = await client.get(f"/v1/jobs/{request_id}/events", headers=auth)
+        assert stream.headers["Content-Type"] == "text/event-stream"
+        text = await stream.text()
+        await mover
+        events = [(block.split("\n")[0], json.loads(block.split("\n")[1][len("data: "):]))
+                  for block in text.strip().split("\n\n") if block.startswith("event:")]
+        order = ["queued", "claimed", "sent", "submitted", "completed"]
+        seen = [e[1]["status"] for e in events]
+        # Each change once, in order (a poll may or may not land in the brief "claimed" state).
+        assert seen == sorted(set(seen), key=order.index) and {"queued", "sent", "submitted", "completed"} <= set(seen)
+        assert [e[0] for e in events] == ["event: update"] * (len(events) - 1) + ["event: final"]
+        assert events[-1][1]["jobs"][0]["vector"] == [1, 2] and events[-1][1]["phase"] == "final"
+
+    with_api(sqlite_url, body)
