@@ -18,9 +18,11 @@ from typing import Any, cast
 import structlog
 from aiohttp import web
 from pydantic import BaseModel, ValidationError
+from sqlalchemy.exc import DBAPIError
 
 from infera.chain import Chain
 from infera.deployment import Deployment
+from infera.errors import RpcUnreachable
 from infera.operator import REP_ONE
 from infera.vectors import PPM
 from relayer.keys import MalformedKey, RateLimiter, parse_key, secret_matches
@@ -119,6 +121,13 @@ async def errors_as_json(request: web.Request, handler: Any) -> web.StreamRespon
         return _error(exc.status, code, message, headers=headers)
     except asyncio.CancelledError:
         raise
+    except (DBAPIError, RpcUnreachable) as exc:
+        # Ours, and passing: the caller may retry (nothing was stored: a request is stored in
+        # one transaction or not at all).
+        what = "queue database" if isinstance(exc, DBAPIError) else "chain RPC"
+        log.warning("dependency unavailable", what=what, path=request.path, error=str(exc).splitlines()[0][:200])
+        return _error(503, "unavailable", f"the relayer's {what} is unavailable; retry shortly",
+                      headers={"Retry-After": "5"})
     except Exception:
         log.exception("request failed", path=request.path, method=request.method)
         return _error(500, "internal", "the relayer failed on this request; it is logged")

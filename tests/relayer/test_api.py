@@ -7,6 +7,7 @@ import asyncio
 import json
 import time
 from collections.abc import Awaitable, Callable
+from pathlib import Path
 from typing import Any
 
 import pytest
@@ -213,3 +214,23 @@ def test_events_stream_each_change_until_final(sqlite_url: str) -> None:
         assert events[-1][1]["jobs"][0]["vector"] == [1, 2] and events[-1][1]["phase"] == "final"
 
     with_api(sqlite_url, body)
+
+
+def test_a_queue_that_is_down_is_a_503_to_retry_not_a_500(tmp_path: Path) -> None:
+    url = f"sqlite:///{tmp_path / 'gone' / 'relayer.db'}"  # a folder that does not exist: no database
+
+    async def main() -> None:
+        store = Store.open(url)
+        client = TestClient(TestServer(make_app(Services(RelayerSettings(database_url=url), store, DEPLOYMENT, None))))
+        await client.start_server()
+        try:
+            r = await client.post("/v1/jobs", json={"model": "all-MiniLM-L6-v2", "texts": ["a"]},
+                                  headers={"Authorization": f"Bearer {new_key().plaintext}"})
+            await error_of(r, 503, "unavailable")
+            assert r.headers["Retry-After"] == "5"
+            assert (await client.get("/health")).status == 503
+        finally:
+            await client.close()
+            await store.close()
+
+    asyncio.run(main())
