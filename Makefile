@@ -111,7 +111,7 @@ gas-snapshot: setup
 
 # ruff and mypy on our Python; slither on our contracts (fails on any High or Medium finding).
 lint: setup
-	$(BIN)/ruff check oracle_node sdk scripts tests toolchain benchmarks
+	$(BIN)/ruff check oracle_node sdk relayer scripts tests toolchain benchmarks
 	$(BIN)/mypy
 	@bash toolchain/slither.sh
 

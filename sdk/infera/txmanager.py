@@ -163,9 +163,19 @@ class TxStore:
 
     def open(self) -> list[ManagedTx]:
         """Pending and mined-but-unconfirmed transactions, in nonce order, with their attempts."""
+        return self._load("state IN (?, ?)", (TxState.PENDING.value, TxState.MINED.value))
+
+    def find(self, action: str) -> ManagedTx | None:
+        """The newest transaction of `action`, in any state (settled ones until forget_settled
+        drops them): a caller that tags each transaction with its own id (the relayer's
+        `submit:<batch>`) finds out after a crash whether, and how, it was sent."""
+        found = self._load("action = ?", (action,))
+        return found[-1] if found else None
+
+    def _load(self, where: str, params: tuple[str, ...]) -> list[ManagedTx]:
         rows = self._db.execute(
             "SELECT nonce, action, job_ids, to_addr, data, gas, state, created, mined_block FROM managed_tx"
-            " WHERE state IN (?, ?) ORDER BY nonce", (TxState.PENDING.value, TxState.MINED.value)).fetchall()
+            f" WHERE {where} ORDER BY nonce", params).fetchall()
         out = []
         for r in rows:
             tx = ManagedTx(int(r[0]), str(r[1]), [int(j) for j in json.loads(r[2])], str(r[3]), bytes(r[4]), int(r[5]),

@@ -1,0 +1,1 @@
+"""infera-relayer: an HTTP front door for Infera jobs (queue, batching, tracking)."""

@@ -1,0 +1,3 @@
+from relayer.cli import main
+
+main()

@@ -1,0 +1,160 @@
+"""Submitter: claims queued requests, sends them as one `JobRegistry.submit` per block through the
+SDK's TxManager, and records the job ids the receipt's JobSubmitted events give.
+
+The relayer's account pays every fee from its own INFER (each key's quota bounds what a caller
+may spend of it). Crash safety rests on two writes that each come before the next step: the
+claim (a batch row) is committed before the transaction exists, and the TxManager persists the
+signed transaction, tagged `submit:<batch id>`, before broadcasting it. After a restart a claimed
+batch whose tag the TxManager holds is resumed, one it does not hold was never sent and goes back
+to the queue, and a sent one whose receipt exists is recorded from the receipt.
+"""
+
+from __future__ import annotations
+
+import time
+from dataclasses import dataclass
+
+import structlog
+from web3.logs import DISCARD
+from web3.types import TxReceipt
+
+from infera.chain import Chain
+from infera.errors import ContractRevert
+from infera.txmanager import ManagedTx, TxManager, TxOutcome, TxState
+from relayer.metrics import RelayerMetrics
+from relayer.settings import RelayerSettings
+from relayer.store import Batch, Store
+
+log = structlog.get_logger("relayer")
+ACTION = "submit:"
+APPROVE = "approve"
+MAX_ALLOWANCE = 2**256 - 1
+STALE_CLAIM_CHECK_S = 10.0
+
+
+def backoff(attempts: int, base: float, cap: float) -> float:
+    """Seconds before a batch refused `attempts` times is tried again: doubling, capped."""
+    return float(min(cap, base * 2 ** max(0, attempts - 1)))
+
+
+@dataclass
+class Submitter:
+    chain: Chain
+    txm: TxManager
+    store: Store
+    settings: RelayerSettings
+    metrics: RelayerMetrics
+    instance: str
+    _last_sent_block: int = -1
+    _last_stale_check: float = 0.0
+
+    async def start(self) -> None:
+        await self.txm.start()
+        await self._resume()
+        await self._ensure_allowance()
+
+    async def _ensure_allowance(self) -> None:
+        """One unlimited approval, so no submit waits for an approve of its own."""
+        token, registry = self.chain.token, self.chain.jobs.address
+        allowance = int(await token.functions.allowance(self.chain.address, registry).call())
+        if allowance < MAX_ALLOWANCE // 2 and not self.txm.pending(APPROVE):
+            await self.txm.send(APPROVE, [], token.functions.approve(registry, MAX_ALLOWANCE))
+            log.info("approved the job registry to take fees", registry=registry)
+
+    async def _resume(self) -> None:
+        """Settle what a dead process left between claiming and recording (module docstring)."""
+        for batch in await self.store.open_batches(self.instance):
+            tx = self.txm.store.find(ACTION + batch.batch_id)
+            if tx is None:
+                # Never persisted as a transaction, so nothing reached the chain. (A sent batch
+                # always has one: the TxManager stores it before mark_sent can run.)
+                await self.store.release(batch.batch_id, "relayer restarted before sending", count_attempt=False)
+                log.info("claim released after restart", batch=batch.batch_id, state=batch.state)
+                continue
+            if batch.state == "claimed":
+                await self.store.mark_sent(batch.batch_id, tx.nonce, _hash(tx))
+            # A receipt that poll() reported before the crash is not reported again: read it here.
+            receipt = await self._receipt(tx)
+            if receipt is not None:
+                await self._mined(batch.batch_id, receipt)
+            elif tx.state is TxState.SUPERSEDED:
+                await self.store.release(batch.batch_id, "nonce taken by another transaction", count_attempt=False)
+            log.info("batch resumed", batch=batch.batch_id, nonce=tx.nonce, tx_state=tx.state.value,
+                     mined=receipt is not None)
+
+    async def _receipt(self, tx: ManagedTx) -> TxReceipt | None:
+        for attempt in reversed(tx.attempts):
+            receipt = await self.chain.receipt(attempt.tx_hash)
+            if receipt is not None:
+                return receipt
+        return None
+
+    # ---------------------------------------------------------------- loop
+    async def tick(self) -> int:
+        """Follow sent transactions, then send at most one new batch for this block. Returns the
+        chain head."""
+        for outcome in await self.txm.poll():
+            await self._outcome(outcome)
+        head = await self.chain.block_number()
+        if head > self._last_sent_block:
+            batch = await self.store.claim(self.instance, self.settings.max_batch_jobs, self.settings.batch_linger)
+            if batch is not None and await self._send(batch):
+                self._last_sent_block = head
+        now = time.monotonic()
+        if now - self._last_stale_check > STALE_CLAIM_CHECK_S:
+            self._last_stale_check = now
+            released = await self.store.release_stale_claims(self.settings.claim_timeout)
+            if released:
+                log.warning("released claims of a dead instance", requests=released)
+        return head
+
+    async def _send(self, batch: Batch) -> bool:
+        try:
+            fee = (await self.chain.get_model(batch.model_id)).fee
+            fn = self.chain.jobs.functions.submit(batch.model_id, batch.texts, fee, False)
+            tx = await self.txm.send(ACTION + batch.batch_id, [], fn)
+        except ContractRevert as exc:
+            await self._refused(batch.batch_id, exc.name, str(exc))
+            return False
+        except Exception as exc:  # noqa: BLE001 - RPC faults: the batch waits, nothing is lost
+            await self._refused(batch.batch_id, type(exc).__name__, f"{type(exc).__name__}: {exc}")
+            return False
+        await self.store.mark_sent(batch.batch_id, tx.nonce, _hash(tx))
+        self.metrics.batches.inc()
+        self.metrics.batch_jobs.observe(len(batch.texts))
+        log.info("batch sent", batch=batch.batch_id, jobs=len(batch.texts), requests=len(batch.requests),
+                 nonce=tx.nonce, tx=_hash(tx))
+        return True
+
+    async def _refused(self, batch_id: str, reason: str, error: str) -> None:
+        """The chain (or the RPC) refused: back to the queue, later. A request is never dropped."""
+        attempts = await self.store.batch_attempts(batch_id) + 1
+        delay = backoff(attempts, self.settings.retry_base, self.settings.retry_max)
+        released = await self.store.release(batch_id, error, delay)
+        self.metrics.refusals.labels(reason=reason[:48]).inc()
+        log.warning("batch refused; retrying later", batch=batch_id, reason=error, retry_in=delay, requests=released)
+
+    async def _outcome(self, outcome: TxOutcome) -> None:
+        action = outcome.tx.action
+        if not action.startswith(ACTION):
+            return
+        batch_id = action[len(ACTION):]
+        if outcome.receipt is None:
+            # Our nonce was used by another transaction of this key: this one never ran.
+            await self.store.release(batch_id, "nonce taken by another transaction", count_attempt=False)
+            return
+        await self._mined(batch_id, outcome.receipt)
+
+    async def _mined(self, batch_id: str, receipt: TxReceipt) -> None:
+        tx_hash = "0x" + bytes(receipt["transactionHash"]).hex()
+        if receipt["status"] != 1:
+            await self._refused(batch_id, "reverted", f"submit transaction {tx_hash} reverted on chain")
+            return
+        events = self.chain.jobs.events.JobSubmitted().process_receipt(receipt, errors=DISCARD)
+        job_ids = [int(e["args"]["jobId"]) for e in sorted(events, key=lambda e: int(e["logIndex"]))]
+        await self.store.mark_mined(batch_id, tx_hash, int(receipt["blockNumber"]), job_ids)
+        log.info("batch mined", batch=batch_id, tx=tx_hash, first_job=job_ids[0], jobs=len(job_ids))
+
+
+def _hash(tx: ManagedTx) -> str:
+    return "0x" + bytes(tx.latest.tx_hash).hex()
