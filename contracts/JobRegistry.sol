@@ -12,6 +12,7 @@ import {IJobRegistry} from "./interfaces/IJobRegistry.sol";
 import {IRewardsEmitter} from "./interfaces/IRewardsEmitter.sol";
 import {Agreement} from "./libraries/Agreement.sol";
 import {DrawQueue} from "./libraries/DrawQueue.sol";
+import {Seats} from "./libraries/Seats.sol";
 import {ModelRegistry} from "./ModelRegistry.sol";
 import {NodeRegistry} from "./NodeRegistry.sol";
 
@@ -78,12 +79,18 @@ contract JobRegistry is IJobRegistry, AccessControl, ReentrancyGuard {
     mapping(uint16 policyId => Policy) private _policies;
     uint16 private _policyId;
     mapping(uint256 jobId => Job) private _jobs;
+    // A mapping, not an array: the job's seatCount is the length, so no length slot is written.
+    // One slot per seat (Seats.Packed); getSeats converts to the ABI's Seat.
     // Written through a storage pointer in _draw, which slither does not follow.
     // slither-disable-next-line uninitialized-state
-    // A mapping, not an array: the job's seatCount is the length, so no length slot is written.
-    mapping(uint256 jobId => mapping(uint256 seat => Seat)) private _seats;
+    mapping(uint256 jobId => mapping(uint256 seat => Seats.Packed)) private _seats;
     uint256 private _jobCount;
     DrawQueue.Queue private _draws;
+    // Permanent node ids, given at a node's first seat and never reused (NodeRegistry's slot
+    // indices are recycled), so a stored seat names its node for good. Ids are 1-based.
+    mapping(address node => uint32 id) private _idOf;
+    mapping(uint32 id => address node) private _nodeOf;
+    uint32 private _nodeIds;
 
     /// @param token_ INFER.
     /// @param models_ The model registry.
@@ -337,11 +344,15 @@ contract JobRegistry is IJobRegistry, AccessControl, ReentrancyGuard {
     }
 
     /// @notice A job's seats in assignment order.
+    /// @dev The registry keeps 216 bits of each seat's digest (libraries/Seats.sol): `digest` is
+    ///      the first 27 bytes of the commitment (until reveal) or of keccak256 of the revealed
+    ///      vector (after), followed by 5 zero bytes. Binding: 108-bit collision resistance.
     /// @param jobId The job.
     function getSeats(uint256 jobId) external view returns (Seat[] memory out) {
         out = new Seat[](_jobs[jobId].seatCount);
         for (uint256 i = 0; i < out.length; ++i) {
-            out[i] = _seats[jobId][i];
+            Seats.Packed storage seat = _seats[jobId][i];
+            out[i] = Seat({node: _nodeOf[seat.node], state: seat.state, digest: bytes32(seat.digest)});
         }
     }
 
@@ -371,12 +382,11 @@ contract JobRegistry is IJobRegistry, AccessControl, ReentrancyGuard {
         if (job.status != JobStatus.Committing) return (Skip.WrongStatus, 0);
         if (block.timestamp > job.deadline) return (Skip.DeadlinePassed, 0);
         if (commitment == bytes32(0)) return (Skip.ZeroCommitment, 0);
-        (Skip skip, uint256 index) = _findSeat(jobId, msg.sender, SeatState.Assigned);
+        (Skip skip, uint256 index, uint32 id) = _findSeat(jobId, msg.sender, SeatState.Assigned);
         if (skip != Skip.None) return (skip, index);
 
-        Seat storage seat = _seats[jobId][index];
-        seat.state = SeatState.Committed;
-        seat.digest = commitment;
+        // One SSTORE to the slot assign() wrote; 216 bits of the commitment (Seats).
+        _seats[jobId][index] = Seats.Packed({node: id, state: SeatState.Committed, digest: bytes27(commitment)});
         job.committed += 1;
         emit Committed(jobId, msg.sender);
         if (job.committed == job.seatCount - job.voteFrom - job.dropped) _startReveal(jobId, job);
@@ -388,13 +398,15 @@ contract JobRegistry is IJobRegistry, AccessControl, ReentrancyGuard {
         if (job.status != JobStatus.Revealing) return (Skip.WrongStatus, 0);
         if (block.timestamp > job.deadline) return (Skip.DeadlinePassed, 0);
         if (vector.length != job.dimension) return (Skip.InvalidVectorLength, vector.length);
-        (Skip skip, uint256 index) = _findSeat(jobId, msg.sender, SeatState.Committed);
+        (Skip skip, uint256 index, uint32 id) = _findSeat(jobId, msg.sender, SeatState.Committed);
         if (skip != Skip.None) return (skip, index);
-        Seat storage seat = _seats[jobId][index];
-        if (commitmentOf(jobId, msg.sender, vector, salt) != seat.digest) return (Skip.CommitmentMismatch, 0);
+        Seats.Packed storage seat = _seats[jobId][index];
+        if (bytes27(commitmentOf(jobId, msg.sender, vector, salt)) != seat.digest) {
+            return (Skip.CommitmentMismatch, 0);
+        }
 
-        seat.state = SeatState.Revealed;
-        seat.digest = keccak256(vector);
+        // State and the vector's digest (216 bits, what finalize checks vectors against) in one SSTORE.
+        _seats[jobId][index] = Seats.Packed({node: id, state: SeatState.Revealed, digest: bytes27(keccak256(vector))});
         job.revealed += 1;
         emit Revealed(jobId, msg.sender, vector);
         return (Skip.None, 0);
@@ -406,14 +418,15 @@ contract JobRegistry is IJobRegistry, AccessControl, ReentrancyGuard {
         if (block.timestamp <= job.deadline) return Skip.DeadlineNotReached;
         _drawDueFirst();
 
-        mapping(uint256 => Seat) storage seats = _seats[jobId];
+        mapping(uint256 => Seats.Packed) storage seats = _seats[jobId];
         Policy memory p = _policies[job.policyId];
         uint256 dropped = 0;
         for (uint256 i = job.voteFrom; i < job.seatCount; ++i) {
-            if (seats[i].state != SeatState.Assigned) continue;
-            seats[i].state = SeatState.Dropped;
+            Seats.Packed storage seat = seats[i];
+            if (seat.state != SeatState.Assigned) continue;
+            seat.state = SeatState.Dropped;
             ++dropped;
-            _settle(jobId, seats[i].node, SeatOutcome.MissedCommit, -int32(p.livenessPenalty), 0);
+            _settle(jobId, _nodeAt(seats, i), SeatOutcome.MissedCommit, -int32(p.livenessPenalty), 0);
         }
         job.dropped += uint8(dropped);
         if (job.committed >= job.minAgreement) {
@@ -431,7 +444,7 @@ contract JobRegistry is IJobRegistry, AccessControl, ReentrancyGuard {
         Job storage job = _jobs[jobId];
         if (job.status != JobStatus.Revealing) return (Skip.WrongStatus, 0);
         if (job.revealed < job.committed && block.timestamp <= job.deadline) return (Skip.RevealPending, 0);
-        mapping(uint256 => Seat) storage seats = _seats[jobId];
+        mapping(uint256 => Seats.Packed) storage seats = _seats[jobId];
         uint256 n = job.seatCount;
         if (vectors.length != n) return (Skip.VectorCountMismatch, vectors.length);
 
@@ -577,7 +590,7 @@ contract JobRegistry is IJobRegistry, AccessControl, ReentrancyGuard {
     ///      without fault of anyone when too few eligible nodes remain.
     function _draw(uint256 jobId, uint8 seatsNeeded, bytes32 hash) private {
         Job storage job = _jobs[jobId];
-        mapping(uint256 => Seat) storage seats = _seats[jobId];
+        mapping(uint256 => Seats.Packed) storage seats = _seats[jobId];
         uint256 n = job.seatCount;
         address[] memory tried = _nodesOf(seats, n);
         if (nodes.eligibleExcluding(job.modelId, tried) < seatsNeeded) {
@@ -591,7 +604,7 @@ contract JobRegistry is IJobRegistry, AccessControl, ReentrancyGuard {
         uint40 deadline = uint40(block.timestamp + job.commitWindow);
         job.deadline = deadline;
         for (uint256 k = 0; k < drawn.length; ++k) {
-            seats[n + k] = Seat({node: drawn[k], state: SeatState.Assigned, digest: bytes32(0)});
+            seats[n + k] = Seats.Packed({node: _idFor(drawn[k]), state: SeatState.Assigned, digest: bytes27(0)});
             emit JobAssigned(jobId, drawn[k], uint8(n + k), deadline);
         }
         job.seatCount = uint8(n + drawn.length);
@@ -613,7 +626,7 @@ contract JobRegistry is IJobRegistry, AccessControl, ReentrancyGuard {
     }
 
     /// @dev The current round's seats that committed but did not reveal, as a bitmask.
-    function _withheldMask(Job storage job, mapping(uint256 => Seat) storage seats)
+    function _withheldMask(Job storage job, mapping(uint256 => Seats.Packed) storage seats)
         private
         view
         returns (uint256 mask)
@@ -626,7 +639,7 @@ contract JobRegistry is IJobRegistry, AccessControl, ReentrancyGuard {
     /// @dev Take the withholders out of the job, then slash them (states first, calls after).
     function _dropWithheld(
         uint256 jobId,
-        mapping(uint256 => Seat) storage seats,
+        mapping(uint256 => Seats.Packed) storage seats,
         uint256 n,
         uint256 mask,
         Policy memory p
@@ -635,7 +648,7 @@ contract JobRegistry is IJobRegistry, AccessControl, ReentrancyGuard {
             if (mask & (1 << i) != 0) seats[i].state = SeatState.Dropped;
         }
         for (uint256 i = 0; i < n; ++i) {
-            if (mask & (1 << i) != 0) slashed += _settleWithheld(jobId, seats[i].node, p);
+            if (mask & (1 << i) != 0) slashed += _settleWithheld(jobId, _nodeAt(seats, i), p);
         }
     }
 
@@ -644,7 +657,7 @@ contract JobRegistry is IJobRegistry, AccessControl, ReentrancyGuard {
     function _accept(
         uint256 jobId,
         Job storage job,
-        mapping(uint256 => Seat) storage seats,
+        mapping(uint256 => Seats.Packed) storage seats,
         bytes calldata vector,
         uint256 agreeingMask,
         Policy memory p
@@ -666,7 +679,7 @@ contract JobRegistry is IJobRegistry, AccessControl, ReentrancyGuard {
     ///      how many agreeing seats were settled.
     function _settleReveals(
         uint256 jobId,
-        mapping(uint256 => Seat) storage seats,
+        mapping(uint256 => Seats.Packed) storage seats,
         uint256 n,
         uint256 agreeingMask,
         bool accepted,
@@ -674,10 +687,11 @@ contract JobRegistry is IJobRegistry, AccessControl, ReentrancyGuard {
     ) private returns (uint256 slashed, uint256 agreed) {
         for (uint256 i = 0; i < n; ++i) {
             SeatState state = seats[i].state;
-            address node = seats[i].node;
+            if (state != SeatState.Committed && state != SeatState.Revealed) continue;
+            address node = _nodeAt(seats, i); // only for seats still open: one cold read each
             if (state == SeatState.Committed) {
                 slashed += _settleWithheld(jobId, node, p);
-            } else if (state == SeatState.Revealed) {
+            } else {
                 if (!accepted) {
                     _settle(jobId, node, SeatOutcome.Released, 0, 0);
                 } else if (agreeingMask & (1 << i) != 0) {
@@ -726,11 +740,11 @@ contract JobRegistry is IJobRegistry, AccessControl, ReentrancyGuard {
 
     /// @dev Refunded without a decision: this round's committed seats and earlier rounds'
     ///      revealers did nothing wrong.
-    function _releaseOpenSeats(uint256 jobId, mapping(uint256 => Seat) storage seats, uint256 n) private {
+    function _releaseOpenSeats(uint256 jobId, mapping(uint256 => Seats.Packed) storage seats, uint256 n) private {
         for (uint256 i = 0; i < n; ++i) {
             SeatState state = seats[i].state;
             if (state == SeatState.Committed || state == SeatState.Revealed) {
-                _settle(jobId, seats[i].node, SeatOutcome.Released, 0, 0);
+                _settle(jobId, _nodeAt(seats, i), SeatOutcome.Released, 0, 0);
             }
         }
     }
@@ -761,7 +775,7 @@ contract JobRegistry is IJobRegistry, AccessControl, ReentrancyGuard {
         emit CallbackDelivered(jobId, requester, success);
     }
 
-    function _members(mapping(uint256 => Seat) storage seats, uint256 n, uint256 mask)
+    function _members(mapping(uint256 => Seats.Packed) storage seats, uint256 n, uint256 mask)
         private
         view
         returns (address[] memory out)
@@ -769,14 +783,14 @@ contract JobRegistry is IJobRegistry, AccessControl, ReentrancyGuard {
         out = new address[](Agreement.popcount(mask));
         uint256 k = 0;
         for (uint256 i = 0; i < n; ++i) {
-            if (mask & (1 << i) != 0) out[k++] = seats[i].node;
+            if (mask & (1 << i) != 0) out[k++] = _nodeAt(seats, i);
         }
     }
 
-    function _nodesOf(mapping(uint256 => Seat) storage seats, uint256 n) private view returns (address[] memory out) {
+    function _nodesOf(mapping(uint256 => Seats.Packed) storage seats, uint256 n) private view returns (address[] memory out) {
         out = new address[](n);
         for (uint256 i = 0; i < n; ++i) {
-            out[i] = seats[i].node;
+            out[i] = _nodeAt(seats, i);
         }
     }
 
@@ -787,17 +801,39 @@ contract JobRegistry is IJobRegistry, AccessControl, ReentrancyGuard {
         }
     }
 
-    /// @dev The caller's live seat (a dropped seat does not count) in state `expected`:
-    ///      NotAssigned without one, WrongSeatState (with its index) when in another state.
-    function _findSeat(uint256 jobId, address node, SeatState expected) private view returns (Skip, uint256 index) {
-        mapping(uint256 => Seat) storage seats = _seats[jobId];
+    /// @dev The caller's live seat (a dropped seat does not count) in state `expected`, and the
+    ///      caller's node id: NotAssigned without one, WrongSeatState (with its index) when in
+    ///      another state. One storage read per seat looked at.
+    function _findSeat(uint256 jobId, address node, SeatState expected)
+        private
+        view
+        returns (Skip, uint256 index, uint32 id)
+    {
+        id = _idOf[node];
+        if (id == 0) return (Skip.NotAssigned, 0, 0); // never seated on any job
+        mapping(uint256 => Seats.Packed) storage seats = _seats[jobId];
         uint256 n = _jobs[jobId].seatCount;
         for (uint256 i = 0; i < n; ++i) {
-            if (seats[i].node != node || seats[i].state == SeatState.Dropped) continue;
-            if (seats[i].state != expected) return (Skip.WrongSeatState, i);
-            return (Skip.None, i);
+            Seats.Packed storage seat = seats[i];
+            if (seat.node != id || seat.state == SeatState.Dropped) continue;
+            if (seat.state != expected) return (Skip.WrongSeatState, i, id);
+            return (Skip.None, i, id);
         }
-        return (Skip.NotAssigned, 0);
+        return (Skip.NotAssigned, 0, id);
+    }
+
+    /// @dev The address of seat `i`'s node.
+    function _nodeAt(mapping(uint256 => Seats.Packed) storage seats, uint256 i) private view returns (address) {
+        return _nodeOf[seats[i].node];
+    }
+
+    /// @dev The node's permanent id, given at its first seat on any job.
+    function _idFor(address node) private returns (uint32 id) {
+        id = _idOf[node];
+        if (id != 0) return id;
+        id = ++_nodeIds; // checked: 2^32 - 1 distinct nodes seated, ever, before it reverts
+        _idOf[node] = id;
+        _nodeOf[id] = node;
     }
 
     function _setPolicy(Policy memory p) private {

@@ -83,7 +83,10 @@ interface IJobRegistry {
         bytes32 resultHash; // keccak256 of the accepted vector (0 until accepted)
     }
 
-    /// @dev `digest` holds the commitment until reveal, then keccak256 of the revealed vector.
+    /// @dev What getSeats returns. `digest` is the commitment until reveal, then keccak256 of the
+    ///      revealed vector, each cut to its first 216 bits (27 bytes, then 5 zero bytes): the
+    ///      registry stores a seat in one slot (libraries/Seats.sol). Commitments and revealed
+    ///      vectors are checked against those 216 bits, 108-bit collision resistance.
     struct Seat {
         address node;
         SeatState state;
