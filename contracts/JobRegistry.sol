@@ -75,10 +75,38 @@ contract JobRegistry is IJobRegistry, AccessControl, ReentrancyGuard {
     /// @notice Times one job's seats may be redrawn (after missed commits or missing reveals).
     uint8 public immutable maxReassignments;
 
+    // ------------------------------------------------------------------ types
+    /// @dev A job as stored; getJob converts it to the ABI's Job (same fields, another order).
+    ///      Slot 0 holds everything assign, commit and reveal read or write, so each of them
+    ///      touches one slot of the job; slot 1 the requester and fee (read when paying or
+    ///      refunding); slot 2 the result hash. Field meanings: IJobRegistry.Job.
+    struct StoredJob {
+        JobStatus status;
+        uint8 seatCount;
+        uint8 committed;
+        uint8 revealed;
+        uint8 dropped;
+        uint8 voteFrom;
+        uint8 minAgreement;
+        uint8 round;
+        uint8 quorum;
+        bool callback;
+        uint40 deadline;
+        uint16 dimension;
+        uint16 policyId;
+        uint24 thresholdPpm;
+        uint24 commitWindow;
+        uint24 revealWindow;
+        uint32 modelId; // slot 0 ends here: 10 * 8 + 40 + 2 * 16 + 3 * 24 + 32 = 256 bits
+        address requester;
+        uint96 fee;
+        bytes32 resultHash;
+    }
+
     // ------------------------------------------------------------------ state
     mapping(uint16 policyId => Policy) private _policies;
     uint16 private _policyId;
-    mapping(uint256 jobId => Job) private _jobs;
+    mapping(uint256 jobId => StoredJob) private _jobs;
     // A mapping, not an array: the job's seatCount is the length, so no length slot is written.
     // One slot per seat (Seats.Packed); getSeats converts to the ABI's Seat.
     // Written through a storage pointer in _draw, which slither does not follow.
@@ -329,7 +357,7 @@ contract JobRegistry is IJobRegistry, AccessControl, ReentrancyGuard {
     /// @param jobId The job.
     function getJob(uint256 jobId) external view returns (Job memory) {
         if (jobId == 0 || jobId > _jobCount) revert JobRegistryUnknownJob(jobId);
-        return _jobs[jobId];
+        return _toJob(_jobs[jobId]);
     }
 
     /// @notice Several jobs' records in one call (a node reads every open job each tick);
@@ -339,7 +367,7 @@ contract JobRegistry is IJobRegistry, AccessControl, ReentrancyGuard {
         out = new Job[](jobIds.length);
         for (uint256 i = 0; i < jobIds.length; ++i) {
             if (jobIds[i] == 0 || jobIds[i] > _jobCount) revert JobRegistryUnknownJob(jobIds[i]);
-            out[i] = _jobs[jobIds[i]];
+            out[i] = _toJob(_jobs[jobIds[i]]);
         }
     }
 
@@ -378,7 +406,7 @@ contract JobRegistry is IJobRegistry, AccessControl, ReentrancyGuard {
     ///      never sinks a batch; the single-job entry points turn the reason back into the
     ///      matching error (_revertIfSkipped). `detail` carries what that error reports.
     function _commit(uint256 jobId, bytes32 commitment) private returns (Skip, uint256 detail) {
-        Job storage job = _jobs[jobId];
+        StoredJob storage job = _jobs[jobId];
         if (job.status != JobStatus.Committing) return (Skip.WrongStatus, 0);
         if (block.timestamp > job.deadline) return (Skip.DeadlinePassed, 0);
         if (commitment == bytes32(0)) return (Skip.ZeroCommitment, 0);
@@ -394,7 +422,7 @@ contract JobRegistry is IJobRegistry, AccessControl, ReentrancyGuard {
     }
 
     function _reveal(uint256 jobId, bytes calldata vector, bytes32 salt) private returns (Skip, uint256 detail) {
-        Job storage job = _jobs[jobId];
+        StoredJob storage job = _jobs[jobId];
         if (job.status != JobStatus.Revealing) return (Skip.WrongStatus, 0);
         if (block.timestamp > job.deadline) return (Skip.DeadlinePassed, 0);
         if (vector.length != job.dimension) return (Skip.InvalidVectorLength, vector.length);
@@ -413,7 +441,7 @@ contract JobRegistry is IJobRegistry, AccessControl, ReentrancyGuard {
     }
 
     function _advance(uint256 jobId) private returns (Skip) {
-        Job storage job = _jobs[jobId];
+        StoredJob storage job = _jobs[jobId];
         if (job.status != JobStatus.Committing) return Skip.WrongStatus;
         if (block.timestamp <= job.deadline) return Skip.DeadlineNotReached;
         _drawDueFirst();
@@ -441,7 +469,7 @@ contract JobRegistry is IJobRegistry, AccessControl, ReentrancyGuard {
     }
 
     function _finalize(uint256 jobId, bytes[] calldata vectors) private returns (Skip, uint256 detail) {
-        Job storage job = _jobs[jobId];
+        StoredJob storage job = _jobs[jobId];
         if (job.status != JobStatus.Revealing) return (Skip.WrongStatus, 0);
         if (job.revealed < job.committed && block.timestamp <= job.deadline) return (Skip.RevealPending, 0);
         mapping(uint256 => Seats.Packed) storage seats = _seats[jobId];
@@ -477,7 +505,7 @@ contract JobRegistry is IJobRegistry, AccessControl, ReentrancyGuard {
     /// @dev The error a single-job call reverts with for `skip` (see the Skip enum).
     function _revertIfSkipped(uint256 jobId, Skip skip, uint256 detail) private view {
         if (skip == Skip.None) return;
-        Job storage job = _jobs[jobId];
+        StoredJob storage job = _jobs[jobId];
         if (skip == Skip.WrongStatus) revert JobRegistryWrongStatus(jobId, job.status);
         if (skip == Skip.DeadlinePassed) revert JobRegistryDeadlinePassed(jobId, job.deadline);
         if (skip == Skip.DeadlineNotReached) revert JobRegistryDeadlineNotReached(jobId, job.deadline);
@@ -542,7 +570,7 @@ contract JobRegistry is IJobRegistry, AccessControl, ReentrancyGuard {
         string calldata input,
         bool callback
     ) private {
-        Job storage job = _jobs[jobId];
+        StoredJob storage job = _jobs[jobId];
         job.requester = msg.sender;
         job.modelId = modelId;
         job.status = JobStatus.Drawing;
@@ -589,7 +617,7 @@ contract JobRegistry is IJobRegistry, AccessControl, ReentrancyGuard {
     /// @dev Seat `seatsNeeded` fresh nodes (never one already tried for this job), or refund
     ///      without fault of anyone when too few eligible nodes remain.
     function _draw(uint256 jobId, uint8 seatsNeeded, bytes32 hash) private {
-        Job storage job = _jobs[jobId];
+        StoredJob storage job = _jobs[jobId];
         mapping(uint256 => Seats.Packed) storage seats = _seats[jobId];
         uint256 n = job.seatCount;
         address[] memory tried = _nodesOf(seats, n);
@@ -610,7 +638,7 @@ contract JobRegistry is IJobRegistry, AccessControl, ReentrancyGuard {
         job.seatCount = uint8(n + drawn.length);
     }
 
-    function _queueRedraw(uint256 jobId, Job storage job, uint8 seatsNeeded) private {
+    function _queueRedraw(uint256 jobId, StoredJob storage job, uint8 seatsNeeded) private {
         job.round += 1;
         job.status = JobStatus.Drawing;
         job.deadline = 0;
@@ -619,14 +647,14 @@ contract JobRegistry is IJobRegistry, AccessControl, ReentrancyGuard {
         emit DrawQueued(jobId, 1, block.number);
     }
 
-    function _startReveal(uint256 jobId, Job storage job) private {
+    function _startReveal(uint256 jobId, StoredJob storage job) private {
         job.status = JobStatus.Revealing;
         job.deadline = uint40(block.timestamp + job.revealWindow);
         emit RevealStarted(jobId, job.deadline);
     }
 
     /// @dev The current round's seats that committed but did not reveal, as a bitmask.
-    function _withheldMask(Job storage job, mapping(uint256 => Seats.Packed) storage seats)
+    function _withheldMask(StoredJob storage job, mapping(uint256 => Seats.Packed) storage seats)
         private
         view
         returns (uint256 mask)
@@ -656,7 +684,7 @@ contract JobRegistry is IJobRegistry, AccessControl, ReentrancyGuard {
     ///      back (last).
     function _accept(
         uint256 jobId,
-        Job storage job,
+        StoredJob storage job,
         mapping(uint256 => Seats.Packed) storage seats,
         bytes calldata vector,
         uint256 agreeingMask,
@@ -750,7 +778,7 @@ contract JobRegistry is IJobRegistry, AccessControl, ReentrancyGuard {
     }
 
     /// @dev Every seat must be settled already.
-    function _refund(uint256 jobId, Job storage job, uint256 slashed) private {
+    function _refund(uint256 jobId, StoredJob storage job, uint256 slashed) private {
         job.status = JobStatus.Refunded;
         job.deadline = 0;
         emit JobRefunded(jobId, job.requester, job.fee);
@@ -820,6 +848,31 @@ contract JobRegistry is IJobRegistry, AccessControl, ReentrancyGuard {
             return (Skip.None, i, id);
         }
         return (Skip.NotAssigned, 0, id);
+    }
+
+    function _toJob(StoredJob storage j) private view returns (Job memory) {
+        return Job({
+            requester: j.requester,
+            modelId: j.modelId,
+            status: j.status,
+            seatCount: j.seatCount,
+            committed: j.committed,
+            revealed: j.revealed,
+            minAgreement: j.minAgreement,
+            callback: j.callback,
+            dropped: j.dropped,
+            round: j.round,
+            deadline: j.deadline,
+            fee: j.fee,
+            thresholdPpm: j.thresholdPpm,
+            commitWindow: j.commitWindow,
+            revealWindow: j.revealWindow,
+            dimension: j.dimension,
+            quorum: j.quorum,
+            voteFrom: j.voteFrom,
+            policyId: j.policyId,
+            resultHash: j.resultHash
+        });
     }
 
     /// @dev The address of seat `i`'s node.

@@ -54,7 +54,9 @@ interface IJobRegistry {
         VectorMismatch
     }
 
-    /// @dev Two slots of scalars, then the result hash (the input hash is in JobSubmitted only). Everything that decides the
+    /// @dev What getJob returns; JobRegistry stores the same fields in another order
+    ///      (JobRegistry.StoredJob: one slot for what the phases read, one for requester and fee,
+    ///      then the result hash; the input hash is in JobSubmitted only). Everything that decides the
     ///      job is copied at submission (model parameters) or referenced immutably (policyId),
     ///      so a later governance change cannot alter the terms of a job in flight. committed,
     ///      revealed and dropped count the seats of the current round, from index voteFrom on.
