@@ -5,7 +5,7 @@ import {AccessControl} from "@openzeppelin/contracts/access/AccessControl.sol";
 import {IERC20} from "@openzeppelin/contracts/token/ERC20/IERC20.sol";
 import {IERC20Permit} from "@openzeppelin/contracts/token/ERC20/extensions/IERC20Permit.sol";
 import {SafeERC20} from "@openzeppelin/contracts/token/ERC20/utils/SafeERC20.sol";
-import {ReentrancyGuard} from "@openzeppelin/contracts/utils/ReentrancyGuard.sol";
+import {ReentrancyGuardTransient} from "@openzeppelin/contracts/utils/ReentrancyGuardTransient.sol";
 
 import {IInferaConsumer} from "./interfaces/IInferaConsumer.sol";
 import {IJobRegistry} from "./interfaces/IJobRegistry.sol";
@@ -37,7 +37,9 @@ import {NodeRegistry} from "./NodeRegistry.sol";
 ///      are still judged against the accepted result (paid if they agree, slashed if not).
 ///      Every call that settles seats first draws the committees that are due, so no settlement
 ///      can change the weights a known draw reads (docs/security.md).
-contract JobRegistry is IJobRegistry, AccessControl, ReentrancyGuard {
+///      The reentrancy guard is in transient storage (EIP-1153, so Cancun or later: OP-stack
+///      chains since Ecotone): about 2,000 gas less per call than a storage slot.
+contract JobRegistry is IJobRegistry, AccessControl, ReentrancyGuardTransient {
     using SafeERC20 for IERC20;
     using DrawQueue for DrawQueue.Queue;
 
