@@ -695,8 +695,8 @@ contract JobRegistry is IJobRegistry, AccessControl, ReentrancyGuardTransient {
         bytes32 resultHash = keccak256(vector);
         job.resultHash = resultHash;
         job.status = JobStatus.Accepted;
-        (uint256 slashed,) = _settleReveals(jobId, seats, job.seatCount, agreeingMask, true, p);
-        address[] memory agreeing = _members(seats, job.seatCount, agreeingMask);
+        (uint256 slashed, address[] memory agreeing) =
+            _settleReveals(jobId, seats, job.seatCount, agreeingMask, true, p);
         emit JobAccepted(jobId, resultHash, agreeing, vector);
         uint256 feeEach = _pay(jobId, job.fee, slashed, agreeing, p);
         // Emission follows paid work: a node's points are the fee it earned, never the slash
@@ -705,8 +705,9 @@ contract JobRegistry is IJobRegistry, AccessControl, ReentrancyGuardTransient {
         if (job.callback) _deliver(jobId, job.requester, resultHash, vector, p.callbackGasLimit);
     }
 
-    /// @dev Settle every seat still open after the reveal phase; returns the total slashed and
-    ///      how many agreeing seats were settled.
+    /// @dev Settle every seat still open after the reveal phase; returns the total slashed and,
+    ///      when accepted, the agreeing seats' nodes in seat order (agreeingMask has bits only for
+    ///      revealed seats).
     function _settleReveals(
         uint256 jobId,
         mapping(uint256 => Seats.Packed) storage seats,
@@ -714,7 +715,9 @@ contract JobRegistry is IJobRegistry, AccessControl, ReentrancyGuardTransient {
         uint256 agreeingMask,
         bool accepted,
         Policy memory p
-    ) private returns (uint256 slashed, uint256 agreed) {
+    ) private returns (uint256 slashed, address[] memory agreeing) {
+        agreeing = new address[](accepted ? Agreement.popcount(agreeingMask) : 0);
+        uint256 k = 0;
         for (uint256 i = 0; i < n; ++i) {
             SeatState state = seats[i].state;
             if (state != SeatState.Committed && state != SeatState.Revealed) continue;
@@ -726,7 +729,7 @@ contract JobRegistry is IJobRegistry, AccessControl, ReentrancyGuardTransient {
                     _settle(jobId, node, SeatOutcome.Released, 0, 0);
                 } else if (agreeingMask & (1 << i) != 0) {
                     _settle(jobId, node, SeatOutcome.Agreed, int32(p.reputationGain), 0);
-                    ++agreed;
+                    agreeing[k++] = node;
                 } else {
                     slashed += _settle(jobId, node, SeatOutcome.Disagreed, -int32(p.disagreementPenalty), p.slashBps);
                 }
@@ -803,18 +806,6 @@ contract JobRegistry is IJobRegistry, AccessControl, ReentrancyGuardTransient {
             success := call(gasLimit, requester, 0, add(data, 0x20), mload(data), 0, 0)
         }
         emit CallbackDelivered(jobId, requester, success);
-    }
-
-    function _members(mapping(uint256 => Seats.Packed) storage seats, uint256 n, uint256 mask)
-        private
-        view
-        returns (address[] memory out)
-    {
-        out = new address[](Agreement.popcount(mask));
-        uint256 k = 0;
-        for (uint256 i = 0; i < n; ++i) {
-            if (mask & (1 << i) != 0) out[k++] = _nodeAt(seats, i);
-        }
     }
 
     function _nodesOf(mapping(uint256 => Seats.Packed) storage seats, uint256 n) private view returns (address[] memory out) {
