@@ -412,14 +412,17 @@ contract JobRegistry is IJobRegistry, AccessControl, ReentrancyGuardTransient {
         if (job.status != JobStatus.Committing) return (Skip.WrongStatus, 0);
         if (block.timestamp > job.deadline) return (Skip.DeadlinePassed, 0);
         if (commitment == bytes32(0)) return (Skip.ZeroCommitment, 0);
-        (Skip skip, uint256 index, uint32 id) = _findSeat(jobId, msg.sender, SeatState.Assigned);
+        mapping(uint256 => Seats.Packed) storage seats = _seats[jobId];
+        uint256 n = job.seatCount;
+        (Skip skip, uint256 index, uint32 id) = _findSeat(seats, n, msg.sender, SeatState.Assigned);
         if (skip != Skip.None) return (skip, index);
 
         // One SSTORE to the slot assign() wrote; 216 bits of the commitment (Seats).
-        _seats[jobId][index] = Seats.Packed({node: id, state: SeatState.Committed, digest: bytes27(commitment)});
-        job.committed += 1;
+        seats[index] = Seats.Packed({node: id, state: SeatState.Committed, digest: bytes27(commitment)});
+        uint8 committed = job.committed + 1;
+        job.committed = committed;
         emit Committed(jobId, msg.sender);
-        if (job.committed == job.seatCount - job.voteFrom - job.dropped) _startReveal(jobId, job);
+        if (committed == n - job.voteFrom - job.dropped) _startReveal(jobId, job);
         return (Skip.None, 0);
     }
 
@@ -428,15 +431,16 @@ contract JobRegistry is IJobRegistry, AccessControl, ReentrancyGuardTransient {
         if (job.status != JobStatus.Revealing) return (Skip.WrongStatus, 0);
         if (block.timestamp > job.deadline) return (Skip.DeadlinePassed, 0);
         if (vector.length != job.dimension) return (Skip.InvalidVectorLength, vector.length);
-        (Skip skip, uint256 index, uint32 id) = _findSeat(jobId, msg.sender, SeatState.Committed);
+        mapping(uint256 => Seats.Packed) storage seats = _seats[jobId];
+        (Skip skip, uint256 index, uint32 id) = _findSeat(seats, job.seatCount, msg.sender, SeatState.Committed);
         if (skip != Skip.None) return (skip, index);
-        Seats.Packed storage seat = _seats[jobId][index];
+        Seats.Packed storage seat = seats[index];
         if (bytes27(commitmentOf(jobId, msg.sender, vector, salt)) != seat.digest) {
             return (Skip.CommitmentMismatch, 0);
         }
 
         // State and the vector's digest (216 bits, what finalize checks vectors against) in one SSTORE.
-        _seats[jobId][index] = Seats.Packed({node: id, state: SeatState.Revealed, digest: bytes27(keccak256(vector))});
+        seats[index] = Seats.Packed({node: id, state: SeatState.Revealed, digest: bytes27(keccak256(vector))});
         job.revealed += 1;
         emit Revealed(jobId, msg.sender, vector);
         return (Skip.None, 0);
@@ -825,15 +829,13 @@ contract JobRegistry is IJobRegistry, AccessControl, ReentrancyGuardTransient {
     /// @dev The caller's live seat (a dropped seat does not count) in state `expected`, and the
     ///      caller's node id: NotAssigned without one, WrongSeatState (with its index) when in
     ///      another state. One storage read per seat looked at.
-    function _findSeat(uint256 jobId, address node, SeatState expected)
+    function _findSeat(mapping(uint256 => Seats.Packed) storage seats, uint256 n, address node, SeatState expected)
         private
         view
         returns (Skip, uint256 index, uint32 id)
     {
         id = _idOf[node];
         if (id == 0) return (Skip.NotAssigned, 0, 0); // never seated on any job
-        mapping(uint256 => Seats.Packed) storage seats = _seats[jobId];
-        uint256 n = _jobs[jobId].seatCount;
         for (uint256 i = 0; i < n; ++i) {
             Seats.Packed storage seat = seats[i];
             if (seat.node != id || seat.state == SeatState.Dropped) continue;
