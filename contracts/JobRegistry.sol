@@ -812,7 +812,11 @@ contract JobRegistry is IJobRegistry, AccessControl, ReentrancyGuardTransient {
         emit CallbackDelivered(jobId, requester, success);
     }
 
-    function _nodesOf(mapping(uint256 => Seats.Packed) storage seats, uint256 n) private view returns (address[] memory out) {
+    function _nodesOf(mapping(uint256 => Seats.Packed) storage seats, uint256 n)
+        private
+        view
+        returns (address[] memory out)
+    {
         out = new address[](n);
         for (uint256 i = 0; i < n; ++i) {
             out[i] = _nodeAt(seats, i);
