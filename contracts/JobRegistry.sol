@@ -5,13 +5,14 @@ import {AccessControl} from "@openzeppelin/contracts/access/AccessControl.sol";
 import {IERC20} from "@openzeppelin/contracts/token/ERC20/IERC20.sol";
 import {IERC20Permit} from "@openzeppelin/contracts/token/ERC20/extensions/IERC20Permit.sol";
 import {SafeERC20} from "@openzeppelin/contracts/token/ERC20/utils/SafeERC20.sol";
-import {ReentrancyGuard} from "@openzeppelin/contracts/utils/ReentrancyGuard.sol";
+import {ReentrancyGuardTransient} from "@openzeppelin/contracts/utils/ReentrancyGuardTransient.sol";
 
 import {IInferaConsumer} from "./interfaces/IInferaConsumer.sol";
 import {IJobRegistry} from "./interfaces/IJobRegistry.sol";
 import {IRewardsEmitter} from "./interfaces/IRewardsEmitter.sol";
 import {Agreement} from "./libraries/Agreement.sol";
 import {DrawQueue} from "./libraries/DrawQueue.sol";
+import {Seats} from "./libraries/Seats.sol";
 import {ModelRegistry} from "./ModelRegistry.sol";
 import {NodeRegistry} from "./NodeRegistry.sol";
 
@@ -36,7 +37,9 @@ import {NodeRegistry} from "./NodeRegistry.sol";
 ///      are still judged against the accepted result (paid if they agree, slashed if not).
 ///      Every call that settles seats first draws the committees that are due, so no settlement
 ///      can change the weights a known draw reads (docs/security.md).
-contract JobRegistry is IJobRegistry, AccessControl, ReentrancyGuard {
+///      The reentrancy guard is in transient storage (EIP-1153, so Cancun or later: OP-stack
+///      chains since Ecotone): about 2,000 gas less per call than a storage slot.
+contract JobRegistry is IJobRegistry, AccessControl, ReentrancyGuardTransient {
     using SafeERC20 for IERC20;
     using DrawQueue for DrawQueue.Queue;
 
@@ -74,16 +77,50 @@ contract JobRegistry is IJobRegistry, AccessControl, ReentrancyGuard {
     /// @notice Times one job's seats may be redrawn (after missed commits or missing reveals).
     uint8 public immutable maxReassignments;
 
+    // ------------------------------------------------------------------ types
+    /// @dev A job as stored; getJob converts it to the ABI's Job (same fields, another order).
+    ///      Slot 0 holds everything assign, commit and reveal read or write, so each of them
+    ///      touches one slot of the job; slot 1 the requester and fee (read when paying or
+    ///      refunding); slot 2 the result hash. Field meanings: IJobRegistry.Job.
+    struct StoredJob {
+        JobStatus status;
+        uint8 seatCount;
+        uint8 committed;
+        uint8 revealed;
+        uint8 dropped;
+        uint8 voteFrom;
+        uint8 minAgreement;
+        uint8 round;
+        uint8 quorum;
+        bool callback;
+        uint40 deadline;
+        uint16 dimension;
+        uint16 policyId;
+        uint24 thresholdPpm;
+        uint24 commitWindow;
+        uint24 revealWindow;
+        uint32 modelId; // slot 0 ends here: 10 * 8 + 40 + 2 * 16 + 3 * 24 + 32 = 256 bits
+        address requester;
+        uint96 fee;
+        bytes32 resultHash;
+    }
+
     // ------------------------------------------------------------------ state
     mapping(uint16 policyId => Policy) private _policies;
     uint16 private _policyId;
-    mapping(uint256 jobId => Job) private _jobs;
+    mapping(uint256 jobId => StoredJob) private _jobs;
+    // A mapping, not an array: the job's seatCount is the length, so no length slot is written.
+    // One slot per seat (Seats.Packed); getSeats converts to the ABI's Seat.
     // Written through a storage pointer in _draw, which slither does not follow.
     // slither-disable-next-line uninitialized-state
-    // A mapping, not an array: the job's seatCount is the length, so no length slot is written.
-    mapping(uint256 jobId => mapping(uint256 seat => Seat)) private _seats;
+    mapping(uint256 jobId => mapping(uint256 seat => Seats.Packed)) private _seats;
     uint256 private _jobCount;
     DrawQueue.Queue private _draws;
+    // Permanent node ids, given at a node's first seat and never reused (NodeRegistry's slot
+    // indices are recycled), so a stored seat names its node for good. Ids are 1-based.
+    mapping(address node => uint32 id) private _idOf;
+    mapping(uint32 id => address node) private _nodeOf;
+    uint32 private _nodeIds;
 
     /// @param token_ INFER.
     /// @param models_ The model registry.
@@ -322,7 +359,7 @@ contract JobRegistry is IJobRegistry, AccessControl, ReentrancyGuard {
     /// @param jobId The job.
     function getJob(uint256 jobId) external view returns (Job memory) {
         if (jobId == 0 || jobId > _jobCount) revert JobRegistryUnknownJob(jobId);
-        return _jobs[jobId];
+        return _toJob(_jobs[jobId]);
     }
 
     /// @notice Several jobs' records in one call (a node reads every open job each tick);
@@ -332,16 +369,20 @@ contract JobRegistry is IJobRegistry, AccessControl, ReentrancyGuard {
         out = new Job[](jobIds.length);
         for (uint256 i = 0; i < jobIds.length; ++i) {
             if (jobIds[i] == 0 || jobIds[i] > _jobCount) revert JobRegistryUnknownJob(jobIds[i]);
-            out[i] = _jobs[jobIds[i]];
+            out[i] = _toJob(_jobs[jobIds[i]]);
         }
     }
 
     /// @notice A job's seats in assignment order.
+    /// @dev The registry keeps 216 bits of each seat's digest (libraries/Seats.sol): `digest` is
+    ///      the first 27 bytes of the commitment (until reveal) or of keccak256 of the revealed
+    ///      vector (after), followed by 5 zero bytes. Binding: 108-bit collision resistance.
     /// @param jobId The job.
     function getSeats(uint256 jobId) external view returns (Seat[] memory out) {
         out = new Seat[](_jobs[jobId].seatCount);
         for (uint256 i = 0; i < out.length; ++i) {
-            out[i] = _seats[jobId][i];
+            Seats.Packed storage seat = _seats[jobId][i];
+            out[i] = Seat({node: _nodeOf[seat.node], state: seat.state, digest: bytes32(seat.digest)});
         }
     }
 
@@ -367,53 +408,59 @@ contract JobRegistry is IJobRegistry, AccessControl, ReentrancyGuard {
     ///      never sinks a batch; the single-job entry points turn the reason back into the
     ///      matching error (_revertIfSkipped). `detail` carries what that error reports.
     function _commit(uint256 jobId, bytes32 commitment) private returns (Skip, uint256 detail) {
-        Job storage job = _jobs[jobId];
+        StoredJob storage job = _jobs[jobId];
         if (job.status != JobStatus.Committing) return (Skip.WrongStatus, 0);
         if (block.timestamp > job.deadline) return (Skip.DeadlinePassed, 0);
         if (commitment == bytes32(0)) return (Skip.ZeroCommitment, 0);
-        (Skip skip, uint256 index) = _findSeat(jobId, msg.sender, SeatState.Assigned);
+        mapping(uint256 => Seats.Packed) storage seats = _seats[jobId];
+        uint256 n = job.seatCount;
+        (Skip skip, uint256 index, uint32 id) = _findSeat(seats, n, msg.sender, SeatState.Assigned);
         if (skip != Skip.None) return (skip, index);
 
-        Seat storage seat = _seats[jobId][index];
-        seat.state = SeatState.Committed;
-        seat.digest = commitment;
-        job.committed += 1;
+        // One SSTORE to the slot assign() wrote; 216 bits of the commitment (Seats).
+        seats[index] = Seats.Packed({node: id, state: SeatState.Committed, digest: bytes27(commitment)});
+        uint8 committed = job.committed + 1;
+        job.committed = committed;
         emit Committed(jobId, msg.sender);
-        if (job.committed == job.seatCount - job.voteFrom - job.dropped) _startReveal(jobId, job);
+        if (committed == n - job.voteFrom - job.dropped) _startReveal(jobId, job);
         return (Skip.None, 0);
     }
 
     function _reveal(uint256 jobId, bytes calldata vector, bytes32 salt) private returns (Skip, uint256 detail) {
-        Job storage job = _jobs[jobId];
+        StoredJob storage job = _jobs[jobId];
         if (job.status != JobStatus.Revealing) return (Skip.WrongStatus, 0);
         if (block.timestamp > job.deadline) return (Skip.DeadlinePassed, 0);
         if (vector.length != job.dimension) return (Skip.InvalidVectorLength, vector.length);
-        (Skip skip, uint256 index) = _findSeat(jobId, msg.sender, SeatState.Committed);
+        mapping(uint256 => Seats.Packed) storage seats = _seats[jobId];
+        (Skip skip, uint256 index, uint32 id) = _findSeat(seats, job.seatCount, msg.sender, SeatState.Committed);
         if (skip != Skip.None) return (skip, index);
-        Seat storage seat = _seats[jobId][index];
-        if (commitmentOf(jobId, msg.sender, vector, salt) != seat.digest) return (Skip.CommitmentMismatch, 0);
+        Seats.Packed storage seat = seats[index];
+        if (bytes27(commitmentOf(jobId, msg.sender, vector, salt)) != seat.digest) {
+            return (Skip.CommitmentMismatch, 0);
+        }
 
-        seat.state = SeatState.Revealed;
-        seat.digest = keccak256(vector);
+        // State and the vector's digest (216 bits, what finalize checks vectors against) in one SSTORE.
+        seats[index] = Seats.Packed({node: id, state: SeatState.Revealed, digest: bytes27(keccak256(vector))});
         job.revealed += 1;
         emit Revealed(jobId, msg.sender, vector);
         return (Skip.None, 0);
     }
 
     function _advance(uint256 jobId) private returns (Skip) {
-        Job storage job = _jobs[jobId];
+        StoredJob storage job = _jobs[jobId];
         if (job.status != JobStatus.Committing) return Skip.WrongStatus;
         if (block.timestamp <= job.deadline) return Skip.DeadlineNotReached;
         _drawDueFirst();
 
-        mapping(uint256 => Seat) storage seats = _seats[jobId];
+        mapping(uint256 => Seats.Packed) storage seats = _seats[jobId];
         Policy memory p = _policies[job.policyId];
         uint256 dropped = 0;
         for (uint256 i = job.voteFrom; i < job.seatCount; ++i) {
-            if (seats[i].state != SeatState.Assigned) continue;
-            seats[i].state = SeatState.Dropped;
+            Seats.Packed storage seat = seats[i];
+            if (seat.state != SeatState.Assigned) continue;
+            seat.state = SeatState.Dropped;
             ++dropped;
-            _settle(jobId, seats[i].node, SeatOutcome.MissedCommit, -int32(p.livenessPenalty), 0);
+            _settle(jobId, _nodeAt(seats, i), SeatOutcome.MissedCommit, -int32(p.livenessPenalty), 0);
         }
         job.dropped += uint8(dropped);
         if (job.committed >= job.minAgreement) {
@@ -428,10 +475,10 @@ contract JobRegistry is IJobRegistry, AccessControl, ReentrancyGuard {
     }
 
     function _finalize(uint256 jobId, bytes[] calldata vectors) private returns (Skip, uint256 detail) {
-        Job storage job = _jobs[jobId];
+        StoredJob storage job = _jobs[jobId];
         if (job.status != JobStatus.Revealing) return (Skip.WrongStatus, 0);
         if (job.revealed < job.committed && block.timestamp <= job.deadline) return (Skip.RevealPending, 0);
-        mapping(uint256 => Seat) storage seats = _seats[jobId];
+        mapping(uint256 => Seats.Packed) storage seats = _seats[jobId];
         uint256 n = job.seatCount;
         if (vectors.length != n) return (Skip.VectorCountMismatch, vectors.length);
 
@@ -464,7 +511,7 @@ contract JobRegistry is IJobRegistry, AccessControl, ReentrancyGuard {
     /// @dev The error a single-job call reverts with for `skip` (see the Skip enum).
     function _revertIfSkipped(uint256 jobId, Skip skip, uint256 detail) private view {
         if (skip == Skip.None) return;
-        Job storage job = _jobs[jobId];
+        StoredJob storage job = _jobs[jobId];
         if (skip == Skip.WrongStatus) revert JobRegistryWrongStatus(jobId, job.status);
         if (skip == Skip.DeadlinePassed) revert JobRegistryDeadlinePassed(jobId, job.deadline);
         if (skip == Skip.DeadlineNotReached) revert JobRegistryDeadlineNotReached(jobId, job.deadline);
@@ -529,7 +576,7 @@ contract JobRegistry is IJobRegistry, AccessControl, ReentrancyGuard {
         string calldata input,
         bool callback
     ) private {
-        Job storage job = _jobs[jobId];
+        StoredJob storage job = _jobs[jobId];
         job.requester = msg.sender;
         job.modelId = modelId;
         job.status = JobStatus.Drawing;
@@ -576,8 +623,8 @@ contract JobRegistry is IJobRegistry, AccessControl, ReentrancyGuard {
     /// @dev Seat `seatsNeeded` fresh nodes (never one already tried for this job), or refund
     ///      without fault of anyone when too few eligible nodes remain.
     function _draw(uint256 jobId, uint8 seatsNeeded, bytes32 hash) private {
-        Job storage job = _jobs[jobId];
-        mapping(uint256 => Seat) storage seats = _seats[jobId];
+        StoredJob storage job = _jobs[jobId];
+        mapping(uint256 => Seats.Packed) storage seats = _seats[jobId];
         uint256 n = job.seatCount;
         address[] memory tried = _nodesOf(seats, n);
         if (nodes.eligibleExcluding(job.modelId, tried) < seatsNeeded) {
@@ -591,13 +638,13 @@ contract JobRegistry is IJobRegistry, AccessControl, ReentrancyGuard {
         uint40 deadline = uint40(block.timestamp + job.commitWindow);
         job.deadline = deadline;
         for (uint256 k = 0; k < drawn.length; ++k) {
-            seats[n + k] = Seat({node: drawn[k], state: SeatState.Assigned, digest: bytes32(0)});
+            seats[n + k] = Seats.Packed({node: _idFor(drawn[k]), state: SeatState.Assigned, digest: bytes27(0)});
             emit JobAssigned(jobId, drawn[k], uint8(n + k), deadline);
         }
         job.seatCount = uint8(n + drawn.length);
     }
 
-    function _queueRedraw(uint256 jobId, Job storage job, uint8 seatsNeeded) private {
+    function _queueRedraw(uint256 jobId, StoredJob storage job, uint8 seatsNeeded) private {
         job.round += 1;
         job.status = JobStatus.Drawing;
         job.deadline = 0;
@@ -606,14 +653,14 @@ contract JobRegistry is IJobRegistry, AccessControl, ReentrancyGuard {
         emit DrawQueued(jobId, 1, block.number);
     }
 
-    function _startReveal(uint256 jobId, Job storage job) private {
+    function _startReveal(uint256 jobId, StoredJob storage job) private {
         job.status = JobStatus.Revealing;
         job.deadline = uint40(block.timestamp + job.revealWindow);
         emit RevealStarted(jobId, job.deadline);
     }
 
     /// @dev The current round's seats that committed but did not reveal, as a bitmask.
-    function _withheldMask(Job storage job, mapping(uint256 => Seat) storage seats)
+    function _withheldMask(StoredJob storage job, mapping(uint256 => Seats.Packed) storage seats)
         private
         view
         returns (uint256 mask)
@@ -626,7 +673,7 @@ contract JobRegistry is IJobRegistry, AccessControl, ReentrancyGuard {
     /// @dev Take the withholders out of the job, then slash them (states first, calls after).
     function _dropWithheld(
         uint256 jobId,
-        mapping(uint256 => Seat) storage seats,
+        mapping(uint256 => Seats.Packed) storage seats,
         uint256 n,
         uint256 mask,
         Policy memory p
@@ -635,7 +682,7 @@ contract JobRegistry is IJobRegistry, AccessControl, ReentrancyGuard {
             if (mask & (1 << i) != 0) seats[i].state = SeatState.Dropped;
         }
         for (uint256 i = 0; i < n; ++i) {
-            if (mask & (1 << i) != 0) slashed += _settleWithheld(jobId, seats[i].node, p);
+            if (mask & (1 << i) != 0) slashed += _settleWithheld(jobId, _nodeAt(seats, i), p);
         }
     }
 
@@ -643,8 +690,8 @@ contract JobRegistry is IJobRegistry, AccessControl, ReentrancyGuard {
     ///      back (last).
     function _accept(
         uint256 jobId,
-        Job storage job,
-        mapping(uint256 => Seat) storage seats,
+        StoredJob storage job,
+        mapping(uint256 => Seats.Packed) storage seats,
         bytes calldata vector,
         uint256 agreeingMask,
         Policy memory p
@@ -652,8 +699,8 @@ contract JobRegistry is IJobRegistry, AccessControl, ReentrancyGuard {
         bytes32 resultHash = keccak256(vector);
         job.resultHash = resultHash;
         job.status = JobStatus.Accepted;
-        (uint256 slashed,) = _settleReveals(jobId, seats, job.seatCount, agreeingMask, true, p);
-        address[] memory agreeing = _members(seats, job.seatCount, agreeingMask);
+        (uint256 slashed, address[] memory agreeing) =
+            _settleReveals(jobId, seats, job.seatCount, agreeingMask, true, p);
         emit JobAccepted(jobId, resultHash, agreeing, vector);
         uint256 feeEach = _pay(jobId, job.fee, slashed, agreeing, p);
         // Emission follows paid work: a node's points are the fee it earned, never the slash
@@ -662,27 +709,31 @@ contract JobRegistry is IJobRegistry, AccessControl, ReentrancyGuard {
         if (job.callback) _deliver(jobId, job.requester, resultHash, vector, p.callbackGasLimit);
     }
 
-    /// @dev Settle every seat still open after the reveal phase; returns the total slashed and
-    ///      how many agreeing seats were settled.
+    /// @dev Settle every seat still open after the reveal phase; returns the total slashed and,
+    ///      when accepted, the agreeing seats' nodes in seat order (agreeingMask has bits only for
+    ///      revealed seats).
     function _settleReveals(
         uint256 jobId,
-        mapping(uint256 => Seat) storage seats,
+        mapping(uint256 => Seats.Packed) storage seats,
         uint256 n,
         uint256 agreeingMask,
         bool accepted,
         Policy memory p
-    ) private returns (uint256 slashed, uint256 agreed) {
+    ) private returns (uint256 slashed, address[] memory agreeing) {
+        agreeing = new address[](accepted ? Agreement.popcount(agreeingMask) : 0);
+        uint256 k = 0;
         for (uint256 i = 0; i < n; ++i) {
             SeatState state = seats[i].state;
-            address node = seats[i].node;
+            if (state != SeatState.Committed && state != SeatState.Revealed) continue;
+            address node = _nodeAt(seats, i); // only for seats still open: one cold read each
             if (state == SeatState.Committed) {
                 slashed += _settleWithheld(jobId, node, p);
-            } else if (state == SeatState.Revealed) {
+            } else {
                 if (!accepted) {
                     _settle(jobId, node, SeatOutcome.Released, 0, 0);
                 } else if (agreeingMask & (1 << i) != 0) {
                     _settle(jobId, node, SeatOutcome.Agreed, int32(p.reputationGain), 0);
-                    ++agreed;
+                    agreeing[k++] = node;
                 } else {
                     slashed += _settle(jobId, node, SeatOutcome.Disagreed, -int32(p.disagreementPenalty), p.slashBps);
                 }
@@ -726,17 +777,17 @@ contract JobRegistry is IJobRegistry, AccessControl, ReentrancyGuard {
 
     /// @dev Refunded without a decision: this round's committed seats and earlier rounds'
     ///      revealers did nothing wrong.
-    function _releaseOpenSeats(uint256 jobId, mapping(uint256 => Seat) storage seats, uint256 n) private {
+    function _releaseOpenSeats(uint256 jobId, mapping(uint256 => Seats.Packed) storage seats, uint256 n) private {
         for (uint256 i = 0; i < n; ++i) {
             SeatState state = seats[i].state;
             if (state == SeatState.Committed || state == SeatState.Revealed) {
-                _settle(jobId, seats[i].node, SeatOutcome.Released, 0, 0);
+                _settle(jobId, _nodeAt(seats, i), SeatOutcome.Released, 0, 0);
             }
         }
     }
 
     /// @dev Every seat must be settled already.
-    function _refund(uint256 jobId, Job storage job, uint256 slashed) private {
+    function _refund(uint256 jobId, StoredJob storage job, uint256 slashed) private {
         job.status = JobStatus.Refunded;
         job.deadline = 0;
         emit JobRefunded(jobId, job.requester, job.fee);
@@ -761,22 +812,14 @@ contract JobRegistry is IJobRegistry, AccessControl, ReentrancyGuard {
         emit CallbackDelivered(jobId, requester, success);
     }
 
-    function _members(mapping(uint256 => Seat) storage seats, uint256 n, uint256 mask)
+    function _nodesOf(mapping(uint256 => Seats.Packed) storage seats, uint256 n)
         private
         view
         returns (address[] memory out)
     {
-        out = new address[](Agreement.popcount(mask));
-        uint256 k = 0;
-        for (uint256 i = 0; i < n; ++i) {
-            if (mask & (1 << i) != 0) out[k++] = seats[i].node;
-        }
-    }
-
-    function _nodesOf(mapping(uint256 => Seat) storage seats, uint256 n) private view returns (address[] memory out) {
         out = new address[](n);
         for (uint256 i = 0; i < n; ++i) {
-            out[i] = seats[i].node;
+            out[i] = _nodeAt(seats, i);
         }
     }
 
@@ -787,17 +830,64 @@ contract JobRegistry is IJobRegistry, AccessControl, ReentrancyGuard {
         }
     }
 
-    /// @dev The caller's live seat (a dropped seat does not count) in state `expected`:
-    ///      NotAssigned without one, WrongSeatState (with its index) when in another state.
-    function _findSeat(uint256 jobId, address node, SeatState expected) private view returns (Skip, uint256 index) {
-        mapping(uint256 => Seat) storage seats = _seats[jobId];
-        uint256 n = _jobs[jobId].seatCount;
+    /// @dev The caller's live seat (a dropped seat does not count) in state `expected`, and the
+    ///      caller's node id: NotAssigned without one, WrongSeatState (with its index) when in
+    ///      another state. One storage read per seat looked at.
+    function _findSeat(mapping(uint256 => Seats.Packed) storage seats, uint256 n, address node, SeatState expected)
+        private
+        view
+        returns (Skip, uint256 index, uint32 id)
+    {
+        id = _idOf[node];
+        if (id == 0) return (Skip.NotAssigned, 0, 0); // never seated on any job
         for (uint256 i = 0; i < n; ++i) {
-            if (seats[i].node != node || seats[i].state == SeatState.Dropped) continue;
-            if (seats[i].state != expected) return (Skip.WrongSeatState, i);
-            return (Skip.None, i);
+            Seats.Packed storage seat = seats[i];
+            if (seat.node != id || seat.state == SeatState.Dropped) continue;
+            if (seat.state != expected) return (Skip.WrongSeatState, i, id);
+            return (Skip.None, i, id);
         }
-        return (Skip.NotAssigned, 0);
+        return (Skip.NotAssigned, 0, id);
+    }
+
+    function _toJob(StoredJob storage j) private view returns (Job memory) {
+        return Job({
+            requester: j.requester,
+            modelId: j.modelId,
+            status: j.status,
+            seatCount: j.seatCount,
+            committed: j.committed,
+            revealed: j.revealed,
+            minAgreement: j.minAgreement,
+            callback: j.callback,
+            dropped: j.dropped,
+            round: j.round,
+            deadline: j.deadline,
+            fee: j.fee,
+            thresholdPpm: j.thresholdPpm,
+            commitWindow: j.commitWindow,
+            revealWindow: j.revealWindow,
+            dimension: j.dimension,
+            quorum: j.quorum,
+            voteFrom: j.voteFrom,
+            policyId: j.policyId,
+            resultHash: j.resultHash
+        });
+    }
+
+    /// @dev The address of seat `i`'s node.
+    function _nodeAt(mapping(uint256 => Seats.Packed) storage seats, uint256 i) private view returns (address) {
+        return _nodeOf[seats[i].node];
+    }
+
+    /// @dev The node's permanent id, given at its first seat on any job.
+    function _idFor(address node) private returns (uint32 id) {
+        id = _idOf[node];
+        if (id != 0) return id;
+        // Once per node ever, not per draw. Checked: reverts only after 2^32 - 1 distinct nodes.
+        // slither-disable-next-line costly-loop
+        id = ++_nodeIds;
+        _idOf[node] = id;
+        _nodeOf[id] = node;
     }
 
     function _setPolicy(Policy memory p) private {

@@ -320,8 +320,9 @@ contract NodeRegistry is AccessControl, ReentrancyGuard {
         }
         for (uint256 k = 0; k < count; ++k) {
             Node storage n = _nodes[drawn[k]];
-            n.openJobs += 1;
-            emit SeatTaken(drawn[k], n.openJobs);
+            uint16 open = n.openJobs + 1;
+            n.openJobs = open;
+            emit SeatTaken(drawn[k], open);
             _syncWeight(drawn[k]);
         }
     }
@@ -341,9 +342,10 @@ contract NodeRegistry is AccessControl, ReentrancyGuard {
     {
         if (slashBps > BPS) revert NodeRegistryInvalidBps(slashBps);
         Node storage n = _requireNode(node);
-        if (n.openJobs > 0) {
-            n.openJobs -= 1;
-            emit SeatReleased(node, n.openJobs);
+        uint16 open = n.openJobs;
+        if (open > 0) {
+            n.openJobs = open - 1;
+            emit SeatReleased(node, open - 1);
         }
         if (reputationDelta != 0) _applyReputation(node, n, reputationDelta);
         if (slashBps != 0) slashed = _slash(node, n, slashBps);
@@ -493,8 +495,10 @@ contract NodeRegistry is AccessControl, ReentrancyGuard {
     /// @dev Reputation is applied at draw time (_drawOne), not here, so that settling a seat
     ///      changes the tree only when the node crosses its capacity or the ejection line.
     function _targetWeight(Node storage n) private view returns (uint128) {
-        if (n.stake < minStake || n.openJobs >= n.capacity || n.reputation < ejectionThreshold) return 0;
-        return n.stake < stakeCap ? n.stake : stakeCap;
+        uint96 stake = n.stake;
+        if (stake < minStake || n.openJobs >= n.capacity || n.reputation < ejectionThreshold) return 0;
+        uint96 cap = stakeCap;
+        return stake < cap ? stake : cap;
     }
 
     /// @dev Bring every served model's tree in line with the node's current weight.
@@ -533,11 +537,13 @@ contract NodeRegistry is AccessControl, ReentrancyGuard {
         int256 next = int256(uint256(previous)) + delta;
         if (next < 0) next = 0;
         if (next > int256(uint256(REP_MAX))) next = int256(uint256(REP_MAX));
-        n.reputation = uint32(uint256(next));
-        emit ReputationChanged(node, previous, n.reputation);
-        if (previous >= ejectionThreshold && n.reputation < ejectionThreshold) {
+        uint32 current = uint32(uint256(next));
+        n.reputation = current;
+        emit ReputationChanged(node, previous, current);
+        uint32 line = ejectionThreshold;
+        if (previous >= line && current < line) {
             n.ejectedAt = uint32(block.timestamp);
-            emit NodeEjected(node, n.reputation);
+            emit NodeEjected(node, current);
         }
     }
 

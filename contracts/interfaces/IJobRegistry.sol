@@ -54,7 +54,9 @@ interface IJobRegistry {
         VectorMismatch
     }
 
-    /// @dev Two slots of scalars, then the result hash (the input hash is in JobSubmitted only). Everything that decides the
+    /// @dev What getJob returns; JobRegistry stores the same fields in another order
+    ///      (JobRegistry.StoredJob: one slot for what the phases read, one for requester and fee,
+    ///      then the result hash; the input hash is in JobSubmitted only). Everything that decides the
     ///      job is copied at submission (model parameters) or referenced immutably (policyId),
     ///      so a later governance change cannot alter the terms of a job in flight. committed,
     ///      revealed and dropped count the seats of the current round, from index voteFrom on.
@@ -83,7 +85,10 @@ interface IJobRegistry {
         bytes32 resultHash; // keccak256 of the accepted vector (0 until accepted)
     }
 
-    /// @dev `digest` holds the commitment until reveal, then keccak256 of the revealed vector.
+    /// @dev What getSeats returns. `digest` is the commitment until reveal, then keccak256 of the
+    ///      revealed vector, each cut to its first 216 bits (27 bytes, then 5 zero bytes): the
+    ///      registry stores a seat in one slot (libraries/Seats.sol). Commitments and revealed
+    ///      vectors are checked against those 216 bits, 108-bit collision resistance.
     struct Seat {
         address node;
         SeatState state;

@@ -3,6 +3,7 @@ pragma solidity 0.8.28;
 
 import {IJobRegistry} from "../interfaces/IJobRegistry.sol";
 import {Cosine} from "./Cosine.sol";
+import {Seats} from "./Seats.sol";
 
 /// @title Agreement
 /// @notice Which revealed vectors of a job agree: the medoid of the current round and every
@@ -17,7 +18,7 @@ library Agreement {
     function decide(
         uint256 from,
         uint256 thresholdPpm,
-        mapping(uint256 => IJobRegistry.Seat) storage seats,
+        mapping(uint256 => Seats.Packed) storage seats,
         uint256 n,
         bytes[] calldata vectors
     ) internal view returns (uint256 medoid, uint256 bestMask, uint256 bestVotes, uint256 mismatch) {
@@ -41,7 +42,7 @@ library Agreement {
         }
     }
 
-    /// @dev Check every revealed vector against its stored hash (stopping at the first that
+    /// @dev Check every revealed vector against its stored (216-bit) hash (stopping at the first that
     ///         differs, reported as 1 + its seat); masks[i] has bit j set when
     ///      seats i and j both revealed and agree (bit i itself unless the vector is zero).
     ///      Two seats of earlier rounds are never compared: the medoid is of the current round.
@@ -49,7 +50,7 @@ library Agreement {
     function _masks(
         uint256 from,
         uint256 threshold,
-        mapping(uint256 => IJobRegistry.Seat) storage seats,
+        mapping(uint256 => Seats.Packed) storage seats,
         uint256 n,
         bytes[] calldata vectors
     ) private view returns (uint256[] memory masks, uint256 mismatch) {
@@ -57,8 +58,10 @@ library Agreement {
         masks = new uint256[](n);
         uint256 revealedMask = 0;
         for (uint256 i = 0; i < n; ++i) {
-            if (seats[i].state != IJobRegistry.SeatState.Revealed) continue;
-            if (keccak256(vectors[i]) != seats[i].digest) return (masks, i + 1);
+            Seats.Packed storage seat = seats[i];
+            if (seat.state != IJobRegistry.SeatState.Revealed) continue;
+            // The stored digest is keccak256's first 216 bits (libraries/Seats.sol).
+            if (bytes27(keccak256(vectors[i])) != seat.digest) return (masks, i + 1);
             revealedMask |= 1 << i;
             prepared[i] = Cosine.prepare(vectors[i]);
             if (prepared[i].normSq != 0) masks[i] |= 1 << i;

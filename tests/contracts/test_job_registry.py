@@ -588,6 +588,63 @@ def test_commit_round_after_a_reveal_redraw_refunds_earlier_revealers(jobs: Any,
     assert all(nodes.getNode(a).openJobs == 0 for a in node_accounts[:6])
 
 
+# ---------------------------------------------------------------------------- seat storage
+def test_a_seat_digest_is_the_first_216_bits(jobs: Any, chain: Any, three_nodes: list[Any], submit: Callable[..., Any], accounts: Any) -> None:
+    """A seat is one slot: getSeats returns 27 stored bytes of the commitment, then of
+    keccak256(vector), padded with 5 zero bytes; the result hash stays the full keccak256."""
+    submit()
+    seats = accounts_of(accounts, seat_nodes(jobs, 1))
+    base = random_vector(7)
+    vectors = [base, near(base, 1), near(base, 2)]
+    commitments = [bytes(commit_for(chain, jobs, 1, s, v)) for s, v in zip(seats, vectors, strict=True)]
+    for seat, c in zip(seats, commitments, strict=True):
+        jobs.commit(1, c, sender=seat)
+    assert [(s.state, bytes(s.digest)) for s in jobs.getSeats(1)] == [(1, c[:27] + bytes(5)) for c in commitments]
+    # Only the stored 216 bits are checked: a salt that misses them is a mismatch.
+    with reverts_with(jobs.JobRegistryCommitmentMismatch, jobId=1, node=seats[0].address):
+        jobs.reveal(1, base, b"\x43" * 32, sender=seats[0])
+    for seat, v in zip(seats, vectors, strict=True):
+        jobs.reveal(1, v, SALT, sender=seat)
+    assert [(s.state, bytes(s.digest)) for s in jobs.getSeats(1)] == [(2, keccak(v)[:27] + bytes(5)) for v in vectors]
+    tx = jobs.finalize(1, vectors, sender=accounts[9])
+    accepted = tx.decode_logs(jobs.JobAccepted)[0]
+    assert bytes(accepted.resultHash) == keccak(accepted.vector) == bytes(jobs.getJob(1).resultHash)
+
+
+def test_a_recycled_node_slot_never_renames_a_seat(jobs: Any, nodes: Any, token: Any, chain: Any, node_accounts: list[Any], register: Callable[..., None], submit: Callable[..., Any], accounts: Any, draw: Callable[[], Any]) -> None:
+    """A seat settled early (a missed commit) frees its node, which may fully exit while the job
+    is still open; its NodeRegistry slot then goes to a newcomer. The seat must still name the
+    node that held it, and the redraw must still count that node as tried."""
+    for account in node_accounts[:6]:
+        register(account)
+    submit()
+    gone, revealer, withholder = accounts_of(accounts, seat_nodes(jobs, 1))
+    base = random_vector(7)
+    for account, vector in ((revealer, base), (withholder, near(base, 1))):
+        jobs.commit(1, commit_for(chain, jobs, 1, account, vector), sender=account)
+    time_travel(chain, COMMIT_WINDOW + 1)
+    jobs.advance(1, sender=accounts[9])  # `gone` missed its commit: dropped and settled
+    jobs.reveal(1, base, SALT, sender=revealer)
+    slot = nodes.getNode(gone).index
+    assert nodes.getNode(gone).openJobs == 0
+    nodes.requestUnstake(nodes.getNode(gone).stake, sender=gone)
+    time_travel(chain, MAX_JOB_LIFETIME + 1)  # the job waits for finalize all along
+    nodes.withdraw(sender=gone)  # no stake, no open job: the slot is released
+    newcomer = node_accounts[6]
+    register(newcomer)
+    assert nodes.getNode(newcomer).index == slot and nodes.nodeAt(slot) == newcomer.address
+    register(gone)  # back with another slot
+    assert [s.node for s in jobs.getSeats(1)] == [gone.address, revealer.address, withholder.address]
+    # No quorum and a withholder: a fresh committee, never a node tried in round 0.
+    tx = jobs.finalize(1, [b"", base, b""], sender=accounts[9])
+    assert tx.decode_logs(jobs.JobReassigned)
+    draw()
+    seats = jobs.getSeats(1)
+    assert [s.node for s in seats[:3]] == [gone.address, revealer.address, withholder.address]
+    fresh = {s.node for s in seats[3:]}
+    assert len(fresh) == 3 and not fresh & {gone.address, revealer.address, withholder.address}
+
+
 # ------------------------------------------------------------------------------ callbacks
 @pytest.fixture
 def consumer_job(project: Any, deployer: Any, jobs: Any, token: Any, requester: Any, three_nodes: list[Any], run_job: Callable[..., Any], draw: Callable[[], Any]) -> Callable[[str], tuple[Any, Any, list[bytes], list[Any]]]:
