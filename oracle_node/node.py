@@ -264,8 +264,16 @@ class OracleNode:
         self._keeper().watch(found.submitted)
 
     async def commit_pending(self) -> None:
-        """Embed every assigned job in one batch per model, persist, then send the commits in batches."""
-        chain, store = self._parts()
+        """Embed every assigned job in one batch per model and persist it, then send every sealed
+        commitment in batches: also those sealed before a restart, or set back to sealed when
+        their commit did not land, in a tick that finds no new assignment."""
+        _, store = self._parts()
+        await self._seal_assigned()
+        await self._send_commits(store.in_states(WorkState.SEALED))
+
+    async def _seal_assigned(self) -> None:
+        """Embed, quantize and persist (vector, salt) for every assigned job still committing."""
+        _, store = self._parts()
         pending = store.in_states(WorkState.ASSIGNED)
         if not pending:
             return
@@ -293,7 +301,6 @@ class OracleNode:
             ])
             log.info("embedded", model=model_id, jobs=len(items), seconds=round(time.perf_counter() - started, 3))
             faults.crash_at(self.settings.crash_at, "after-seal")
-        await self._send_commits(store.in_states(WorkState.SEALED))
 
     async def _inputs(self, job_ids: list[int]) -> dict[int, bytes]:
         """The jobs' inputs, read from a window that ends at their assignment block and widens

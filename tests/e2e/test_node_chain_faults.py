@@ -1,5 +1,6 @@
 """The chain misbehaves under real node processes: a reorg of the blocks holding an assignment and
-a commit, a commit dropped from the pool, and a commit priced out by a jump of the base fee.
+a commit, a commit dropped from the pool, and a commit priced out by a jump of the base fee, one
+after another on the same three nodes.
 
 Mining is driven by hand (automine off) so that each fault hits exactly the transactions it is
 meant to; afterwards mining resumes and every job must end accepted with no node slashed."""
@@ -9,8 +10,11 @@ from __future__ import annotations
 import asyncio
 import threading
 import time
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
+from dataclasses import dataclass
 from typing import Any
+
+import pytest
 
 from infera.devnet import rpc_call
 from infera.localnet import LocalNetwork
@@ -73,25 +77,43 @@ def _submit_while_paused(net: LocalNetwork) -> int:
     return out["job"]
 
 
-def _three_nodes(net: LocalNetwork) -> tuple[dict[str, int], int]:
-    """Three running nodes, their stakes, and a job submitted (and accepted) before the fault."""
-    asyncio.run(net.register_nodes([1, 2, 3]))
-    for i in (1, 2, 3):
-        net.start_node(i)
-    net.wait_nodes_ready()
-    staked = stakes(net)
-    before = submit(net, ["Submitted before the fault."])[0]
-    assert results(net, [before])[0].status is JobStatus.ACCEPTED
-    return staked, before
+@pytest.fixture(scope="module")
+def net3(tmp_path_factory: pytest.TempPathFactory) -> Iterator[LocalNetwork]:
+    """One devnet with three running nodes for every fault here: each test leaves mining as it
+    found it, and the nodes must ride out the faults one after another anyway."""
+    with LocalNetwork(tmp_path_factory.mktemp("chain-faults") / "net") as net:
+        net.start_devnet()
+        net.deploy()
+        asyncio.run(net.register_nodes([1, 2, 3]))
+        for i in (1, 2, 3):
+            net.start_node(i)
+        net.wait_nodes_ready()
+        yield net
 
 
-def _accepted_without_slashing(net: LocalNetwork, jobs: list[int], staked: dict[str, int], log_line: str) -> None:
+@dataclass
+class Before:
+    """What held before the fault: stakes, a job accepted, and where each node's log stood."""
+
+    staked: dict[str, int]
+    job_id: int
+    log_marks: dict[int, int]
+
+
+def _before_the_fault(net: LocalNetwork) -> Before:
+    job_id = submit(net, ["Submitted before the fault."])[0]
+    assert results(net, [job_id])[0].status is JobStatus.ACCEPTED
+    return Before(stakes(net), job_id, {n.index: len(n.log_text()) for n in net.nodes})
+
+
+def _accepted_without_slashing(net: LocalNetwork, before: Before, during: int, log_line: str) -> None:
     """The jobs before and during the fault, and one submitted after it, end accepted by all three nodes."""
-    for result in results(net, [*jobs, *submit(net, ["Submitted after the fault."])]):
+    for result in results(net, [before.job_id, during, *submit(net, ["Submitted after the fault."])]):
         assert result.status is JobStatus.ACCEPTED, result.job_id
         assert len(result.agreeing) == 3, f"job {result.job_id}: a node was left out: {result.agreeing}"
-    assert stakes(net) == staked, "an honest node lost stake"
-    assert any(log_line in n.log_text() for n in net.nodes), f"no node logged {log_line}"
+    assert stakes(net) == before.staked, "an honest node lost stake"
+    logged = [n.log_text()[before.log_marks[n.index]:] for n in net.nodes]
+    assert any(log_line in text for text in logged), f"no node logged {log_line} during this fault"
 
 
 async def _job_status(net: LocalNetwork, job_id: int) -> JobStatus:
@@ -120,8 +142,9 @@ def _with_commits_caught(net: LocalNetwork, fault: Callable[[list[dict[str, Any]
     return job_id
 
 
-def test_a_reorg_of_the_assignment_and_commit_blocks_is_ridden_out(network: LocalNetwork) -> None:
-    staked, before = _three_nodes(network)
+def test_a_reorg_of_the_assignment_and_commit_blocks_is_ridden_out(net3: LocalNetwork) -> None:
+    network = net3
+    before = _before_the_fault(network)
 
     def reorg(commits: list[dict[str, Any]]) -> None:
         _rpc(network, "evm_mine")  # the commits are mined: three blocks hold the draw and the commits
@@ -131,22 +154,24 @@ def test_a_reorg_of_the_assignment_and_commit_blocks_is_ridden_out(network: Loca
 
     job_id = _with_commits_caught(network, reorg)
     _resume_mining(network)
-    _accepted_without_slashing(network, [before, job_id], staked, '"transaction reorged out; re-sending"')
+    _accepted_without_slashing(network, before, job_id, '"transaction reorged out; re-sending"')
 
 
-def test_a_dropped_commit_is_sent_again(network: LocalNetwork) -> None:
-    staked, before = _three_nodes(network)
+def test_a_dropped_commit_is_sent_again(net3: LocalNetwork) -> None:
+    network = net3
+    before = _before_the_fault(network)
 
     def drop(commits: list[dict[str, Any]]) -> None:
         _rpc(network, "anvil_dropTransaction", commits[0]["hash"])
 
     job_id = _with_commits_caught(network, drop)
     _resume_mining(network)
-    _accepted_without_slashing(network, [before, job_id], staked, '"transaction not in the pool; re-sending"')
+    _accepted_without_slashing(network, before, job_id, '"transaction not in the pool; re-sending"')
 
 
-def test_commits_priced_out_by_a_base_fee_jump_are_replaced(network: LocalNetwork) -> None:
-    staked, before = _three_nodes(network)
+def test_commits_priced_out_by_a_base_fee_jump_are_replaced(net3: LocalNetwork) -> None:
+    network = net3
+    before = _before_the_fault(network)
 
     def price_out(commits: list[dict[str, Any]]) -> None:
         highest = max(int(tx["maxFeePerGas"], 16) for tx in commits)
@@ -157,4 +182,4 @@ def test_commits_priced_out_by_a_base_fee_jump_are_replaced(network: LocalNetwor
 
     job_id = _with_commits_caught(network, price_out)
     _resume_mining(network)
-    _accepted_without_slashing(network, [before, job_id], staked, '"transaction replaced"')
+    _accepted_without_slashing(network, before, job_id, '"transaction replaced"')
