@@ -17,7 +17,7 @@ def _fmt(value: Any, unit: str) -> str:
     if unit == "gas":
         return f"{value:,.0f}"
     if unit == "s":
-        return f"{value:.2f} s"
+        return f"{value:.2f} s" if value >= 0.1 else f"{value * 1000:.1f} ms"
     return f"{value:.2f}{unit}"
 
 
@@ -44,7 +44,15 @@ def comparison_rows(results: dict[str, Any]) -> list[Row]:
     p99, lone = results["latency_p99_s"], results["latency_lone_job_s"]
     rows.append(("latency p99, submit to final", _fmt(p99, "s"), "lone job", _fmt(lone, "s"),
                  _ratio(p99 / lone if lone else None)))
-    return rows
+    return rows + relayer_rows(b)
+
+
+def relayer_rows(b: dict[str, Any]) -> list[Row]:
+    """The relayer's intake against GET /health (absent from results older than the relayer)."""
+    spec = [("relayer submissions accepted/s", "relayer_submit_vs_health", "/s", "GET /health/s"),
+            ("relayer submission p99", "relayer_p99_vs_health_p99", "s", "GET /health p99")]
+    return [(name, _fmt(b[key]["value"], unit), base, _fmt(b[key]["baseline"], unit), _ratio(b[key]["ratio"]))
+            for name, key, unit, base in spec if key in b]
 
 
 def phase_rows(results: dict[str, Any]) -> tuple[list[str], list[list[str]]]:

@@ -21,7 +21,7 @@ import structlog
 
 import infera
 import oracle_node
-from benchmarks import corpus, cosine, embedding, gas, plots, report, results, throughput
+from benchmarks import corpus, cosine, embedding, gas, plots, relayer, report, results, throughput
 from benchmarks.chainops import BenchError
 from benchmarks.machine import meta
 from infera.devnet import DevnetError
@@ -42,6 +42,9 @@ class BenchConfig:
     many_nodes: int = 1000
     lone_jobs: int = 5
     timeout: float = 600.0
+    relayer_requests: int = 2000
+    relayer_concurrency: int = 32
+    relayer_seconds: float = 30.0
 
     def check(self) -> None:
         """Refuse sizes the contracts or the run cannot take (JobRegistry.MAX_BATCH is 64)."""
@@ -59,10 +62,15 @@ HELP = {
     "many_nodes": "registered nodes in the node-count gas scenario",
     "lone_jobs": "jobs submitted one at a time to the idle network (latency_lone_job_s is their median)",
     "timeout": "seconds to wait for a run's jobs to be final",
+    "relayer_requests": "most POST /v1/jobs (and GET /health) requests of the relayer load run",
+    "relayer_concurrency": "concurrent client connections of the relayer load run",
+    "relayer_seconds": "longest each relayer load run may take",
 }
+ONLY = {"relayer": "only the relayer intake run: prints its figures, writes <out>/relayer.json, leaves "
+                   "latest.json and BENCHMARKS.md as they are"}
 
 
-def parse_args(argv: list[str] | None) -> tuple[BenchConfig, Path, Path, bool]:
+def parse_args(argv: list[str] | None) -> tuple[BenchConfig, Path, Path, bool, str | None]:
     defaults = BenchConfig()
     parser = argparse.ArgumentParser(prog="python -m benchmarks.run", description=__doc__)
     for name, value in asdict(defaults).items():
@@ -72,10 +80,11 @@ def parse_args(argv: list[str] | None) -> tuple[BenchConfig, Path, Path, bool]:
     parser.add_argument("--out", type=Path, default=ROOT / "benchmarks" / "results", help="latest.json and the plots")
     parser.add_argument("--markdown", type=Path, default=ROOT / "BENCHMARKS.md", help="the report to write")
     parser.add_argument("--keep-logs", action="store_true", help="keep the devnet and node logs even on success")
+    parser.add_argument("--only", choices=sorted(ONLY), help="; ".join(f"{k}: {v}" for k, v in ONLY.items()))
     args = parser.parse_args(argv)
     config = BenchConfig(**{name: getattr(args, name) for name in asdict(defaults)})
     config.check()
-    return config, args.out, args.markdown, args.keep_logs
+    return config, args.out, args.markdown, args.keep_logs, args.only
 
 
 def use_this_checkout() -> None:
@@ -119,7 +128,24 @@ def measure(config: BenchConfig, run_dir: Path) -> results.Measurements:
         solo=step("one node alone, for node vs raw", lambda: throughput.solo_node_run(
             run_dir / "solo", bulk, c.submit_batch, c.timeout)),
         raw=raw.result(),
+        relayer=step("relayer intake", lambda: _relayer(c, run_dir / "relayer")),
     )
+
+
+def _relayer(c: BenchConfig, run_dir: Path) -> relayer.RelayerRun:
+    return relayer.relayer_run(run_dir, c.relayer_requests, c.relayer_concurrency, c.relayer_seconds)
+
+
+def only_relayer(config: BenchConfig, run_dir: Path, out: Path) -> None:
+    """`--only relayer`: the relayer's figures alone, in the same keys as latest.json's, into
+    <out>/relayer.json; the full report is left as it is (regenerating it needs every run)."""
+    run = step("relayer intake", lambda: _relayer(config, run_dir / "relayer"))
+    data = {"meta": meta() | {"config": asdict(config), "only": "relayer"}, **results.relayer_headline(run),
+            "baseline": results.relayer_baseline(run), "details": {"relayer": results.relayer_details(run)},
+            "method": {"relayer_requests_per_s": results.METHOD["relayer_requests_per_s"]}}
+    out.mkdir(parents=True, exist_ok=True)
+    (out / "relayer.json").write_text(json.dumps(data, indent=2) + "\n")
+    print(report.text_table(report.relayer_rows(data["baseline"])), flush=True)
 
 
 def _required(value: T | None) -> T:
@@ -149,11 +175,15 @@ def _stop_on_signal(signum: int, _frame: FrameType | None) -> None:
 def main(argv: list[str] | None = None) -> int:
     configure("INFO", json=False)
     signal.signal(signal.SIGTERM, _stop_on_signal)
-    config, out, markdown_path, keep_logs = parse_args(argv)
+    config, out, markdown_path, keep_logs, only = parse_args(argv)
     run_dir = Path(tempfile.mkdtemp(prefix="infera-bench-"))
     ok = False
     try:
         use_this_checkout()
+        if only == "relayer":
+            only_relayer(config, run_dir, out)
+            ok = True
+            return 0
         info = meta() | {"load_average_start": list(os.getloadavg())}
         started = time.perf_counter()
         m = measure(config, run_dir)

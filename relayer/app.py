@@ -44,7 +44,7 @@ from relayer.models import (
     SubmitJobsRequest,
     SubmitJobsResponse,
 )
-from relayer.openapi import Route, build_openapi
+from relayer.openapi import Route, build_openapi, with_models
 from relayer.settings import RelayerSettings
 from relayer.store import IdempotencyConflict, KeyRecord, QuotaExceeded, RequestRecord, Store
 
@@ -440,7 +440,7 @@ def make_app(services: Services) -> web.Application:
                           middlewares=[cors(services.settings.cors_origins), errors_as_json])
     app[SERVICES] = services
     table = routes()
-    app[OPENAPI] = build_openapi(table, "Infera relayer", VERSION)
+    app[OPENAPI] = with_models(build_openapi(table, "Infera relayer", VERSION), list(services.deployment.models))
     for r in table:
         app.router.add_route(r.method, r.path, r.handler)
     return app

@@ -3,7 +3,7 @@ and serialise with them, and relayer.openapi builds the OpenAPI document from th
 
 from __future__ import annotations
 
-from typing import Literal
+from typing import Annotated, Literal
 
 from pydantic import BaseModel, ConfigDict, Field, field_validator
 
@@ -22,7 +22,11 @@ class SubmitJobsRequest(_Strict):
     """Texts to embed with one model; each text becomes one on-chain job."""
 
     model: str = Field(min_length=1, max_length=200, examples=["all-MiniLM-L6-v2"])
-    texts: list[str] = Field(min_length=1, max_length=MAX_BATCH,
+    # Each text's bounds in the schema too (schemathesis found empty texts valid by the document):
+    # a text longer than MAX_INPUT_BYTES characters is always too long; the exact limit counts
+    # UTF-8 bytes, which JSON Schema cannot state, so the validator below enforces it.
+    texts: list[Annotated[str, Field(min_length=1, max_length=MAX_INPUT_BYTES)]] = Field(
+                             min_length=1, max_length=MAX_BATCH,
                              description=f"1 to {MAX_BATCH} texts, each 1 to {MAX_INPUT_BYTES} bytes of UTF-8")
     idempotency_key: str | None = Field(default=None, min_length=1, max_length=200,
                                         description="Repeat a call with the same key and body to get the same "

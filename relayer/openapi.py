@@ -87,3 +87,13 @@ _ERRORS = {
     415: "not application/json", 422: "invalid field (empty, oversized or non-UTF-8 text, unknown model)",
     429: "rate limit: retry after the Retry-After header's seconds",
 }
+
+
+def with_models(document: dict[str, Any], models: list[str]) -> dict[str, Any]:
+    """The document with the models this relayer serves as the request's `model` enum: a client
+    (or a schema-driven test) learns from the document itself which names are accepted, instead
+    of meeting a 422 for a name the schema called valid."""
+    request = document["components"]["schemas"].get("SubmitJobsRequest")
+    if request is not None and models:
+        request["properties"]["model"]["enum"] = sorted(models)
+    return document

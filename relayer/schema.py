@@ -61,7 +61,9 @@ batches = sa.Table(
     sa.Column("id", sa.String(36), primary_key=True),
     sa.Column("instance", sa.String(200), nullable=False),
     sa.Column("model_id", sa.Integer, nullable=False),
-    # claimed: requests taken, no transaction yet; sent: persisted in the instance's TxManager;
+    # claimed: requests taken, no transaction yet (another instance may take it over once the
+    # owner's lease expired); sending: the owner passed its lease check and may broadcast, so the
+    # batch is the owner's alone from here on; sent: persisted in the instance's TxManager;
     # mined: job ids known; failed: reverted or superseded, its requests queued again.
     sa.Column("state", sa.String(16), nullable=False),
     sa.Column("nonce", sa.BigInteger, nullable=True),
@@ -69,5 +71,21 @@ batches = sa.Table(
     sa.Column("n_jobs", sa.Integer, nullable=False),
     sa.Column("created_at", sa.Float, nullable=False),
     sa.Column("updated_at", sa.Float, nullable=False),
+    # The claiming instance's lease generation (instances.generation when it claimed); NULL for
+    # claims made before leases existed (migration 0002).
+    sa.Column("generation", sa.BigInteger, nullable=True),
 )
 sa.Index("ix_batches_instance", batches.c.instance, batches.c.state)
+
+# One row per relayer instance: its lease. The instance renews heartbeat_at while it lives; once
+# the heartbeat is older than the lease timeout another instance may take its claims over, and
+# doing so bumps `generation`. The owner re-checks its generation in the transaction that moves
+# a claim to "sending" (before anything is broadcast), so a stalled owner that wakes up after a
+# takeover finds its lease gone and sends nothing: the generation is the fencing token.
+instances = sa.Table(
+    "instances", metadata,
+    sa.Column("id", sa.String(200), primary_key=True),
+    sa.Column("generation", sa.BigInteger, nullable=False),
+    sa.Column("heartbeat_at", sa.Float, nullable=False),
+    sa.Column("started_at", sa.Float, nullable=False),
+)

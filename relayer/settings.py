@@ -44,8 +44,14 @@ class RelayerSettings(BaseSettings):
     """Longest back-off between two tries of one request."""
     poll_interval: float = Field(default=0.5, gt=0)
     """Seconds between two looks at the chain head (submitter and tracker)."""
+    lease_timeout: float = Field(default=30.0, gt=0)
+    """Seconds without a heartbeat after which an instance's unsent claims are taken over by
+    others (and its lease fenced, so it cannot send them when it wakes). It renews every
+    quarter of this; a tick stalled longer than this costs the instance its claims, never a
+    double submit."""
     claim_timeout: float = Field(default=120.0, gt=0)
-    """A claim older than this whose instance never sent it is released to others."""
+    """A claim of an instance without a lease row (made before migration 0002) older than this
+    is released to others."""
     confirmations: int = Field(default=3, ge=0, le=256)
     """Blocks deep a submit transaction counts as final; until then a reorg re-sends it."""
     stuck_blocks: int = Field(default=4, ge=1)

@@ -6,7 +6,15 @@ read with SELECT ... FOR UPDATE SKIP LOCKED, so two claimers never wait on or ta
 request; on SQLite every transaction begins IMMEDIATE, so writers take turns. In both, the
 claiming UPDATE re-checks `state = 'queued'`, so a request is never in two batches.
 
-A request's life: queued -> claimed (in a batch, no transaction yet) -> sent (the instance's
+Each instance holds a lease (an `instances` row with a heartbeat and a generation). Another
+instance takes over claims only from an instance whose heartbeat expired, and bumps that
+instance's generation as it does; the owner moves a claim to "sending" (the step before its
+transaction is signed and broadcast) only in a transaction that finds its own generation
+unchanged. So an instance that stalls between claiming and sending, loses its claims, and wakes
+up, sends nothing: one request is never submitted twice.
+
+A request's life: queued -> claimed (in a batch, no transaction yet; its batch passes through
+"sending" once the owner's lease check passed) -> sent (the instance's
 TxManager holds the signed transaction) -> submitted (mined, job ids known) -> completed (every
 job accepted or refunded). A chain refusal puts a claimed batch's requests back to queued with a
 back-off; nothing ever deletes a request.
@@ -25,12 +33,13 @@ from typing import Any
 
 import sqlalchemy as sa
 from sqlalchemy import event
+from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.ext.asyncio import AsyncConnection, AsyncEngine, create_async_engine
 
 from relayer.keys import NewKey
 from relayer.migrate import async_url
-from relayer.schema import api_keys, batches, jobs, requests
+from relayer.schema import api_keys, batches, instances, jobs, requests
 
 TERMINAL = ("accepted", "refunded")
 
@@ -42,6 +51,19 @@ class QuotaExceeded(Exception):
 
 class IdempotencyConflict(Exception):
     """An idempotency key reused with a different body."""
+
+
+class LeaseLost(Exception):
+    """This instance's lease expired and another instance took its claims over (or bumped its
+    generation): it must take a new lease and send none of the claims it held."""
+
+
+@dataclass(frozen=True)
+class Lease:
+    """An instance's lease: `generation` is the fencing token its claims and sends carry."""
+
+    instance: str
+    generation: int
 
 
 @dataclass(frozen=True)
@@ -144,6 +166,13 @@ def _immediate_transactions(engine: AsyncEngine) -> None:
         connection.exec_driver_sql("BEGIN IMMEDIATE")
 
 
+def _upsert(conn: AsyncConnection, table: sa.Table) -> Any:
+    """INSERT ... ON CONFLICT for the connection's dialect (both speak it; the builders differ)."""
+    if conn.dialect.name == "postgresql":
+        return postgresql.insert(table)
+    return sqlite.insert(table)
+
+
 class Store:
     def __init__(self, engine: AsyncEngine, clock: Any = time.time) -> None:
         self.engine = engine
@@ -232,12 +261,16 @@ class Store:
         return str(row.id)
 
     # ----------------------------------------------------------------- claim
-    async def claim(self, instance: str, max_jobs: int, linger: float = 0.0) -> Batch | None:
+    async def claim(self, instance: str, max_jobs: int, linger: float = 0.0,
+                    lease: Lease | None = None) -> Batch | None:
         """Take the oldest due requests of one model, whole, up to `max_jobs` texts, into a new
         batch of this instance. None when nothing is due, or when a batch that is not full has
-        not lingered long enough yet."""
+        not lingered long enough yet. With a lease, the lease is renewed in the same transaction
+        (LeaseLost when it was taken over) and the batch carries its generation."""
         now = self.clock()
         async with self._tx() as conn:
+            if lease is not None:
+                await self._renew(conn, lease, now)
             candidates = (await conn.execute(
                 sa.select(requests.c.id, requests.c.model_id, requests.c.n_texts, requests.c.created_at)
                 .where(requests.c.state == "queued", requests.c.next_attempt_at <= now)
@@ -259,7 +292,7 @@ class Store:
             batch_id = str(uuid.uuid4())
             await conn.execute(batches.insert().values(
                 id=batch_id, instance=instance, model_id=model_id, state="claimed", n_jobs=total,
-                created_at=now, updated_at=now))
+                created_at=now, updated_at=now, generation=None if lease is None else lease.generation))
             taken = await conn.execute(
                 requests.update().where(requests.c.id.in_(chosen), requests.c.state == "queued")
                 .values(state="claimed", batch_id=batch_id, updated_at=now))
@@ -273,6 +306,75 @@ class Store:
             texts[str(job.request_id)].append(str(job.text))
         return Batch(batch_id, model_id, [ClaimedRequest(r, texts[r]) for r in chosen])
 
+    # ---------------------------------------------------------------- leases
+    async def acquire_lease(self, instance: str) -> Lease:
+        """Start (or restart) this instance's lease with a new generation: claims of an earlier
+        generation of the same name can no longer be sent under it."""
+        now = self.clock()
+        async with self._tx() as conn:
+            await conn.execute(_upsert(conn, instances).values(id=instance, generation=1, heartbeat_at=now, started_at=now)
+                               .on_conflict_do_update(index_elements=[instances.c.id], set_={
+                                   "generation": instances.c.generation + 1, "heartbeat_at": now, "started_at": now}))
+            generation = (await conn.execute(sa.select(instances.c.generation)
+                                              .where(instances.c.id == instance))).scalar_one()
+        return Lease(instance, int(generation))
+
+    async def renew_lease(self, lease: Lease) -> None:
+        """The heartbeat; LeaseLost when another instance took this one's claims over."""
+        async with self._tx() as conn:
+            await self._renew(conn, lease, self.clock())
+
+    @staticmethod
+    async def _renew(conn: AsyncConnection, lease: Lease, now: float) -> None:
+        renewed = await conn.execute(instances.update().where(
+            instances.c.id == lease.instance, instances.c.generation == lease.generation).values(heartbeat_at=now))
+        if renewed.rowcount != 1:
+            raise LeaseLost(f"instance {lease.instance!r}: lease generation {lease.generation} was taken over")
+
+    async def begin_send(self, batch_id: str, lease: Lease) -> bool:
+        """The fence before a batch's transaction may exist: in one transaction, renew the lease
+        (LeaseLost if it was taken over) and move the batch from claimed to sending, only if it
+        is still this lease's claim. False: the claim is gone (taken over); send nothing.
+        From "sending" on, no other instance takes the batch: only its owner can tell whether
+        its TxManager holds (and broadcast) the transaction."""
+        now = self.clock()
+        async with self._tx() as conn:
+            await self._renew(conn, lease, now)
+            moved = await conn.execute(batches.update().where(
+                batches.c.id == batch_id, batches.c.state == "claimed", batches.c.instance == lease.instance,
+                batches.c.generation == lease.generation).values(state="sending", updated_at=now))
+            return moved.rowcount == 1
+
+    async def take_over_claims(self, me: str, lease_timeout: float, legacy_timeout: float | None = None) -> int:
+        """Release to the queue the unsent claims of every other instance whose heartbeat is older
+        than `lease_timeout` seconds, fencing each such instance (generation + 1) in the same
+        transaction; returns how many requests went back. Claims of instances without a lease
+        row (made before migration 0002) are released once older than `legacy_timeout`
+        (default: lease_timeout). Sending and sent batches stay with their instance."""
+        now = self.clock()
+        cutoff = now - lease_timeout
+        legacy_cutoff = now - (lease_timeout if legacy_timeout is None else legacy_timeout)
+        async with self._tx() as conn:
+            # Row locks serialize this with the owner's renewals: a lease renewed meanwhile is
+            # re-read as fresh (PostgreSQL re-checks the WHERE of a locked row) or skipped.
+            expired = [str(i) for i in (await conn.execute(
+                sa.select(instances.c.id).where(instances.c.heartbeat_at < cutoff, instances.c.id != me)
+                .with_for_update(skip_locked=True))).scalars().all()]
+            if expired:
+                await conn.execute(instances.update().where(instances.c.id.in_(expired))
+                                   .values(generation=instances.c.generation + 1))
+            leased = sa.select(instances.c.id)
+            owners = sa.or_(batches.c.instance.in_(expired),
+                            sa.and_(batches.c.instance.not_in(leased), batches.c.instance != me,
+                                    batches.c.updated_at < legacy_cutoff))
+            stale = (await conn.execute(sa.select(batches.c.id).where(batches.c.state == "claimed", owners)
+                                        .with_for_update(skip_locked=True))).scalars().all()
+            released = 0
+            for batch_id in stale:
+                released += await self._release(conn, str(batch_id), "claim taken over: its instance's lease expired",
+                                                0.0, count_attempt=False, only_state="claimed")
+            return released
+
     async def mark_sent(self, batch_id: str, nonce: int, tx_hash: str) -> None:
         now = self.clock()
         async with self._tx() as conn:
@@ -284,17 +386,25 @@ class Store:
     async def release(self, batch_id: str, error: str | None, backoff: float = 0.0, count_attempt: bool = True) -> int:
         """Put a batch's requests back in the queue (never dropped), due again after `backoff`
         seconds; returns how many. count_attempt False: the batch never reached the chain."""
-        now = self.clock()
         async with self._tx() as conn:
-            await conn.execute(batches.update().where(batches.c.id == batch_id)
-                               .values(state="failed", updated_at=now))
-            values: dict[str, Any] = {"state": "queued", "batch_id": None, "submit_tx": None, "last_error": error,
-                                      "next_attempt_at": now + backoff, "updated_at": now}
-            if count_attempt:
-                values["attempts"] = requests.c.attempts + 1
-            released = await conn.execute(requests.update().where(
-                requests.c.batch_id == batch_id, requests.c.state.in_(("claimed", "sent"))).values(**values))
-            return int(released.rowcount)
+            return await self._release(conn, batch_id, error, backoff, count_attempt)
+
+    async def _release(self, conn: AsyncConnection, batch_id: str, error: str | None, backoff: float,
+                       count_attempt: bool, only_state: str | None = None) -> int:
+        """release() inside a transaction; only_state: release only a batch still in that state."""
+        now = self.clock()
+        failed = batches.update().where(batches.c.id == batch_id)
+        if only_state is not None:
+            failed = failed.where(batches.c.state == only_state)
+        if (await conn.execute(failed.values(state="failed", updated_at=now))).rowcount != 1:
+            return 0
+        values: dict[str, Any] = {"state": "queued", "batch_id": None, "submit_tx": None, "last_error": error,
+                                  "next_attempt_at": now + backoff, "updated_at": now}
+        if count_attempt:
+            values["attempts"] = requests.c.attempts + 1
+        released = await conn.execute(requests.update().where(
+            requests.c.batch_id == batch_id, requests.c.state.in_(("claimed", "sent"))).values(**values))
+        return int(released.rowcount)
 
     async def batch_attempts(self, batch_id: str) -> int:
         """The most refusals any request of the batch has had (sets the back-off)."""
@@ -325,24 +435,11 @@ class Store:
                                .values(state="mined", tx_hash=tx_hash, updated_at=now))
 
     async def open_batches(self, instance: str) -> list[OpenBatch]:
-        """This instance's batches that were claimed or sent but not seen mined (to resume)."""
+        """This instance's batches that were claimed, sending or sent but not seen mined (to resume)."""
         async with self.engine.connect() as conn:
             rows = (await conn.execute(sa.select(batches.c.id, batches.c.state, batches.c.nonce).where(
-                batches.c.instance == instance, batches.c.state.in_(("claimed", "sent"))))).all()
+                batches.c.instance == instance, batches.c.state.in_(("claimed", "sending", "sent"))))).all()
         return [OpenBatch(str(r.id), str(r.state), None if r.nonce is None else int(r.nonce)) for r in rows]
-
-    async def release_stale_claims(self, older_than: float) -> int:
-        """Claims without a transaction that are older than `older_than` seconds: their instance
-        died between claiming and sending, so the requests go back to the queue for anyone.
-        (Sent batches stay with their instance, whose TxManager alone can tell their fate.)"""
-        cutoff = self.clock() - older_than
-        async with self.engine.connect() as conn:
-            stale = (await conn.execute(sa.select(batches.c.id).where(
-                batches.c.state == "claimed", batches.c.updated_at < cutoff))).scalars().all()
-        released = 0
-        for batch_id in stale:
-            released += await self.release(str(batch_id), "claim expired", count_attempt=False)
-        return released
 
     # --------------------------------------------------------------- tracking
     async def open_jobs(self, limit: int = 500) -> list[OpenJob]:

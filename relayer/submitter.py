@@ -7,6 +7,10 @@ claim (a batch row) is committed before the transaction exists, and the TxManage
 signed transaction, tagged `submit:<batch id>`, before broadcasting it. After a restart a claimed
 batch whose tag the TxManager holds is resumed, one it does not hold was never sent and goes back
 to the queue, and a sent one whose receipt exists is recorded from the receipt.
+
+Several instances: each holds a lease (relayer.store, module docstring). Between claiming and
+signing, `Store.begin_send` re-checks the lease in the transaction that moves the batch to
+"sending"; an instance that stalled past its lease and lost the claim to another sends nothing.
 """
 
 from __future__ import annotations
@@ -23,7 +27,7 @@ from infera.errors import ContractRevert
 from infera.txmanager import ManagedTx, TxManager, TxOutcome, TxState
 from relayer.metrics import RelayerMetrics
 from relayer.settings import RelayerSettings
-from relayer.store import Batch, Store
+from relayer.store import Batch, Lease, LeaseLost, Store
 
 log = structlog.get_logger("relayer")
 ACTION = "submit:"
@@ -45,11 +49,15 @@ class Submitter:
     settings: RelayerSettings
     metrics: RelayerMetrics
     instance: str
+    lease: Lease | None = None
     _last_sent_block: int = -1
     _last_stale_check: float = 0.0
+    _last_heartbeat: float = 0.0
 
     async def start(self) -> None:
         await self.txm.start()
+        self.lease = await self.store.acquire_lease(self.instance)
+        self._last_heartbeat = time.monotonic()
         await self._resume()
         await self._ensure_allowance()
 
@@ -71,7 +79,7 @@ class Submitter:
                 await self.store.release(batch.batch_id, "relayer restarted before sending", count_attempt=False)
                 log.info("claim released after restart", batch=batch.batch_id, state=batch.state)
                 continue
-            if batch.state == "claimed":
+            if batch.state in ("claimed", "sending"):
                 await self.store.mark_sent(batch.batch_id, tx.nonce, _hash(tx))
             # A receipt that poll() reported before the crash is not reported again: read it here.
             receipt = await self._receipt(tx)
@@ -96,19 +104,47 @@ class Submitter:
         for outcome in await self.txm.poll():
             await self._outcome(outcome)
         head = await self.chain.block_number()
-        if head > self._last_sent_block:
-            batch = await self.store.claim(self.instance, self.settings.max_batch_jobs, self.settings.batch_linger)
-            if batch is not None and await self._send(batch):
-                self._last_sent_block = head
+        try:
+            await self._heartbeat()
+            if head > self._last_sent_block:
+                batch = await self.store.claim(self.instance, self.settings.max_batch_jobs, self.settings.batch_linger,
+                                               lease=self._lease())
+                if batch is not None and await self._send(batch):
+                    self._last_sent_block = head
+        except LeaseLost as exc:
+            await self._lost(exc)
         now = time.monotonic()
         if now - self._last_stale_check > STALE_CLAIM_CHECK_S:
             self._last_stale_check = now
-            released = await self.store.release_stale_claims(self.settings.claim_timeout)
+            released = await self.store.take_over_claims(self.instance, self.settings.lease_timeout,
+                                                         self.settings.claim_timeout)
             if released:
-                log.warning("released claims of a dead instance", requests=released)
+                log.warning("took over the claims of an instance whose lease expired", requests=released)
         return head
 
+    def _lease(self) -> Lease:
+        if self.lease is None:
+            raise RuntimeError("Submitter.start() takes the lease; call it first")
+        return self.lease
+
+    async def _heartbeat(self) -> None:
+        now = time.monotonic()
+        if now - self._last_heartbeat >= self.settings.lease_timeout / 4:
+            await self.store.renew_lease(self._lease())
+            self._last_heartbeat = now
+
+    async def _lost(self, exc: LeaseLost) -> None:
+        """Stalled past the lease: the unsent claims are someone else's now. Work on under a new
+        generation; batches already sending or sent stay ours (our TxManager holds them)."""
+        self.lease = await self.store.acquire_lease(self.instance)
+        self._last_heartbeat = time.monotonic()
+        log.warning("lease lost; unsent claims were taken over, new lease taken", error=str(exc),
+                    generation=self.lease.generation)
+
     async def _send(self, batch: Batch) -> bool:
+        if not await self.store.begin_send(batch.batch_id, self._lease()):
+            log.warning("claim taken over by another instance; not sending", batch=batch.batch_id)
+            return False
         try:
             fee = (await self.chain.get_model(batch.model_id)).fee
             fn = self.chain.jobs.functions.submit(batch.model_id, batch.texts, fee, False)

@@ -137,6 +137,23 @@ def test_cors_preflight_and_headers(sqlite_url: str) -> None:
     with_api(sqlite_url, body, cors_origins=["https://app.example"])
 
 
+def test_the_document_states_what_a_valid_request_is(sqlite_url: str) -> None:
+    """Regression (schemathesis: "schema-valid request rejected"): `{"model": "0", "texts": [""]}`
+    was valid by the document and refused with a 422. The document now bounds each text
+    (1 to 2048 characters; the exact byte limit is in the description) and lists the models
+    served as an enum, and a request it calls valid is taken."""
+    async def body(client: TestClient[Any, Any], auth: dict[str, str], services: Services) -> None:
+        doc = await (await client.get("/openapi.json")).json()
+        validate(doc)
+        request = doc["components"]["schemas"]["SubmitJobsRequest"]["properties"]
+        assert request["texts"]["items"] == {"type": "string", "minLength": 1, "maxLength": 2048}
+        assert request["model"]["enum"] == ["all-MiniLM-L6-v2"]
+        r = await client.post("/v1/jobs", json={"model": "all-MiniLM-L6-v2", "texts": ["a" * 2048]}, headers=auth)
+        assert r.status == 202, await r.text()
+
+    with_api(sqlite_url, body)
+
+
 def test_openapi_document_is_valid_and_covers_every_route(sqlite_url: str) -> None:
     async def body(client: TestClient[Any, Any], auth: dict[str, str], services: Services) -> None:
         doc = await (await client.get("/openapi.json")).json()

@@ -12,8 +12,8 @@ import sqlalchemy as sa
 
 from relayer.keys import new_key
 from relayer.migrate import upgrade
-from relayer.schema import requests
-from relayer.store import IdempotencyConflict, QuotaExceeded, Store
+from relayer.schema import batches, requests
+from relayer.store import IdempotencyConflict, LeaseLost, QuotaExceeded, Store
 
 T = TypeVar("T")
 
@@ -198,11 +198,11 @@ def test_a_claim_whose_instance_died_is_released_to_others(database_url: str) ->
     async def body(store: Store) -> None:
         key_id = await _key(store)
         request_id, _ = await store.enqueue(key_id, "m", 1, ["a"])
-        assert await store.claim("dead", max_jobs=4) is not None
-        assert await store.release_stale_claims(older_than=60) == 0
+        assert await store.claim("dead", max_jobs=4) is not None  # no lease row: a claim from before 0002
+        assert await store.take_over_claims("alive", lease_timeout=30, legacy_timeout=60) == 0
         now = store.clock()
         store.clock = lambda: now + 61
-        assert await store.release_stale_claims(older_than=60) == 1
+        assert await store.take_over_claims("alive", lease_timeout=30, legacy_timeout=60) == 1
         record = await store.get_request(request_id)
         assert record is not None and record.state == "queued" and record.attempts == 0
         batch = await store.claim("alive", max_jobs=4)
@@ -236,3 +236,84 @@ def test_a_claimer_skips_rows_another_instance_holds_locked(postgres_url: str) -
             await store.close()
 
     asyncio.run(main())
+
+
+def test_a_live_lease_keeps_its_claims_and_an_expired_one_loses_them(database_url: str) -> None:
+    async def body(store: Store) -> None:
+        key_id = await _key(store)
+        await store.enqueue(key_id, "m", 1, ["a"])
+        a = await store.acquire_lease("a")
+        assert await store.claim("a", max_jobs=4, lease=a) is not None
+        now = store.clock()
+        store.clock = lambda: now + 25
+        await store.renew_lease(a)  # the heartbeat, in time
+        store.clock = lambda: now + 50
+        assert await store.take_over_claims("b", lease_timeout=30) == 0  # renewed 25 s ago: alive
+        store.clock = lambda: now + 56
+        assert await store.take_over_claims("b", lease_timeout=30) == 1
+        with pytest.raises(LeaseLost):
+            await store.renew_lease(a)  # fenced: the owner learns it at its next heartbeat
+
+    run(database_url, body)
+
+
+def test_a_stalled_instance_cannot_send_a_claim_another_took_over(database_url: str) -> None:
+    """The race a time-based release alone allowed: A claims, stalls past its lease, B takes the
+    request over and sends it; A wakes up with its batch in hand. The fence (lease generation and
+    claim state, checked in begin_send's transaction) stops A before anything is signed."""
+    async def body(store: Store) -> None:
+        key_id = await _key(store)
+        request_id, _ = await store.enqueue(key_id, "m", 1, ["once"])
+        a = await store.acquire_lease("a")
+        stalled = await store.claim("a", max_jobs=4, lease=a)
+        assert stalled is not None
+        now = store.clock()
+        store.clock = lambda: now + 31
+        b = await store.acquire_lease("b")
+        assert await store.take_over_claims("b", lease_timeout=30) == 1
+        taken = await store.claim("b", max_jobs=4, lease=b)
+        assert taken is not None and taken.requests[0].request_id == request_id
+        assert await store.begin_send(taken.batch_id, b)
+        with pytest.raises(LeaseLost):
+            await store.begin_send(stalled.batch_id, a)
+        # Even under a fresh lease, A's old claim is not its to send any more.
+        a2 = await store.acquire_lease("a")
+        assert not await store.begin_send(stalled.batch_id, a2)
+        async with store.engine.connect() as conn:
+            states = dict((await conn.execute(sa.select(batches.c.id, batches.c.state))).all())
+        assert states == {stalled.batch_id: "failed", taken.batch_id: "sending"}
+
+    run(database_url, body)
+
+
+def test_a_restart_under_the_same_name_fences_the_earlier_generation(database_url: str) -> None:
+    async def body(store: Store) -> None:
+        key_id = await _key(store)
+        await store.enqueue(key_id, "m", 1, ["a"])
+        old = await store.acquire_lease("one")
+        batch = await store.claim("one", max_jobs=4, lease=old)
+        assert batch is not None
+        new = await store.acquire_lease("one")
+        assert new.generation == old.generation + 1
+        with pytest.raises(LeaseLost):
+            await store.claim("one", max_jobs=4, lease=old)
+        assert not await store.begin_send(batch.batch_id, new)  # the new generation resumes it instead
+
+    run(database_url, body)
+
+
+def test_a_sending_batch_is_never_taken_over(database_url: str) -> None:
+    """Once the owner passed the fence its TxManager may hold the transaction: the batch stays
+    the owner's however long its lease has been expired."""
+    async def body(store: Store) -> None:
+        key_id = await _key(store)
+        await store.enqueue(key_id, "m", 1, ["a"])
+        a = await store.acquire_lease("a")
+        batch = await store.claim("a", max_jobs=4, lease=a)
+        assert batch is not None and await store.begin_send(batch.batch_id, a)
+        now = store.clock()
+        store.clock = lambda: now + 3600
+        assert await store.take_over_claims("b", lease_timeout=30) == 0
+        assert [b.batch_id for b in await store.open_batches("a")] == [batch.batch_id]
+
+    run(database_url, body)

@@ -18,10 +18,11 @@ from infera.txmanager import TxManager, TxStore
 from relayer.keys import new_key
 from relayer.metrics import RelayerMetrics
 from relayer.settings import RelayerSettings
-from relayer.store import Store
+from relayer.store import LeaseLost, Store
 from relayer.submitter import ACTION, Submitter
 
 RELAYER_KEY = DEVNET_KEYS[9]
+SECOND_KEY = DEVNET_KEYS[8]  # funded by the deploy script's devnet faucet, as key 9 is
 
 
 @pytest.fixture
@@ -33,11 +34,11 @@ def network(tmp_path: Path) -> Iterator[LocalNetwork]:
         yield net
 
 
-def _submitter(chain: Chain, store: Store, tx_path: Path, url: str) -> Submitter:
+def _submitter(chain: Chain, store: Store, tx_path: Path, url: str, instance: str = "one") -> Submitter:
     """What `infera-relayer run` builds at start: a new TxManager over the persisted TxStore."""
-    settings = RelayerSettings(database_url=url, confirmations=1, batch_linger=0)
+    settings = RelayerSettings(database_url=url, confirmations=1, batch_linger=0, lease_timeout=30)
     return Submitter(chain, TxManager(chain, TxStore(tx_path), confirmations=1), store, settings, RelayerMetrics(),
-                     instance="one")
+                     instance=instance)
 
 
 async def _submitted_texts(chain: Chain) -> list[str]:
@@ -117,3 +118,42 @@ async def _scenario(net: LocalNetwork, url: str, tx_path: Path) -> None:
 
 def test_every_crash_point_submits_exactly_once(network: LocalNetwork, database_url: str, tmp_path: Path) -> None:
     asyncio.run(_scenario(network, database_url, tmp_path / "tx.db"))
+
+
+async def _takeover(net: LocalNetwork, url: str, tmp: Path) -> None:
+    """Two instances, two keys, one queue. A claims and stalls past its lease; B takes the claim
+    over and submits it; A wakes up and tries to send its batch: the fence stops it, and the
+    text is on chain exactly once."""
+    chain_a, chain_b = await net.connect(RELAYER_KEY), await net.connect(SECOND_KEY)
+    store = Store.open(url)
+    try:
+        key = new_key()
+        await store.add_key(key, "t", 100, 60)
+        a, b = _submitter(chain_a, store, tmp / "a.db", url, "a"), _submitter(chain_b, store, tmp / "b.db", url, "b")
+        await a.start()
+        await b.start()
+        request_id, _ = await store.enqueue(key.key_id, "m", 1, ["submitted once"])
+        stalled = await store.claim("a", 64, lease=a.lease)
+        assert stalled is not None
+        now = store.clock()
+        store.clock = lambda: now + 31  # A's heartbeat is 31 s old: past its 30 s lease
+        await _until_submitted(b, store, request_id)
+        with pytest.raises(LeaseLost):
+            await a._send(stalled)  # noqa: SLF001 - the stalled instance resuming mid-send
+        for _ in range(5):
+            await a.tick()  # takes a new lease; nothing of its own is left to send
+            await b.tick()
+        record = await store.get_request(request_id)
+        assert record is not None and record.state == "submitted"
+        assert await _submitted_texts(chain_a) == ["submitted once"]
+        a.txm.store.close()
+        b.txm.store.close()
+    finally:
+        await store.close()
+        await chain_a.close()
+        await chain_b.close()
+
+
+def test_a_stalled_instance_does_not_resubmit_a_taken_over_claim(network: LocalNetwork, database_url: str,
+                                                                    tmp_path: Path) -> None:
+    asyncio.run(_takeover(network, database_url, tmp_path))
