@@ -11,98 +11,19 @@ share one transaction; every client mistake is a 4xx JSON error over real HTTP.
 from __future__ import annotations
 
 import asyncio
-import os
-import signal
-import subprocess
-import sys
 import time
-from collections.abc import Iterator
-from pathlib import Path
 from typing import Any
 
-import pytest
 import requests
 from relayer_api_cases import CASES
 
 from infera.client import InferaClient
-from infera.devnet import DEVNET_KEYS, free_port
 from infera.localnet import LocalNetwork
 from infera.types import JobStatus
+from relayer.process import LocalRelayer as Relayer
 
 MODEL = "all-MiniLM-L6-v2"
-RELAYER_KEY = DEVNET_KEYS[9]  # the relayer pays fees from this funded devnet account
 TEXTS = ["Verifiable inference through a relayer.", "Le relais soumet les tâches en lot."]
-
-
-class Relayer:
-    """`python -m relayer run` as its own process, restartable on the same database and port."""
-
-    def __init__(self, net: LocalNetwork, run_dir: Path) -> None:
-        self.port = free_port()
-        self.url = f"http://127.0.0.1:{self.port}"
-        self.log_path = run_dir / "relayer.log"
-        self.env = net.base_env()
-        self.env.update(
-            INFERA_PRIVATE_KEY=RELAYER_KEY,
-            INFERA_RELAYER_DATABASE_URL=f"sqlite:///{run_dir / 'relayer.db'}",
-            INFERA_RELAYER_STATE_DIR=str(run_dir / "relayer-state"),
-            INFERA_RELAYER_PORT=str(self.port),
-            INFERA_RELAYER_POLL_INTERVAL="0.3",
-            INFERA_RELAYER_RETRY_BASE="0.5",
-            INFERA_RELAYER_RETRY_MAX="2",
-            INFERA_RELAYER_BATCH_LINGER="1.5",
-            INFERA_RELAYER_INSTANCE_ID="e2e",
-        )
-        self.process: subprocess.Popen[bytes] | None = None
-
-    def cli(self, *args: str) -> str:
-        done = subprocess.run([sys.executable, "-m", "relayer", *args], env=self.env, capture_output=True,
-                              text=True, timeout=60, check=True)
-        return done.stdout.strip()
-
-    def start(self) -> None:
-        start = self.log_path.stat().st_size if self.log_path.exists() else 0
-        with open(self.log_path, "ab") as log:
-            self.process = subprocess.Popen([sys.executable, "-m", "relayer", "run"], env=self.env, stdout=log,
-                                            stderr=subprocess.STDOUT, start_new_session=True)
-        deadline = time.monotonic() + 60
-        while '"relayer listening"' not in self.log_path.read_bytes()[start:].decode(errors="replace"):
-            assert self.process.poll() is None, self.log()
-            assert time.monotonic() < deadline, self.log()
-            time.sleep(0.2)
-
-    def kill9(self) -> None:
-        assert self.process is not None
-        os.killpg(self.process.pid, signal.SIGKILL)
-        self.process.wait(10)
-
-    def stop(self) -> None:
-        if self.process is not None and self.process.poll() is None:
-            self.process.terminate()
-            try:
-                self.process.wait(15)
-            except subprocess.TimeoutExpired:
-                self.kill9()
-
-    def log(self) -> str:
-        return self.log_path.read_text(errors="replace")[-4000:]
-
-
-@pytest.fixture
-def network(tmp_path: Path) -> Iterator[LocalNetwork]:
-    with LocalNetwork(tmp_path / "net") as net:
-        net.start_devnet()
-        net.deploy()
-        yield net
-
-
-@pytest.fixture
-def relayer(network: LocalNetwork, tmp_path: Path) -> Iterator[Relayer]:
-    r = Relayer(network, tmp_path)
-    try:
-        yield r
-    finally:
-        r.stop()
 
 
 def _wait(relayer: Relayer, request_id: str, auth: dict[str, str], until: str, timeout: float) -> dict[str, Any]:
