@@ -1,8 +1,8 @@
 """The dashboard's chain feed: recent jobs and their phases, recent slashes and why, and accepted
 jobs and gas per block, read from chain events through the SDK `Chain`.
 
-Incremental on purpose: each refresh reads only the blocks mined since the last one (the first
-looks back at most LOOKBACK_BLOCKS), and what it keeps is bounded, so a dashboard polled every
+Incremental on purpose: each refresh reads only the blocks mined since the last one (and never
+more than LOOKBACK_BLOCKS back), and what it keeps is bounded, so a dashboard polled every
 second by many browsers costs the RPC a few calls a second, never a scan from genesis. Concurrent
 requests share one refresh (a lock) and a refresh runs at most once every REFRESH_S.
 
@@ -65,9 +65,10 @@ class ChainFeed:
             self.cursor, self.head, self._refreshed = head, head, time.monotonic()
 
     def _start(self, head: int) -> int:
-        if self.cursor is not None:
-            return self.cursor + 1
-        return max(self.chain.deployment.deployment_block, head - LOOKBACK_BLOCKS)
+        # Never more than LOOKBACK_BLOCKS in one read, even after a long idle spell: a dashboard
+        # shows what is recent, and a wide log query is what an RPC provider refuses or throttles.
+        oldest = max(self.chain.deployment.deployment_block, head - LOOKBACK_BLOCKS)
+        return oldest if self.cursor is None else max(self.cursor + 1, oldest)
 
     async def _read(self, start: int, end: int) -> None:
         chain = self.chain
