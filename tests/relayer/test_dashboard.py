@@ -1,9 +1,11 @@
 """The dashboard in a real headless Chromium, against a real devnet, three real oracle-node
 processes and the relayer as its own process.
 
-The page is opened before any job exists; jobs are then submitted through the relayer's API and
-the same page, never reloaded, shows one of them appear and move to accepted, the three nodes
-with their stake and reputation, the model's threshold and a plot with points. A screenshot is
+The third node answers with random vectors (oracle_node.faults), so each job is accepted by the
+other two and the liar is slashed. The page is opened before any job exists; jobs are then
+submitted through the relayer's API and the same page, never reloaded, shows one of them appear
+and move to accepted, the three nodes with their stake and reputation, the model's threshold,
+the liar's slashes with their reason, and a plot with points. A screenshot is
 saved to benchmarks/results/dashboard.png (committed, so the README can show it).
 """
 
@@ -63,8 +65,9 @@ def _watch_row(page: Any, job_id: int, timeout: float = 240) -> list[str]:
 def test_dashboard_updates_live_in_chromium(network: LocalNetwork, relayer: LocalRelayer) -> None:
     auth = {"Authorization": "Bearer " + relayer.cli("keys", "create", "--name", "dashboard")}
     asyncio.run(network.register_nodes([1, 2, 3]))
-    for index in (1, 2, 3):
+    for index in (1, 2):
         network.start_node(index)
+    liar = network.start_node(3, fault="random-vector").address
     network.wait_nodes_ready()
     relayer.start()
 
@@ -103,10 +106,17 @@ def test_dashboard_updates_live_in_chromium(network: LocalNetwork, relayer: Loca
             shown = page.locator(f'#models tr[data-model="{MODEL}"] td.threshold').inner_text()
             assert float(shown) == pytest.approx(threshold, abs=1e-4)
 
+            page.wait_for_function(f"document.querySelectorAll('#slashes tr[data-node]').length >= {len(TEXTS)}",
+                                   timeout=60_000)
+            slashes = page.locator("#slashes tbody tr[data-node]")
+            assert {(slashes.nth(i).get_attribute("data-node"), slashes.nth(i).get_attribute("data-outcome"))
+                    for i in range(slashes.count())} == {(liar, "Disagreed")}
+
             data = requests.get(f"{relayer.url}/v1/dashboard", timeout=10).json()
             assert sum(point["accepted"] for point in data["series"]) >= len(TEXTS)
             assert all(point["gas_used"] > 0 for point in data["series"] if point["accepted"])
-            assert data["slashes"] == []  # three honest nodes
+            assert all(int(s["slashed_wei"]) > 0 for s in data["slashes"])
+            assert {n["address"]: n["slashes"] for n in data["nodes"]}[liar] >= len(TEXTS)
 
             SCREENSHOT.parent.mkdir(parents=True, exist_ok=True)
             page.screenshot(path=str(SCREENSHOT), full_page=True)
