@@ -21,13 +21,15 @@ NPM_STAMP := node_modules/.installed
 SOLC_STAMP := .solcx/.installed
 BUILD_STAMP := .build/.compiled
 
-.PHONY: help setup compile abi deploy demo bench test test-contracts test-unit test-e2e soak gas-snapshot lint typecheck calibrate devnet-up devnet-down clean
+.PHONY: help setup browser compile abi deploy demo bench test test-contracts test-unit test-e2e soak gas-snapshot lint typecheck calibrate devnet-up devnet-down clean
 
 help:
 	@echo "make setup        install Python and npm dependencies, solc, compile contracts"
-	@echo "make demo         devnet + deploy + 3 nodes + 10 verified jobs, then stop everything"
+	@echo "make demo         devnet + deploy + 3 nodes + relayer + 10 verified jobs, then stop everything"
+	@echo "                  (DEMO_ARGS=--hold: keep it up with the dashboard until Ctrl-C)"
 	@echo "make bench        gas, throughput and latency on devnets with real nodes: BENCHMARKS.md (BENCH_ARGS=...)"
-	@echo "make test         every test (contracts on a throwaway devnet, unit, end to end)"
+	@echo "make test         every test (contracts on a throwaway devnet, unit, end to end, dashboard in chromium)"
+	@echo "make browser      install Debian chromium for the dashboard test (as root; make test runs it)"
 	@echo "make gas-snapshot refresh the committed gas figures after a change that moves gas on purpose"
 	@echo "make soak         long randomized runs (the invariant machine under the soak profile)"
 	@echo "make lint         ruff, mypy and slither (also part of make test)"
@@ -78,8 +80,10 @@ deploy: setup
 	$(BIN)/ape run deploy --network infera:devnet:node
 
 # ------------------------------------------------------------------------------------ demo
+# DEMO_ARGS=--hold keeps the network and the dashboard up after the jobs, until Ctrl-C.
+DEMO_ARGS ?=
 demo: setup
-	@$(PY) scripts/demo.py
+	@$(PY) scripts/demo.py $(DEMO_ARGS)
 
 # ------------------------------------------------------------------------------- benchmarks
 # Every figure against a baseline from the same run; writes benchmarks/results/ and BENCHMARKS.md.
@@ -91,9 +95,18 @@ bench: setup
 # ----------------------------------------------------------------------------------- tests
 # Contract tests run through ape's pytest plugin against a throwaway devnet on a free port;
 # the unit and end-to-end tests start their own processes.
-test: setup lint
+test: setup lint browser
 	$(BIN)/infera-devnet run -- $(BIN)/ape test tests/contracts --network infera:devnet:node --disable-isolation -q --tb=short -p no:cacheprovider
 	$(BIN)/pytest tests -q --tb=short -p no:ape_test -p no:cacheprovider --ignore=tests/contracts --ignore=tests/soak
+
+# The dashboard test drives Debian's chromium through PyPI playwright (never `playwright install`,
+# which downloads a browser). A system package: installed here when missing and we are root (CI);
+# otherwise the test skips and names this target.
+browser:
+	@if ! command -v chromium >/dev/null; then \
+	  if [ "$$(id -u)" = 0 ]; then apt-get update -qq && apt-get install -y -qq chromium; \
+	  else echo "chromium missing: run 'sudo apt-get install -y chromium' (the dashboard test skips until then)"; fi; \
+	fi
 
 # Long randomized runs, not part of `make test`: the same contract-test command under the Hypothesis
 # "soak" profile (tests/contracts/hypothesis_profiles.py), then the node soak (tests/soak: 500 jobs

@@ -25,10 +25,12 @@ from infera.deployment import Deployment
 from infera.errors import RpcUnreachable
 from infera.operator import REP_ONE
 from infera.vectors import PPM
+from relayer.dashboard import ChainFeed
 from relayer.keys import MalformedKey, RateLimiter, parse_key, secret_matches
 from relayer.metrics import CONTENT_TYPE, RelayerMetrics
 from relayer.models import (
     Cosine,
+    DashboardResponse,
     ErrorBody,
     ErrorResponse,
     HealthResponse,
@@ -84,6 +86,7 @@ class Services:
     limiter: RateLimiter = field(default_factory=RateLimiter)
     liveness: Liveness = field(default_factory=Liveness)
     _nodes_cache: tuple[float, NodesResponse] | None = None
+    _feed: ChainFeed | None = None  # created on the first dashboard read
 
 
 SERVICES = web.AppKey("services", Services)
@@ -327,24 +330,30 @@ def _chain(services: Services) -> Chain:
 
 
 async def list_models(request: web.Request) -> web.StreamResponse:
-    services = request.app[SERVICES]
+    return _json(await _models(request.app[SERVICES]))
+
+
+async def _models(services: Services) -> ModelsResponse:
     chain = _chain(services)
     out = []
     for name, model_id in sorted(services.deployment.models.items()):
         m = await chain.get_model(model_id)
         out.append(ModelView(name=name, model_id=model_id, active=m.active, fee_wei=str(m.fee), dimension=m.dimension,
                              threshold=m.threshold_ppm / PPM, quorum=m.quorum, min_agreement=m.min_agreement))
-    return _json(ModelsResponse(models=out))
+    return ModelsResponse(models=out)
 
 
 async def list_nodes(request: web.Request) -> web.StreamResponse:
-    services = request.app[SERVICES]
+    return _json(await _nodes(request.app[SERVICES]))
+
+
+async def _nodes(services: Services) -> NodesResponse:
     cached = services._nodes_cache
     if cached is not None and time.monotonic() - cached[0] < NODES_CACHE_S:
-        return _json(cached[1])
+        return cached[1]
     nodes = await _read_nodes(_chain(services))
     services._nodes_cache = (time.monotonic(), nodes)
-    return _json(nodes)
+    return nodes
 
 
 async def _read_nodes(chain: Chain) -> NodesResponse:
@@ -370,9 +379,35 @@ async def _read_nodes(chain: Chain) -> NodesResponse:
 
 
 async def stats(request: web.Request) -> web.StreamResponse:
-    s = await request.app[SERVICES].store.stats()
+    return _json(await _stats(request.app[SERVICES]))
+
+
+async def _stats(services: Services) -> StatsResponse:
+    s = await services.store.stats()
     per_batch = s["jobs_in_mined_batches"] / s["batches_mined"] if s["batches_mined"] else None
-    return _json(StatsResponse(**s, jobs_per_batch=per_batch))
+    return StatsResponse(**s, jobs_per_batch=per_batch)
+
+
+def _feed(services: Services) -> ChainFeed:
+    if services._feed is None:
+        names = {model_id: name for name, model_id in services.deployment.models.items()}
+        services._feed = ChainFeed(_chain(services), names)
+    return services._feed
+
+
+async def dashboard_data(request: web.Request) -> web.StreamResponse:
+    """Public network data only, so no key: what the chain shows anyone, and the queue's
+    aggregate figures (/v1/stats is open too); no request, text or key of any client."""
+    services = request.app[SERVICES]
+    feed = _feed(services)
+    await feed.refresh()
+    return _json(DashboardResponse(head=feed.head, jobs=feed.job_views(), totals=dict(feed.totals),
+                                   nodes=(await _nodes(services)).nodes, models=(await _models(services)).models,
+                                   slashes=list(feed.slashes), series=list(feed.series), queue=await _stats(services)))
+
+
+async def dashboard(request: web.Request) -> web.StreamResponse:
+    return _static_html("dashboard.html")
 
 
 async def health(request: web.Request) -> web.StreamResponse:
@@ -405,7 +440,11 @@ async def openapi_json(request: web.Request) -> web.StreamResponse:
 
 
 async def docs(request: web.Request) -> web.StreamResponse:
-    html = files("relayer").joinpath("static/docs.html").read_text()
+    return _static_html("docs.html")
+
+
+def _static_html(name: str) -> web.Response:
+    html = files("relayer").joinpath(f"static/{name}").read_text()
     return web.Response(text=html, content_type="text/html")
 
 
@@ -426,12 +465,17 @@ def routes() -> list[Route]:
               {200: NodesResponse}, auth=False, tags=("network",)),
         Route("GET", "/v1/stats", stats, "Queue and batching figures", {200: StatsResponse}, auth=False,
               tags=("network",)),
+        Route("GET", "/v1/dashboard", dashboard_data, "Recent jobs and phases, nodes, models, slashes and "
+              "accepted jobs and gas per block, for the dashboard", {200: DashboardResponse}, auth=False,
+              tags=("network",)),
         Route("GET", "/health", health, "Liveness: database reachable, loops ticking", {200: HealthResponse},
               auth=False, tags=("ops",)),
         Route("GET", "/metrics", metrics, "Prometheus metrics", {200: CONTENT_TYPE}, auth=False, tags=("ops",)),
         Route("GET", "/openapi.json", openapi_json, "This API's OpenAPI 3.1 document", {200: "application/json"},
               auth=False, tags=("ops",)),
         Route("GET", "/docs", docs, "Human-readable API reference", {200: "text/html"}, auth=False, tags=("ops",)),
+        Route("GET", "/dashboard", dashboard, "Live network dashboard (polls /v1/dashboard)", {200: "text/html"},
+              auth=False, tags=("ops",)),
     ]
 
 

@@ -134,6 +134,49 @@ class StatsResponse(_Strict):
     jobs_per_batch: float | None
 
 
+class DashboardJob(_Strict):
+    """An on-chain job, as anyone reading the chain sees it (no relayer request data)."""
+
+    job_id: int
+    model: str
+    requester: str
+    status: JobState
+    submitted_block: int
+    final_block: int | None = Field(description="the block that accepted or refunded the job")
+
+
+class SlashView(_Strict):
+    """A seat settled with a fault: the node's answer disagreed with the quorum, or it committed
+    and never revealed."""
+
+    job_id: int
+    node: str
+    outcome: str = Field(examples=["Disagreed", "Withheld"])
+    slashed_wei: str
+    block: int
+    tx: str
+
+
+class SeriesPoint(_Strict):
+    block: int
+    timestamp: int
+    accepted: int = Field(description="jobs accepted in this block")
+    gas_used: int = Field(description="gas used by the whole block")
+
+
+class DashboardResponse(_Strict):
+    """Everything the dashboard shows, in one read: public network data only."""
+
+    head: int | None
+    jobs: list[DashboardJob] = Field(description="the most recent jobs, newest first")
+    totals: dict[str, int] = Field(description="jobs submitted, accepted and refunded in the blocks read")
+    nodes: list[NodeView]
+    models: list[ModelView]
+    slashes: list[SlashView] = Field(description="the most recent slashes, newest first")
+    series: list[SeriesPoint] = Field(description="accepted jobs and gas, one point per recent block")
+    queue: StatsResponse
+
+
 class HealthResponse(_Strict):
     """The relayer's liveness."""
 

@@ -1,8 +1,11 @@
 """`make demo`: a whole Infera network on this machine, ten real jobs, verified results.
 
 Starts a devnet (1 s blocks), deploys with `ape run deploy`, registers and stakes three nodes,
-starts each as its own `oracle-node` process, submits ten text-embedding jobs through the SDK
-and prints how each was verified. Everything started here is stopped on exit, Ctrl-C included.
+starts each as its own `oracle-node` process and the relayer (`infera-relayer run`, its own
+SQLite queue in the run directory, an API key made with its CLI), prints the dashboard's URL,
+submits ten text-embedding jobs through the relayer's HTTP API and prints how the chain verified
+each (read back through the SDK). Everything started here is stopped on exit, Ctrl-C included.
+`--hold` keeps the network and the dashboard up after the jobs, until Ctrl-C.
 Run it as `python scripts/demo.py` (it starts its own devnet, so it is not an `ape run` script).
 """
 
@@ -16,6 +19,11 @@ import tempfile
 import time
 from pathlib import Path
 from types import FrameType
+from typing import TYPE_CHECKING
+
+if TYPE_CHECKING:  # imported at run time inside the functions, after the venv is known good
+    from infera.localnet import LocalNetwork
+    from relayer.process import LocalRelayer
 
 SENTENCES = [
     "A smart contract can request an embedding and verify it on-chain.",
@@ -30,22 +38,43 @@ SENTENCES = [
     "🚀 Launch day!",
 ]
 NODE_ACCOUNTS = [1, 2, 3]
+MODEL = "all-MiniLM-L6-v2"
 
 
 def _stop_on_signal(signum: int, _frame: FrameType | None) -> None:
     raise KeyboardInterrupt(f"signal {signum}")
 
 
-async def run_jobs(net: object) -> int:
-    from infera.client import InferaClient
-    from infera.localnet import LocalNetwork
+async def submit_through_relayer(url: str, api_key: str) -> list[int]:
+    """POST the sentences to the relayer; the job ids once it has submitted them on-chain."""
+    import aiohttp
 
-    assert isinstance(net, LocalNetwork)
-    chain = await net.connect()
+    auth = {"Authorization": f"Bearer {api_key}"}
+    async with aiohttp.ClientSession(url, timeout=aiohttp.ClientTimeout(total=10)) as http:
+        async with http.post("/v1/jobs", json={"model": MODEL, "texts": SENTENCES}, headers=auth) as posted:
+            body = await posted.json()
+            if posted.status != 202:
+                raise RuntimeError(f"the relayer refused the jobs: {posted.status} {body}")
+        request_id = str(body["request_id"])
+        print(f"relayer took request {request_id} ({body['jobs']} jobs)", flush=True)
+        deadline = time.monotonic() + 120
+        while time.monotonic() < deadline:
+            async with http.get(f"/v1/jobs/{request_id}", headers=auth) as got:
+                view = await got.json()
+            if all(j["job_id"] is not None for j in view["jobs"]):
+                return [int(j["job_id"]) for j in view["jobs"]]
+            await asyncio.sleep(0.3)
+    raise RuntimeError(f"the relayer did not submit request {request_id} within 120 s")
+
+
+async def run_jobs(net: LocalNetwork, relayer_url: str, api_key: str) -> int:
+    from infera.client import InferaClient
+
+    chain = await net.connect()  # reads only: the relayer alone sends transactions from its key
     client = InferaClient(chain)
     try:
         started = time.monotonic()
-        job_ids = await client.submit_texts(SENTENCES)
+        job_ids = await submit_through_relayer(relayer_url, api_key)
         print(f"submitted {len(job_ids)} jobs in one transaction: ids {job_ids[0]}..{job_ids[-1]}", flush=True)
         accepted = 0
         for job_id in job_ids:
@@ -66,10 +95,33 @@ async def run_jobs(net: object) -> int:
         await chain.close()
 
 
+def start_relayer(net: LocalNetwork, run_dir: Path) -> tuple[LocalRelayer, str]:
+    """The relayer as its own process, and an API key for the demo; stop() it when done."""
+    from relayer.process import LocalRelayer
+
+    relayer = LocalRelayer(net, run_dir)
+    api_key = relayer.cli("keys", "create", "--name", "demo")
+    relayer.start()
+    assert relayer.process is not None
+    print(f"relayer {relayer.url} started (pid {relayer.process.pid})", flush=True)
+    print(f"dashboard: {relayer.url}/dashboard", flush=True)
+    return relayer, api_key
+
+
+def hold(url: str) -> None:
+    print(f"holding: the network and {url}/dashboard stay up until Ctrl-C", flush=True)
+    try:
+        while True:
+            time.sleep(3600)
+    except KeyboardInterrupt:
+        pass  # the jobs' outcome stands: stopping a held demo is not a failure
+
+
 def main() -> None:
     from infera.localnet import LocalNetwork
 
     signal.signal(signal.SIGTERM, _stop_on_signal)
+    held = "--hold" in sys.argv[1:]
     run_dir = Path(tempfile.mkdtemp(prefix="infera-demo-"))
     code = 1
     try:
@@ -86,7 +138,13 @@ def main() -> None:
                 node = net.start_node(index)
                 print(f"node {node.address} started (pid {node.process.pid})", flush=True)
             net.wait_nodes_ready()
-            code = asyncio.run(run_jobs(net))
+            relayer, api_key = start_relayer(net, run_dir)
+            try:
+                code = asyncio.run(run_jobs(net, relayer.url, api_key))
+                if held:
+                    hold(relayer.url)
+            finally:
+                relayer.stop()  # before the devnet it talks to
     except KeyboardInterrupt:
         print("\ninterrupted: everything started by the demo has been stopped", file=sys.stderr)
         code = 130

@@ -1,4 +1,5 @@
-"""Relayer fixtures: a migrated queue database on SQLite and on the real PostgreSQL server."""
+"""Relayer fixtures: a migrated queue database on SQLite and on the real PostgreSQL server; a
+deployed devnet and a relayer process on it, for the end-to-end tests."""
 
 from __future__ import annotations
 
@@ -10,7 +11,10 @@ from pathlib import Path
 import pytest
 import sqlalchemy as sa
 
+from infera.localnet import LocalNetwork
 from relayer.migrate import sync_url, upgrade
+from relayer.process import LocalRelayer
+from support.network import network  # noqa: F401 - a fixture, used by `relayer`
 
 # The test server: trust auth on 127.0.0.1, database `test` (INFERA_TEST_POSTGRES overrides).
 POSTGRES = os.environ.get("INFERA_TEST_POSTGRES", "postgresql://postgres@127.0.0.1:5432/test")
@@ -63,3 +67,13 @@ def sqlite_url(tmp_path: Path) -> str:
 def database_url(request: pytest.FixtureRequest) -> str:
     """The same test on both engines the relayer supports."""
     return str(request.getfixturevalue(f"{request.param}_url"))
+
+
+@pytest.fixture
+def relayer(network: LocalNetwork, tmp_path: Path) -> Iterator[LocalRelayer]:  # noqa: F811 - the fixture above
+    """A relayer process (not started: a test creates its keys first) on a deployed devnet."""
+    r = LocalRelayer(network, tmp_path)
+    try:
+        yield r
+    finally:
+        r.stop()

@@ -174,6 +174,22 @@ def test_openapi_document_is_valid_and_covers_every_route(sqlite_url: str) -> No
     with_api(sqlite_url, body)
 
 
+def test_dashboard_is_self_contained_public_and_documented(sqlite_url: str) -> None:
+    async def body(client: TestClient[Any, Any], auth: dict[str, str], services: Services) -> None:
+        page = await client.get("/dashboard")
+        html = await page.text()
+        assert page.status == 200 and page.content_type == "text/html"
+        assert "/v1/dashboard" in html and "<canvas" in html
+        assert "http://" not in html and "https://" not in html and "<script src" not in html  # no CDN
+        op = (await (await client.get("/openapi.json")).json())["paths"]["/v1/dashboard"]["get"]
+        assert "security" not in op  # public network data: no key
+        assert op["responses"]["200"]["content"]["application/json"]["schema"]["$ref"].endswith("DashboardResponse")
+        # Without a chain connection its data is a clear 503, not a 500.
+        await error_of(await client.get("/v1/dashboard"), 503, "no_chain")
+
+    with_api(sqlite_url, body)
+
+
 def test_health_fails_when_a_loop_stops_ticking(sqlite_url: str) -> None:
     async def body(client: TestClient[Any, Any], auth: dict[str, str], services: Services) -> None:
         services.liveness.submitter = services.liveness.tracker = time.time()

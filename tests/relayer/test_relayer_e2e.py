@@ -12,38 +12,18 @@ from __future__ import annotations
 
 import asyncio
 import time
-from collections.abc import Iterator
-from pathlib import Path
 from typing import Any
 
-import pytest
 import requests
 from relayer_api_cases import CASES
-from relayer_process import Relayer
 
 from infera.client import InferaClient
 from infera.localnet import LocalNetwork
 from infera.types import JobStatus
+from relayer.process import LocalRelayer as Relayer
 
 MODEL = "all-MiniLM-L6-v2"
 TEXTS = ["Verifiable inference through a relayer.", "Le relais soumet les tâches en lot."]
-
-
-@pytest.fixture
-def network(tmp_path: Path) -> Iterator[LocalNetwork]:
-    with LocalNetwork(tmp_path / "net") as net:
-        net.start_devnet()
-        net.deploy()
-        yield net
-
-
-@pytest.fixture
-def relayer(network: LocalNetwork, tmp_path: Path) -> Iterator[Relayer]:
-    r = Relayer(network, tmp_path)
-    try:
-        yield r
-    finally:
-        r.stop()
 
 
 def _wait(relayer: Relayer, request_id: str, auth: dict[str, str], until: str, timeout: float) -> dict[str, Any]:

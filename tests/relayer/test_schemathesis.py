@@ -13,10 +13,10 @@ import pytest
 import schemathesis
 from hypothesis import HealthCheck, given, settings
 from hypothesis.errors import Unsatisfiable
-from relayer_process import Relayer
 from schemathesis import GenerationMode
 
 from infera.localnet import LocalNetwork
+from relayer.process import LocalRelayer as Relayer
 
 # Per operation and mode (fewer where the operation has fewer distinct inputs); the run prints
 # how many cases it sent in all. Negative cases break the schema on purpose: they must get a

@@ -15,10 +15,11 @@ from typing import Any
 
 import aiohttp
 import pytest
-from relayer_process import RELAYER_KEY, Relayer
 
 from infera.devnet import DEVNET_KEYS
 from infera.localnet import LocalNetwork
+from relayer.process import RELAYER_KEY
+from relayer.process import LocalRelayer as Relayer
 
 MODEL = "all-MiniLM-L6-v2"
 REQUESTS = 200
@@ -114,9 +115,9 @@ async def _submitted_inputs(net: LocalNetwork) -> Counter[str]:
 
 def test_two_instances_one_killed_submit_every_request_exactly_once(network: LocalNetwork, postgres_url: str,
                                                                      tmp_path: Path) -> None:
-    a = Relayer(network, tmp_path, key=RELAYER_KEY, database_url=postgres_url, instance="a", name="relayer-a",
+    a = Relayer(network, tmp_path, RELAYER_KEY, database_url=postgres_url, instance="a", name="relayer-a",
                 **SETTINGS)
-    b = Relayer(network, tmp_path, key=SECOND_KEY, database_url=postgres_url, instance="b", name="relayer-b",
+    b = Relayer(network, tmp_path, SECOND_KEY, database_url=postgres_url, instance="b", name="relayer-b",
                 **SETTINGS)
     try:
         auth = {"Authorization": "Bearer " + a.cli("keys", "create", "--name", "load", "--quota", "1000")}

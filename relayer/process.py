@@ -1,5 +1,5 @@
-"""`python -m relayer run` as its own process, restartable on the same database and port: shared
-by the end-to-end, two-instance and schemathesis tests."""
+"""`python -m relayer run` as a child process of a LocalNetwork: what the end-to-end tests and
+`make demo` start, restartable on the same database and port."""
 
 from __future__ import annotations
 
@@ -14,17 +14,24 @@ from infera.devnet import DEVNET_KEYS, free_port
 from infera.localnet import LocalNetwork
 
 RELAYER_KEY = DEVNET_KEYS[9]  # the relayer pays fees from this funded devnet account
+START_TIMEOUT_S = 60
 
 
-class Relayer:
-    def __init__(self, net: LocalNetwork, run_dir: Path, *, key: str = RELAYER_KEY, database_url: str | None = None,
-                 instance: str = "e2e", name: str = "relayer", **settings: str) -> None:
+class LocalRelayer:
+    """A relayer on a free port with its own SQLite queue and state in `run_dir`."""
+
+    def __init__(self, net: LocalNetwork, run_dir: Path, private_key: str = RELAYER_KEY, *,
+                 database_url: str | None = None, instance: str = "local", name: str = "relayer",
+                 **settings: str) -> None:
+        """`settings` become INFERA_RELAYER_<NAME> variables; `name` keeps several relayers'
+        logs and state apart in one run_dir (instances sharing one PostgreSQL queue)."""
         self.port = free_port()
         self.url = f"http://127.0.0.1:{self.port}"
         self.log_path = run_dir / f"{name}.log"
         self.env = net.base_env()
+        # Short polls and back-offs: a devnet with 1 s blocks, where a person or a test watches.
         self.env.update(
-            INFERA_PRIVATE_KEY=key,
+            INFERA_PRIVATE_KEY=private_key,
             INFERA_RELAYER_DATABASE_URL=database_url or f"sqlite:///{run_dir / 'relayer.db'}",
             INFERA_RELAYER_STATE_DIR=str(run_dir / f"{name}-state"),
             INFERA_RELAYER_PORT=str(self.port),
@@ -38,19 +45,23 @@ class Relayer:
         self.process: subprocess.Popen[bytes] | None = None
 
     def cli(self, *args: str) -> str:
+        """`infera-relayer ARGS` on this relayer's settings; its standard output."""
         done = subprocess.run([sys.executable, "-m", "relayer", *args], env=self.env, capture_output=True,
                               text=True, timeout=60, check=True)
         return done.stdout.strip()
 
-    def start(self, timeout: float = 60) -> None:
+    def start(self, timeout: float = START_TIMEOUT_S) -> None:
+        """Start and wait until it listens (its log says so)."""
         start = self.log_path.stat().st_size if self.log_path.exists() else 0
         with open(self.log_path, "ab") as log:
+            # Its own session, so kill9 takes any child with it.
             self.process = subprocess.Popen([sys.executable, "-m", "relayer", "run"], env=self.env, stdout=log,
                                             stderr=subprocess.STDOUT, start_new_session=True)
         deadline = time.monotonic() + timeout
         while '"relayer listening"' not in self.log_path.read_bytes()[start:].decode(errors="replace"):
-            assert self.process.poll() is None, self.log()
-            assert time.monotonic() < deadline, self.log()
+            if self.process.poll() is not None or time.monotonic() > deadline:
+                self.stop()
+                raise RuntimeError(f"the relayer did not start:\n{self.log()}")
             time.sleep(0.2)
 
     def kill9(self) -> None:
