@@ -103,12 +103,17 @@ def test_a_stuck_transaction_is_replaced_at_a_higher_fee(network: LocalNetwork, 
 def test_reorged_out_transactions_are_sent_again_in_nonce_order(network: LocalNetwork, tmp_path: Path) -> None:
     async def body(net: LocalNetwork) -> None:
         async with _manager(net, tmp_path / "tx.sqlite3", confirmations=10) as txm:
-            sent = [await txm.send("approve", [], _approve(txm, amount)) for amount in (21, 22, 23)]
+            # One transaction per block, mined by hand: no heartbeat block may slip between them,
+            # so the last three blocks hold exactly these three.
+            _pause_mining(net)
+            sent = []
+            for amount in (21, 22, 23):
+                sent.append(await txm.send("approve", [], _approve(txm, amount)))
+                _rpc(net, "evm_mine")
             outcomes = await txm.poll()
             assert [o.tx.nonce for o in outcomes] == [t.nonce for t in sent]
             assert await _allowance(txm) == 23
             before = int(_rpc(net, "eth_getTransactionCount", txm.chain.address, "latest"), 16)
-            _pause_mining(net)
             _rpc(net, "anvil_reorg", 3, [])  # the three blocks holding them are replaced
             assert int(_rpc(net, "eth_getTransactionCount", txm.chain.address, "latest"), 16) == before - 3
             await txm.poll()
