@@ -9,17 +9,19 @@ reveal phase is over. Everything is simulated first: the node that comes second 
 
 from __future__ import annotations
 
-import time
+import asyncio
+from collections.abc import Callable
 from dataclasses import dataclass, field
 
 import structlog
 from eth_utils.crypto import keccak
+from web3.contract.async_contract import AsyncContractFunction
 
 from infera.chain import Chain
 from infera.errors import ContractRevert, TransactionFailed
 from infera.txmanager import TxManager
 from infera.types import Job, JobStatus, SeatState
-from oracle_node.store import WorkState, WorkStore
+from oracle_node.store import WorkStore
 
 log = structlog.get_logger("oracle_node")
 
@@ -58,7 +60,7 @@ class Keeper:
         due = self.store.watched_due(now, WATCH_BATCH)
         if not due:
             return
-        held = {w.job_id for w in self.store.in_states(*(s for s in WorkState if s is not WorkState.DONE))}
+        held = self.store.open_job_ids()
         busy = self.txm.busy_jobs()
         try:
             jobs = await self.chain.get_jobs(due)
@@ -88,7 +90,10 @@ class Keeper:
                 later[j] = now + DRAWING_RECHECK_S
             elif job.status is JobStatus.COMMITTING:
                 at = job.commit_deadline + self.outsider_grace(j)
-                (advance.append(j) if now > at else later.__setitem__(j, at))
+                if now > at:
+                    advance.append(j)
+                else:
+                    later[j] = at
             elif job.revealed < job.committed and now <= job.reveal_deadline:
                 later[j] = job.reveal_deadline + self.outsider_grace(j)
             else:
@@ -103,24 +108,21 @@ class Keeper:
         ids = [j.job_id for j in jobs]
         blocks = self.store.watched_submit_blocks(ids)
         vectors = await self.chain.revealed_vectors_of(ids, min(blocks.values()) if blocks else None)
-        calls: list[tuple[int, list[bytes]]] = []
-        for job_id in ids:
-            seats = await self.chain.get_seats(job_id)
-            calls.append((job_id, [vectors.get(job_id, {}).get(s.node, b"") if s.state is SeatState.REVEALED else b""
-                                   for s in seats]))
-        for start in range(0, len(calls), FINALIZE_BATCH):
-            chunk = calls[start:start + FINALIZE_BATCH]
-            chunk_ids = [j for j, _ in chunk]
-            await self._send("finalized", chunk_ids, FINALIZE_BATCH,
-                             lambda ids, c=chunk: self.chain.jobs.functions.finalizeBatch(ids, [v for _, v in c]))
+        seats = await asyncio.gather(*(self.chain.get_seats(job_id) for job_id in ids))
+        by_job = {job_id: [vectors.get(job_id, {}).get(s.node, b"") if s.state is SeatState.REVEALED else b""
+                           for s in job_seats]
+                  for job_id, job_seats in zip(ids, seats, strict=True)}
+        await self._send("finalized", ids, FINALIZE_BATCH,
+                         lambda chunk: self.chain.jobs.functions.finalizeBatch(chunk, [by_job[j] for j in chunk]))
 
-    async def _send(self, action: str, job_ids: list[int], size: int, build: object) -> None:
+    async def _send(self, action: str, job_ids: list[int], size: int,
+                    build: Callable[[list[int]], AsyncContractFunction]) -> None:
         for start in range(0, len(job_ids), size):
             ids = job_ids[start:start + size]
             try:
-                sent = await self.txm.send(action, ids, build(ids))  # type: ignore[operator]
+                sent = await self.txm.send(action, ids, build(ids))
             except (ContractRevert, TransactionFailed) as exc:
                 log.debug("keeper: nothing to do", action=action, jobs=ids, reason=str(exc))
                 continue
             log.info("keeper moved stuck jobs on", action=action, jobs=ids, nonce=sent.nonce,
-                     tx="0x" + bytes(sent.latest.tx_hash).hex(), at=time.time())
+                     tx="0x" + bytes(sent.latest.tx_hash).hex())

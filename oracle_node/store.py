@@ -195,6 +195,11 @@ class WorkStore:
         ).fetchall()
         return [Work(int(r[0]), WorkState(r[1]), r[2], r[3], r[4]) for r in rows]
 
+    def open_job_ids(self) -> set[int]:
+        """Jobs this node still holds (any state but done), without their vectors and salts."""
+        rows = self._db.execute("SELECT job_id FROM work WHERE state != ?", (WorkState.DONE.value,)).fetchall()
+        return {int(r[0]) for r in rows}
+
     def counts(self) -> dict[str, int]:
         """How many jobs are in each state."""
         rows = self._db.execute("SELECT state, COUNT(*) FROM work GROUP BY state").fetchall()

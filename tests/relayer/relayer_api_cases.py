@@ -27,3 +27,13 @@ CASES: list[tuple[str, dict[str, Any], int, str]] = [
     ("body over the size limit", {"data": b'{"texts": ["' + b"a" * 2_000_000 + b'"]}',
                                   "ctype": "application/json"}, 413, "body_too_large"),
 ]
+
+
+def case_headers(auth: dict[str, str], send: dict[str, Any]) -> dict[str, str]:
+    """The request headers of one case: the valid key unless the case replaces or drops it."""
+    headers = dict(auth)
+    if "auth" in send:
+        headers.pop("Authorization")
+        if send["auth"] is not None:
+            headers["Authorization"] = send["auth"]
+    return headers

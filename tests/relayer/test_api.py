@@ -14,7 +14,7 @@ import pytest
 from aiohttp import ClientResponse
 from aiohttp.test_utils import TestClient, TestServer
 from openapi_spec_validator import validate
-from relayer_api_cases import CASES
+from relayer_api_cases import CASES, case_headers
 
 from infera.deployment import ContractAddresses, Deployment
 from relayer.app import Services, make_app
@@ -85,11 +85,7 @@ def test_idempotent_replays_return_the_same_request(sqlite_url: str) -> None:
 def test_every_client_mistake_is_a_4xx_json_error(sqlite_url: str, case: str, send: dict[str, Any], status: int,
                                                   code: str) -> None:
     async def body(client: TestClient[Any, Any], auth: dict[str, str], services: Services) -> None:
-        headers = dict(auth)
-        if "auth" in send:
-            headers.pop("Authorization")
-            if send["auth"] is not None:
-                headers["Authorization"] = send["auth"]
+        headers = case_headers(auth, send)
         if "json" in send:
             response = await client.post("/v1/jobs", json=send["json"], headers=headers)
         else:

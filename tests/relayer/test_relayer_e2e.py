@@ -15,7 +15,7 @@ import time
 from typing import Any
 
 import requests
-from relayer_api_cases import CASES
+from relayer_api_cases import CASES, case_headers
 
 from infera.client import InferaClient
 from infera.localnet import LocalNetwork
@@ -127,11 +127,7 @@ def test_relayer_takes_jobs_over_http_and_survives_kill_9(network: LocalNetwork,
 
     # Every client mistake, over real HTTP: a 4xx with a JSON error body, nothing stored.
     for name, send, status, code in CASES:
-        headers = dict(auth)
-        if "auth" in send:
-            headers.pop("Authorization")
-            if send["auth"] is not None:
-                headers["Authorization"] = send["auth"]
+        headers = case_headers(auth, send)
         if "json" in send:
             response = requests.post(f"{relayer.url}/v1/jobs", json=send["json"], headers=headers, timeout=10)
         else:
