@@ -17,7 +17,6 @@ import numpy as np
 import numpy.typing as npt
 import structlog
 from web3.contract.async_contract import AsyncContractFunction
-from web3.logs import DISCARD
 
 from infera.chain import ASSIGN_BATCH, Chain, commitment_of
 from infera.deployment import load_deployment
@@ -317,9 +316,8 @@ class OracleNode:
                 found = await chain.job_submissions(missing)
             else:
                 found = await chain.job_submissions(missing, max(0, min(known) - lookback), max(known))
-            for job_id, (raw, block) in found.items():
-                inputs[job_id] = raw
-                store.set_submit_block(job_id, block)
+            inputs.update({job_id: raw for job_id, (raw, _) in found.items()})
+            store.set_submit_blocks({job_id: block for job_id, (_, block) in found.items()})
             missing = [j for j in missing if j not in found]
             if len(known) < len(assigned) or lookback >= MAX_INPUT_LOOKBACK_BLOCKS:
                 break
@@ -431,12 +429,12 @@ class OracleNode:
                         tx="0x" + bytes(sent.latest.tx_hash).hex(), mined=receipt is not None)
             return sent.job_ids
         chain, _ = self._parts()
-        skips = chain.jobs.events.BatchItemSkipped().process_receipt(receipt, errors=DISCARD)
+        skips = chain.receipt_events(receipt, "BatchItemSkipped")
         skipped = {int(e["args"]["jobId"]): int(e["args"]["reason"]) for e in skips}
         log.info("batch mined", action=sent.action, jobs=len(sent.job_ids), skipped=skipped or None,
                  tx="0x" + bytes(receipt["transactionHash"]).hex(), gas=int(receipt["gasUsed"]),
                  block=int(receipt["blockNumber"]))
-        for event in chain.jobs.events.JobReassigned().process_receipt(receipt, errors=DISCARD):
+        for event in chain.receipt_events(receipt, "JobReassigned"):
             # Our vector stays on record and is judged with the fresh committee's round.
             log.info("committee redrawn: too few reveals", job=int(event["args"]["jobId"]))
         return list(skipped)
@@ -533,11 +531,11 @@ class OracleNode:
         found = await asyncio.gather(*(chain.get_seats(w.job_id) for w, _ in due))
         seats = {w.job_id: s for (w, _), s in zip(due, found, strict=True)}
         mine = []
+        # Wall-clock time, persisted: the wait survives a restart of the node.
+        ready_since = store.mark_ready([w.job_id for w, _ in due], time.time())
         for work, _ in due:
             first = next((s.node for s in seats[work.job_id] if s.state is SeatState.REVEALED), None)
-            # Wall-clock time, persisted: the wait survives a restart of the node.
-            ready_since = store.mark_ready(work.job_id, time.time())
-            if first == chain.address or time.time() - ready_since >= self._grace(work.job_id):
+            if first == chain.address or time.time() - ready_since[work.job_id] >= self._grace(work.job_id):
                 mine.append(work.job_id)
         submitted = [b for b, _ in store.blocks_of(mine).values()]
         known = [b for b in submitted if b is not None]

@@ -59,9 +59,7 @@ class AssignmentScanner:
         submitted: list[tuple[int, int]] = []
         for low in range(start, self.head + 1, self.chunk_blocks):
             high = min(low + self.chunk_blocks - 1, self.head)
-            events = await self.chain.logs(self.chain.jobs, "JobAssigned", low, high, node=self.chain.address)
-            found += [Assignment(int(e["args"]["jobId"]), int(e["args"]["seat"]), int(e["blockNumber"]),
-                                 bytes(e["blockHash"])) for e in events]
+            found += [Assignment(*entry) for entry in await self.chain.assignments(self.chain.address, low, high)]
             if self.watch_models:
                 submitted += await self.chain.submitted_job_ids(list(self.watch_models), low, high)
         await self._settle_cursor(start)

@@ -97,8 +97,12 @@ class WorkStore:
                                      (state, number, block_hash, now, job_id))
         return opened
 
-    def set_submit_block(self, job_id: int, block: int) -> None:
-        self._db.execute("UPDATE work SET submit_block=? WHERE job_id=?", (block, job_id))
+    def set_submit_blocks(self, blocks: dict[int, int]) -> None:
+        """Record the block each job was submitted in (job id -> block), in one transaction: a
+        write per job would be a disk sync per job inside the node's embed-and-commit path."""
+        with self._transaction():
+            self._db.executemany("UPDATE work SET submit_block=? WHERE job_id=?",
+                                 [(block, job_id) for job_id, block in blocks.items()])
 
     def blocks_of(self, job_ids: list[int]) -> dict[int, tuple[int | None, int | None]]:
         """Job id -> (submit block, assignment block), where known: they bound the log reads."""
@@ -181,11 +185,17 @@ class WorkStore:
     def _transaction(self) -> AbstractContextManager[None]:
         return transaction(self._db)
 
-    def mark_ready(self, job_id: int, since: float) -> float:
-        """Remember when the job first looked ready to finalize; returns that moment."""
-        self._db.execute("UPDATE work SET ready_since=COALESCE(ready_since, ?) WHERE job_id=?", (since, job_id))
-        row = self._db.execute("SELECT ready_since FROM work WHERE job_id=?", (job_id,)).fetchone()
-        return float(row[0])
+    def mark_ready(self, job_ids: list[int], since: float) -> dict[int, float]:
+        """Remember when each job first looked ready to finalize; returns those moments (job id
+        -> time). One transaction for all: the node checks every revealed job on every tick."""
+        if not job_ids:
+            return {}
+        with self._transaction():
+            self._db.executemany("UPDATE work SET ready_since=COALESCE(ready_since, ?) WHERE job_id=?",
+                                 [(since, job_id) for job_id in job_ids])
+        marks = ",".join("?" for _ in job_ids)
+        rows = self._db.execute(f"SELECT job_id, ready_since FROM work WHERE job_id IN ({marks})", job_ids).fetchall()
+        return {int(r[0]): float(r[1]) for r in rows}
 
     def in_states(self, *states: WorkState) -> list[Work]:
         marks = ",".join("?" for _ in states)

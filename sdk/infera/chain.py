@@ -23,8 +23,9 @@ from hexbytes import HexBytes
 from web3 import AsyncWeb3
 from web3.contract import AsyncContract
 from web3.contract.async_contract import AsyncContractFunction
-from web3.exceptions import BlockNotFound, ContractLogicError, TimeExhausted, TransactionNotFound
-from web3.types import EventData, Nonce, TxParams, TxReceipt
+from web3.datastructures import AttributeDict
+from web3.exceptions import BlockNotFound, ContractLogicError, TimeExhausted, Web3RPCError
+from web3.types import EventData, Nonce, RPCEndpoint, TxParams, TxReceipt
 
 from infera.abi import decode_revert, load_abi
 from infera.deployment import Deployment
@@ -45,6 +46,32 @@ def commitment_of(chain_id: int, registry: str, job_id: int, node: str, vector: 
         [chain_id, to_checksum_address(registry), job_id, to_checksum_address(node), vector, salt],
     )
     return keccak(encoded)
+
+
+def receipt_from_json(raw: dict[str, Any]) -> TxReceipt:
+    """A JSON-RPC receipt with the fields our callers read in web3's types (ints, HexBytes,
+    checksum addresses), and its logs in the shape web3's event decoding takes."""
+    def number(key: str, entry: dict[str, Any]) -> int | None:
+        return None if entry.get(key) is None else int(entry[key], 16)
+
+    def address(value: str | None) -> ChecksumAddress | None:
+        return None if value is None else to_checksum_address(value)
+
+    logs = [AttributeDict({
+        "address": address(entry["address"]), "topics": [HexBytes(t) for t in entry["topics"]],
+        "data": HexBytes(entry["data"]), "blockNumber": number("blockNumber", entry),
+        "blockHash": HexBytes(entry["blockHash"]), "transactionHash": HexBytes(entry["transactionHash"]),
+        "transactionIndex": number("transactionIndex", entry), "logIndex": number("logIndex", entry),
+        "removed": bool(entry.get("removed", False)),
+    }) for entry in raw.get("logs", [])]
+    return cast(TxReceipt, AttributeDict({
+        "transactionHash": HexBytes(raw["transactionHash"]), "transactionIndex": number("transactionIndex", raw),
+        "blockHash": HexBytes(raw["blockHash"]), "blockNumber": number("blockNumber", raw),
+        "from": address(raw.get("from")), "to": address(raw.get("to")),
+        "contractAddress": address(raw.get("contractAddress")), "status": number("status", raw),
+        "gasUsed": number("gasUsed", raw), "cumulativeGasUsed": number("cumulativeGasUsed", raw),
+        "effectiveGasPrice": number("effectiveGasPrice", raw), "type": number("type", raw), "logs": logs,
+    }))
 
 
 def load_account(private_key: str) -> LocalAccount:
@@ -165,11 +192,15 @@ class Chain:
         return receipt
 
     async def receipt(self, tx_hash: HexBytes) -> TxReceipt | None:
-        """The receipt of a sent transaction, or None while it is not mined (never waits)."""
-        try:
-            return await self.w3.eth.get_transaction_receipt(tx_hash)
-        except TransactionNotFound:
-            return None
+        """The receipt of a sent transaction, or None while it is not mined (never waits).
+        Read raw and converted by `receipt_from_json`: web3's generic formatters cost a node
+        tens of milliseconds for an assign receipt of 64 jobs (192 logs), on every one it sees."""
+        response = await self.w3.provider.make_request(RPCEndpoint("eth_getTransactionReceipt"),
+                                                       ["0x" + bytes(tx_hash).hex()])
+        if "error" in response:
+            raise Web3RPCError(str(response["error"]), rpc_response=response)
+        found = response.get("result")
+        return None if found is None else receipt_from_json(found)
 
     async def assign_due(self, max_jobs: int = ASSIGN_BATCH) -> TxReceipt | None:
         """Draw the committees whose draw block has passed; None when none is due (or another
@@ -279,7 +310,7 @@ class Chain:
             return {}
         found: dict[int, tuple[bytes, int]] = {}
         for entry in await self._logs_for_jobs(self.jobs.events.JobSubmitted.topic, job_ids, from_block, to_block):
-            job_id = int.from_bytes(bytes(entry["topics"][1]), "big")
+            job_id = _job_of(entry)
             # Non-indexed fields: (bytes32 inputHash, string input, uint96 fee); a string is
             # encoded exactly as bytes are, so decoding it as bytes never fails.
             input_hash, raw, _ = abi_decode(["bytes32", "bytes", "uint96"], bytes(entry["data"]))
@@ -295,19 +326,31 @@ class Chain:
             "address": self.jobs.address, "fromBlock": from_block, "toBlock": to_block,
             "topics": [self.jobs.events.JobSubmitted.topic, None, models],
         })
-        return [(int.from_bytes(bytes(e["topics"][1]), "big"), int(e["blockNumber"])) for e in entries]
+        return [(_job_of(e), int(e["blockNumber"])) for e in entries]
+
+    async def assignments(self, node: str, from_block: int, to_block: int) -> list[tuple[int, int, int, bytes]]:
+        """(job id, seat, block number, block hash) of every JobAssigned to `node` in
+        [from_block, to_block], decoded from the raw log (the watcher's read on every tick:
+        web3's event decoding cost it more than the query)."""
+        entries = await self.w3.eth.get_logs({
+            "address": self.jobs.address, "fromBlock": from_block, "toBlock": to_block,
+            "topics": [self.jobs.events.JobAssigned.topic, None, _address_topic(node)],
+        })
+        decoded = [(self.decode_log("JobAssigned", e), e) for e in entries]
+        return [(int(a["jobId"]), int(a["seat"]), int(e["blockNumber"]), bytes(e["blockHash"])) for a, e in decoded]
 
     async def seat_outcomes(self, job_ids: list[int], node: str, from_block: int | None = None
                             ) -> dict[int, tuple[int, int]]:
-        """How `node`'s seat on each job was settled: job id -> (SeatOutcome, stake slashed)."""
+        """How `node`'s seat on each job was settled: job id -> (SeatOutcome, stake slashed).
+        Filtered on the node's topic by the RPC and decoded from the raw log (a node asks this
+        for every job it closes; web3's event decoding cost more than the query)."""
         if not job_ids:
             return {}
-        event = self.jobs.events.SeatSettled()
         out: dict[int, tuple[int, int]] = {}
-        for entry in await self._logs_for_jobs(event.topic, job_ids, from_block):
-            args = event.process_log(entry)["args"]
-            if str(args["node"]).lower() == node.lower():
-                out[int(args["jobId"])] = (int(args["outcome"]), int(args["slashed"]))
+        for entry in await self._logs_for_jobs(self.jobs.events.SeatSettled.topic, job_ids, from_block,
+                                               second=_address_topic(node)):
+            args = self.decode_log("SeatSettled", entry)
+            out[int(args["jobId"])] = (int(args["outcome"]), int(args["slashed"]))
         return out
 
     async def revealed_vectors(self, job_id: int) -> dict[str, bytes]:
@@ -317,24 +360,48 @@ class Chain:
     async def revealed_vectors_of(self, job_ids: list[int], from_block: int | None = None) -> dict[int, dict[str, bytes]]:
         """Every vector revealed for several jobs, in one log query from `from_block` (by
         default the deployment block; a node passes the jobs' submission block): job id ->
-        node -> vector."""
+        node -> vector. Decoded from the raw logs, as seat_outcomes."""
         if not job_ids:
             return {}
-        event = self.jobs.events.Revealed()
         out: dict[int, dict[str, bytes]] = {}
-        for entry in await self._logs_for_jobs(event.topic, job_ids, from_block):
-            args = event.process_log(entry)["args"]
+        for entry in await self._logs_for_jobs(self.jobs.events.Revealed.topic, job_ids, from_block):
+            args = self.decode_log("Revealed", entry)
             out.setdefault(int(args["jobId"]), {})[str(args["node"])] = bytes(args["vector"])
         return out
 
+    def decode_log(self, event: str, entry: Any) -> dict[str, Any]:
+        """A JobRegistry log's arguments by name, decoded with eth_abi from the event's ABI
+        (static indexed arguments from the topics, the rest from the data), without web3's
+        event machinery, which costs a node more than the log query on every tick. Addresses
+        come back checksummed, as web3 gives them."""
+        indexed, plain = _event_layout(self.jobs, event)
+        args: dict[str, Any] = {}
+        for (name, kind), topic in zip(indexed, list(entry["topics"])[1:], strict=True):
+            args[name] = abi_decode([kind], bytes(topic))[0]
+        values = abi_decode([kind for _, kind in plain], bytes(entry["data"]))
+        args.update({name: value for (name, _), value in zip(plain, values, strict=True)})
+        return {k: to_checksum_address(v) if isinstance(v, str) and v.startswith("0x") and len(v) == 42 else v
+                for k, v in args.items()}
+
     async def _logs_for_jobs(self, topic: Any, job_ids: list[int], from_block: int | None = None,
-                             to_block: int | str = "latest") -> list[Any]:
-        """JobRegistry logs of one event whose first indexed argument is one of `job_ids`."""
+                             to_block: int | str = "latest", second: str | None = None) -> list[Any]:
+        """JobRegistry logs of one event whose first indexed argument is one of `job_ids` (and
+        whose second is `second`, a 32-byte topic, when given)."""
         ids = ["0x" + j.to_bytes(32, "big").hex() for j in sorted(set(job_ids))]
         start = self.deployment.deployment_block if from_block is None else max(from_block, self.deployment.deployment_block)
+        topics: list[Any] = [topic, ids] if second is None else [topic, ids, second]
         return list(await self.w3.eth.get_logs(
-            {"address": self.jobs.address, "topics": [topic, ids], "fromBlock": start, "toBlock": cast(Any, to_block)}
+            {"address": self.jobs.address, "topics": topics, "fromBlock": start, "toBlock": cast(Any, to_block)}
         ))
+
+    def receipt_events(self, receipt: TxReceipt, event: str) -> list[EventData]:
+        """One JobRegistry event's entries in a receipt. Only the logs with the event's topic
+        are decoded: web3's process_receipt tries every log of a 64-job batch and discards the
+        misfits, which costs a node more than the rest of reading the receipt."""
+        handler = getattr(self.jobs.events, event)()
+        topic, registry = bytes(HexBytes(handler.topic)), self.jobs.address.lower()
+        return [handler.process_log(entry) for entry in receipt["logs"]
+                if str(entry["address"]).lower() == registry and entry["topics"] and bytes(entry["topics"][0]) == topic]
 
     async def logs(
         self, contract: AsyncContract, event: str, from_block: int, to_block: int | str = "latest", **filters: Any
@@ -344,6 +411,31 @@ class Chain:
             from_block=from_block, to_block=to_block, argument_filters=filters or None
         )
         return list(found)
+
+
+_LAYOUTS: dict[tuple[str, str], tuple[list[tuple[str, str]], list[tuple[str, str]]]] = {}
+
+
+def _event_layout(contract: AsyncContract, event: str) -> tuple[list[tuple[str, str]], list[tuple[str, str]]]:
+    """(indexed, not indexed) (name, ABI type) pairs of one event, read from the ABI once."""
+    key = (str(contract.address), event)
+    if key not in _LAYOUTS:
+        abi = cast(dict[str, Any], next(e for e in contract.abi if e.get("type") == "event" and e.get("name") == event))
+        inputs = [(str(i["name"]), str(i["type"]), bool(i.get("indexed"))) for i in abi["inputs"]]
+        # Tuple-typed arguments are not used by these events; a dynamic indexed one is only a hash.
+        _LAYOUTS[key] = ([(n, t if not t.endswith("[]") and t not in ("bytes", "string") else "bytes32")
+                          for n, t, ix in inputs if ix], [(n, t) for n, t, ix in inputs if not ix])
+    return _LAYOUTS[key]
+
+
+def _address_topic(address: str) -> str:
+    """An address as the 32-byte topic of an indexed argument."""
+    return "0x" + bytes(HexBytes(address)).rjust(32, b"\0").hex()
+
+
+def _job_of(entry: Any) -> int:
+    """The job id of a JobRegistry log: its first indexed argument."""
+    return int.from_bytes(bytes(entry["topics"][1]), "big")
 
 
 def _revert_data(exc: ContractLogicError) -> str | None:

@@ -80,6 +80,9 @@ class ManagedTx:
     created: float
     attempts: list[TxAttempt] = field(default_factory=list)
     mined_block: int | None = None
+    # Hash of the block it was seen mined in (memory only: after a restart the receipt is read
+    # once more). While that block is still canonical the receipt cannot have changed.
+    mined_hash: bytes | None = None
 
     @property
     def latest(self) -> TxAttempt:
@@ -325,27 +328,42 @@ class TxManager:
             head = int(await w3.eth.block_number)
             used = int(await w3.eth.get_transaction_count(self.chain.address, "latest"))
             outcomes: list[TxOutcome] = []
+            canonical: dict[int, bytes | None] = {}
+            settled = False
             for tx in list(self._open):
-                outcome = await self._follow(tx, head, used)
+                before = (tx.state, tx.mined_block)
+                outcome = await self._follow(tx, head, used, canonical)
                 if outcome is not None:
                     outcomes.append(outcome)
                 if tx.state in (TxState.CONFIRMED, TxState.SUPERSEDED):
                     self._open.remove(tx)
-                self.store.update(tx)
-            self.store.forget_settled(keep=256)
+                    settled = True
+                if (tx.state, tx.mined_block) != before:
+                    self.store.update(tx)
+            if settled:
+                self.store.forget_settled(keep=256)
             return outcomes
 
-    async def _follow(self, tx: ManagedTx, head: int, used: int) -> TxOutcome | None:
+    async def _follow(self, tx: ManagedTx, head: int, used: int, canonical: dict[int, bytes | None]) -> TxOutcome | None:
+        if tx.state is TxState.MINED and tx.mined_block is not None and tx.mined_hash is not None:
+            # Waiting for depth: one block-hash read (shared by every transaction of that block)
+            # instead of the whole receipt again on every poll.
+            if tx.mined_block not in canonical:
+                found = await self.chain.block_hash(tx.mined_block)
+                canonical[tx.mined_block] = None if found is None else bytes(found)
+            if canonical[tx.mined_block] == tx.mined_hash:
+                self._settle_depth(tx, head)
+                return None
         receipt = await self._receipt(tx)
         if receipt is not None:
             first_sight = tx.state is TxState.PENDING
-            tx.mined_block = int(receipt["blockNumber"])
-            tx.state = TxState.CONFIRMED if head - tx.mined_block + 1 >= self.confirmations else TxState.MINED
+            tx.mined_block, tx.mined_hash = int(receipt["blockNumber"]), bytes(receipt["blockHash"])
+            self._settle_depth(tx, head)
             return TxOutcome(tx, receipt) if first_sight else None
         if tx.state is TxState.MINED:
             self.counters.reorged += 1
             log.warning("transaction reorged out; re-sending", nonce=tx.nonce, action=tx.action, block=tx.mined_block)
-            tx.state, tx.mined_block = TxState.PENDING, None
+            tx.state, tx.mined_block, tx.mined_hash = TxState.PENDING, None, None
         if tx.nonce < used:
             # Our nonce was consumed, and by none of our attempts: something else signed with
             # this key. The caller re-reads what this transaction was meant to change.
@@ -362,12 +380,15 @@ class TxManager:
             await self._replace(tx)
         return None
 
+    def _settle_depth(self, tx: ManagedTx, head: int) -> None:
+        assert tx.mined_block is not None
+        tx.state = TxState.CONFIRMED if head - tx.mined_block + 1 >= self.confirmations else TxState.MINED
+
     async def _receipt(self, tx: ManagedTx) -> TxReceipt | None:
         for attempt in reversed(tx.attempts):
-            try:
-                return await self.chain.w3.eth.get_transaction_receipt(attempt.tx_hash)
-            except TransactionNotFound:
-                continue
+            receipt = await self.chain.receipt(attempt.tx_hash)
+            if receipt is not None:
+                return receipt
         return None
 
     async def _known(self, attempt: TxAttempt) -> bool:

@@ -174,3 +174,24 @@ def test_a_nonce_taken_by_another_sender_is_reported_superseded(network: LocalNe
             assert await _allowance(txm) == 42
 
     _run(network, body)
+
+
+def test_the_raw_receipt_reads_as_web3s_own(network: LocalNetwork, tmp_path: Path) -> None:
+    """Chain.receipt converts the JSON receipt by hand (web3's formatters are slow on big
+    batches): every field it gives, and the events decoded from it, must equal web3's."""
+    async def body(net: LocalNetwork) -> None:
+        async with _manager(net, tmp_path / "tx.sqlite3") as txm:
+            sent = await txm.send("approve", [], _approve(txm, 31))
+            ours = await txm.chain.receipt(sent.latest.tx_hash)
+            theirs = await txm.chain.w3.eth.get_transaction_receipt(sent.latest.tx_hash)
+            assert ours is not None and ours["logs"]
+            for key, value in ours.items():
+                if key == "logs":
+                    for mine, web3s in zip(value, theirs["logs"], strict=True):
+                        assert {k: web3s[k] for k in mine} == dict(mine)
+                else:
+                    assert value == theirs[key], key  # type: ignore[literal-required]
+            event = txm.chain.token.events.Approval()
+            assert [dict(e) for e in event.process_receipt(ours)] == [dict(e) for e in event.process_receipt(theirs)]
+
+    _run(network, body)

@@ -9,6 +9,7 @@ from typing import Any
 
 import pytest
 
+from infera.chain import Chain
 from infera.client import InferaClient
 from infera.devnet import DEVNET_KEYS
 from infera.localnet import LocalNetwork
@@ -33,6 +34,7 @@ async def _jobs_with_cheat(net: LocalNetwork) -> dict[str, Any]:
             for e in await chain.logs(chain.jobs, event, chain.deployment.deployment_block):
                 by_node.setdefault(str(e["args"]["node"]), set()).add(bytes(e["transactionHash"]).hex())
         stake_after = {n.address: (await chain.get_node(n.address)).stake for n in net.nodes}
+        await _raw_decoding_matches_web3(chain)
         # Close the emission epoch, then every node pulls its share: only honest work earned any.
         assert net.devnet is not None
         net.devnet.advance_time(3_600)
@@ -47,6 +49,17 @@ async def _jobs_with_cheat(net: LocalNetwork) -> dict[str, Any]:
                 "stake_before": stake_before, "stake_after": stake_after, "emission": emission}
     finally:
         await chain.close()
+
+
+async def _raw_decoding_matches_web3(chain: Chain) -> None:
+    """The node's hot paths decode these events from raw logs with eth_abi (Chain.decode_log):
+    on a run with a slashed liar, every one must read exactly as web3's own event decoding."""
+    for name in ("JobAssigned", "Revealed", "SeatSettled"):
+        event = getattr(chain.jobs.events, name)()
+        raw = await chain.w3.eth.get_logs({"address": chain.jobs.address, "topics": [event.topic],
+                                           "fromBlock": chain.deployment.deployment_block})
+        assert raw, name
+        assert [chain.decode_log(name, e) for e in raw] == [dict(event.process_log(e)["args"]) for e in raw], name
 
 
 @pytest.mark.parametrize("fault", ["random-vector", "cheaper-model", "truncate-input"])

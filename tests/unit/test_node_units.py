@@ -46,8 +46,8 @@ def test_store_survives_reopen(tmp_path: Path) -> None:
     assert work is not None and work.state is WorkState.SEALED
     assert work.vector == b"\x01" * 384 and work.salt == b"\x02" * 32
     assert reopened.get_meta("last_block") == "42"
-    assert reopened.mark_ready(7, 10.0) == 10.0
-    assert reopened.mark_ready(7, 20.0) == 10.0  # first sighting is kept
+    assert reopened.mark_ready([7], 10.0) == {7: 10.0}
+    assert reopened.mark_ready([7], 20.0) == {7: 10.0}  # first sighting is kept
     assert [w.job_id for w in reopened.in_states(WorkState.SEALED)] == [7]
 
 
