@@ -9,6 +9,7 @@ JobRefunded) event. Chain-time latency (block timestamps, 1 s resolution) is rec
 from __future__ import annotations
 
 import asyncio
+import os
 import time
 from collections.abc import Callable
 from dataclasses import dataclass, field
@@ -199,7 +200,8 @@ def solo_node_run(run_dir: Path, texts: list[str], submit_batch: int, timeout: f
         net.start_devnet()
         net.deploy()
         asyncio.run(net.register_nodes(NODE_ACCOUNTS, capacity=len(texts) + 8))
-        node = net.start_node(NODE_ACCOUNTS[0])
+        # Alone on the machine, with torch's own default (a thread per core), as the raw encode runs.
+        node = net.start_node(NODE_ACCOUNTS[0], torch_threads=str(os.cpu_count() or 1))
         net.wait_nodes_ready()
         job_ids = set(asyncio.run(_submit_only(net, texts, submit_batch)))
         deadline = time.monotonic() + timeout

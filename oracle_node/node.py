@@ -8,6 +8,7 @@ a missed block or a transaction that failed.
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import os
 import time
 from dataclasses import dataclass, field
@@ -27,7 +28,7 @@ from infera.types import Job, JobStatus, SeatState
 from infera.vectors import quantize_packed
 from oracle_node import faults
 from oracle_node.config import NodeSettings
-from oracle_node.inference.embedder import Embedder, minilm_path
+from oracle_node.inference.embedder import Embedder, limit_cpu_threads, minilm_path
 from oracle_node.keeper import Keeper, keeper_grace
 from oracle_node.metrics import Health, MetricsServer, NodeMetrics
 from oracle_node.scanner import AssignmentScanner
@@ -98,6 +99,7 @@ class OracleNode:
     _counted: TxCounters = field(default_factory=TxCounters)  # the manager's counters already exported
     _failures: dict[int, int] = field(default_factory=dict)  # job id -> failed attempts
     _retry_at: dict[int, float] = field(default_factory=dict)  # job id -> monotonic time
+    _sealing: asyncio.Task[None] | None = None  # the background embedding run (commit_pending)
 
     # ---------------------------------------------------------------- lifecycle
     async def setup(self) -> None:
@@ -106,6 +108,7 @@ class OracleNode:
         self.chain = await connect_signer(s, self._health())
         me = self.chain.address
         await self._check_stake(me)
+        limit_cpu_threads(s.torch_threads)
         for name in s.models:
             model_id = self.chain.deployment.model_id(name)
             self.served[model_id] = await self._load_model(model_id, name)
@@ -215,6 +218,7 @@ class OracleNode:
         self._health().set_blocks_behind(self.scanner.behind)
 
     async def cleanup(self) -> None:
+        await self._stop_sealing()
         if self._server is not None:
             await self._server.stop()
             self._server = None
@@ -263,15 +267,37 @@ class OracleNode:
         self._keeper().watch(found.submitted)
 
     async def commit_pending(self) -> None:
-        """Embed every assigned job in one batch per model and persist it, then send every sealed
-        commitment in batches: also those sealed before a restart, or set back to sealed when
-        their commit did not land, in a tick that finds no new assignment."""
+        """Start embedding the assigned jobs in the background, then send every sealed commitment
+        in batches: those the background work sealed since the last tick, those sealed before a
+        restart, and those set back to sealed when their commit did not land."""
         _, store = self._parts()
-        await self._seal_assigned()
+        self._start_sealing()
         await self._send_commits(store.in_states(WorkState.SEALED))
 
+    def _start_sealing(self) -> None:
+        """One embedding run at a time, off the tick: the model takes seconds for a few hundred
+        jobs, and a tick that waited for it would hold back every reveal and finalize meanwhile
+        (measured: jobs revealed at 10 s were finalized at 18 s, behind the next batch's embed).
+        A run that failed fails this tick, so health reports it; the next tick starts afresh."""
+        previous, self._sealing = self._sealing, None
+        if previous is not None and not previous.done():
+            self._sealing = previous
+            return
+        if previous is not None and not previous.cancelled() and (error := previous.exception()) is not None:
+            raise error
+        self._sealing = asyncio.create_task(self._seal_assigned(), name="seal-assigned")
+
+    async def _stop_sealing(self) -> None:
+        if self._sealing is not None and not self._sealing.done():
+            self._sealing.cancel()
+            with contextlib.suppress(asyncio.CancelledError):
+                await self._sealing
+        self._sealing = None
+
     async def _seal_assigned(self) -> None:
-        """Embed, quantize and persist (vector, salt) for every assigned job still committing."""
+        """Embed, quantize and persist (vector, salt) for every assigned job still committing,
+        a chunk of BATCH_LIMIT at a time, so the first chunk's commits go out while the rest are
+        still embedding."""
         _, store = self._parts()
         pending = store.in_states(WorkState.ASSIGNED)
         if not pending:
@@ -289,17 +315,18 @@ class OracleNode:
                 continue
             text = faults.adjust_input(self.settings.fault, canonical_text(inputs[job.job_id]))
             by_model.setdefault(job.model_id, []).append((job.job_id, text))
-        for model_id, items in by_model.items():
-            started = time.perf_counter()
-            with self.metrics.embed_seconds.time():
-                embedded = await self._embed_isolated(model_id, items)
-            self.metrics.embed_batch_size.observe(len(items))
-            store.seal_many([
-                (job_id, quantize_packed(faults.adjust_vector(self.settings.fault, vector, self._rng)), os.urandom(32))
-                for job_id, vector in embedded
-            ])
-            log.info("embedded", model=model_id, jobs=len(items), seconds=round(time.perf_counter() - started, 3))
-            faults.crash_at(self.settings.crash_at, "after-seal")
+        for model_id, all_items in by_model.items():
+            for items in _chunks(all_items, BATCH_LIMIT):
+                started = time.perf_counter()
+                with self.metrics.embed_seconds.time():
+                    embedded = await self._embed_isolated(model_id, items)
+                self.metrics.embed_batch_size.observe(len(items))
+                store.seal_many([
+                    (job_id, quantize_packed(faults.adjust_vector(self.settings.fault, vector, self._rng)), os.urandom(32))
+                    for job_id, vector in embedded
+                ])
+                log.info("embedded", model=model_id, jobs=len(items), seconds=round(time.perf_counter() - started, 3))
+                faults.crash_at(self.settings.crash_at, "after-seal")
 
     async def _inputs(self, job_ids: list[int]) -> dict[int, bytes]:
         """The jobs' inputs, read from a window that ends at their assignment block and widens

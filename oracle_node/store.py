@@ -167,9 +167,11 @@ class WorkStore:
         now = time.time()
         with self._transaction():
             self._db.executemany(
-                # Never over a sealed salt: a commitment sent with it may be on chain.
-                "UPDATE work SET state=?, vector=?, salt=?, updated=? WHERE job_id=? AND salt IS NULL",
-                [(WorkState.SEALED.value, vector, salt, now, job_id) for job_id, vector, salt in sealed],
+                # Never over a sealed salt: a commitment sent with it may be on chain. Only a job
+                # still assigned: the embedding runs beside the tick, which may have closed it.
+                "UPDATE work SET state=?, vector=?, salt=?, updated=? WHERE job_id=? AND salt IS NULL AND state=?",
+                [(WorkState.SEALED.value, vector, salt, now, job_id, WorkState.ASSIGNED.value)
+                 for job_id, vector, salt in sealed],
             )
 
     def set_state(self, job_id: int, state: WorkState) -> None:

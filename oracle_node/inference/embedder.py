@@ -53,6 +53,15 @@ def resolve_device(requested: str) -> str:
     return "cuda" if torch.cuda.is_available() else "cpu"
 
 
+def limit_cpu_threads(threads: int | None) -> None:
+    """Cap torch's CPU threads for this process (None leaves torch's default)."""
+    if threads is None:
+        return
+    import torch
+
+    torch.set_num_threads(threads)
+
+
 @dataclass
 class Embedder:
     """A sentence-transformers model bound to a device, producing unit-normalised float vectors."""

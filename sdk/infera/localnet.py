@@ -24,6 +24,8 @@ from infera.paths import project_root
 
 NETWORK = "infera:devnet"
 HEARTBEAT_S = 1.0  # seconds between empty blocks on an otherwise instant-mining devnet
+# torch threads per node process: a local network runs three nodes (or so) on this machine.
+SHARED_TORCH_THREADS = max(1, (os.cpu_count() or 1) // 3)
 REQUESTER_KEY = DEVNET_KEYS[9]  # public anvil test key, devnet only
 
 
@@ -135,6 +137,8 @@ class LocalNetwork:
             INFERA_POLL_INTERVAL="0.3",
             INFERA_FINALIZE_GRACE="2",
             INFERA_HEARTBEAT_INTERVAL="5",
+            # The nodes share this machine's cores: a thread per core each would oversubscribe them.
+            INFERA_TORCH_THREADS=str(SHARED_TORCH_THREADS),
         )
         env.update({f"INFERA_{k.upper()}": v for k, v in settings.items()})
         log_path = self.run_dir / f"node-{index}.log"

@@ -149,3 +149,15 @@ def test_keeper_waits_longer_than_any_member() -> None:
     keeper.chain = _Chain()  # type: ignore[assignment]
     for job_id in range(200):
         assert keeper.outsider_grace(job_id) > 1.5 * 2.0 >= keeper_grace(_Chain.address, job_id, 2.0)
+
+
+def test_sealing_never_reopens_a_job_the_tick_closed_meanwhile(tmp_path: Path) -> None:
+    """The embedding runs beside the tick loop: a job the tick closed (drawn away, over) while its
+    vector was being computed must stay closed when the vector is persisted."""
+    store = WorkStore(tmp_path / "node.sqlite3")
+    assert store.record_assignments([(8, 100, b"\xaa" * 32), (9, 100, b"\xaa" * 32)]) == [8, 9]
+    store.set_state(9, WorkState.DONE)
+    store.seal_many([(8, b"\x01" * 4, b"\x02" * 32), (9, b"\x03" * 4, b"\x04" * 32)])
+    sealed, closed = store.get(8), store.get(9)
+    assert sealed is not None and sealed.state is WorkState.SEALED
+    assert closed is not None and closed.state is WorkState.DONE and closed.salt is None
