@@ -13,7 +13,7 @@ from eth_account import Account
 from eth_account.signers.local import LocalAccount
 
 from contract_helpers import FEE, ONE, reverts_with
-from infera.gasless import Domains, GaslessDraft, SignedGaslessRequest, gas_for, sign_gasless, verify_gasless
+from infera.gasless import Domains, GaslessDraft, SignedGaslessRequest, sign_gasless, verify_gasless
 
 DELEGATECALL = 0xF4
 
