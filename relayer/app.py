@@ -242,8 +242,9 @@ async def submit_jobs(request: web.Request) -> web.StreamResponse:
                  202, {"Location": location})
 
 
-_GASLESS_STATUS = {"expired": 422, "bad_signature": 422, "bad_permit": 422, "invalid_input": 422,
-                   "invalid_request": 422, "wrong_signer": 422}
+# A signature that is not `from`'s is an authentication failure (401), judged before anything
+# else; every other mistake in a request its signer did sign is a 422.
+_GASLESS_STATUS = {"bad_signature": 401, "bad_permit_signature": 401}
 
 
 async def submit_gasless(request: web.Request) -> web.StreamResponse:
@@ -259,6 +260,14 @@ async def submit_gasless(request: web.Request) -> web.StreamResponse:
     if wait > 0:
         raise ApiError(429, "rate_limited", f"more than {services.settings.gasless_rate_per_minute} gasless "
                        "requests a minute from this signer", headers={"Retry-After": str(max(1, int(wait + 0.999)))})
+    chain = _chain(services)
+    c = services.deployment.contracts
+    domains = Domains(services.deployment.chain_id, c.InferaForwarder, c.JobRegistry, c.InferToken)
+    try:
+        verified = verify_gasless(signed, domains, now=await chain.timestamp(),
+                                  min_ttl=services.settings.gasless_min_ttl)
+    except GaslessRejected as exc:
+        raise ApiError(_GASLESS_STATUS.get(exc.code, 422), exc.code, str(exc)) from None
     if len(signed.texts) > services.settings.max_texts_per_request:
         raise ApiError(422, "too_many_texts",
                        f"{len(signed.texts)} texts; this relayer takes {services.settings.max_texts_per_request}")
@@ -270,14 +279,6 @@ async def submit_gasless(request: web.Request) -> web.StreamResponse:
     if not low <= signed.gas <= high:
         raise ApiError(422, "bad_gas", f"the request's gas {signed.gas} is outside {low} to {high} for "
                                        f"{len(signed.texts)} texts (infera.gasless.gas_for)")
-    chain = _chain(services)
-    c = services.deployment.contracts
-    domains = Domains(services.deployment.chain_id, c.InferaForwarder, c.JobRegistry, c.InferToken)
-    try:
-        verified = verify_gasless(signed, domains, now=await chain.timestamp(),
-                                  min_ttl=services.settings.gasless_min_ttl)
-    except GaslessRejected as exc:
-        raise ApiError(_GASLESS_STATUS.get(exc.code, 422), exc.code, str(exc)) from None
     await _check_gasless_on_chain(chain, verified.sender, signed)
     try:
         request_id = await services.store.enqueue_gasless(verified.sender, signed.nonce, names[signed.model_id],
@@ -545,7 +546,7 @@ def routes() -> list[Route]:
               {202: SubmitJobsResponse}, body=SubmitJobsRequest, errors=(400, 403, 409, 413, 415, 422)),
         Route("POST", "/v1/jobs/gasless", submit_gasless, "Queue a request signed by its user (infera.gasless): the "
               "user pays the fee by permit, the relayer pays gas; 202 once verified and stored",
-              {202: SubmitJobsResponse}, body=SignedGaslessRequest, auth=False, errors=(400, 409, 413, 415, 422, 429)),
+              {202: SubmitJobsResponse}, body=SignedGaslessRequest, auth=False, errors=(400, 401, 409, 413, 415, 422, 429)),
         Route("GET", "/v1/jobs/{request_id}", get_job, "A request: status, phase, results, agreeing nodes, cosines",
               {200: RequestView}, errors=(404,)),
         Route("GET", "/v1/jobs/{request_id}/events", job_events, "Server-sent events until the request is final",

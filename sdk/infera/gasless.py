@@ -259,13 +259,34 @@ class VerifiedGasless:
 
 def verify_gasless(signed: SignedGaslessRequest, domains: Domains, now: float | None = None,
                    min_ttl: int = 30) -> VerifiedGasless:
-    """The checks that need no chain state: both signatures recover to `from` for the calldata
-    this SDK encodes, the permit is for exactly the fee, and the deadline leaves `min_ttl`
-    seconds to relay. Raises GaslessRejected (codes: invalid_request, expired, bad_permit,
-    bad_signature). A relayer also checks the nonces, the balance and the model's fee on chain."""
+    """The checks that need no chain state, signatures first (nothing else is judged for a
+    request its `from` did not sign): both signatures recover to `from` for the calldata this SDK
+    encodes, the texts are submittable, the deadline leaves `min_ttl` seconds to relay, and the
+    permit is for exactly the fee. Raises GaslessRejected (codes: invalid_request,
+    bad_permit_signature, bad_signature, invalid_input, expired, bad_permit). A relayer also
+    checks the nonces, the balance and the model's fee on chain."""
     if not is_address(signed.from_):
         raise GaslessRejected("invalid_request", f"`from` {signed.from_!r} is not an address")
     sender = to_checksum_address(signed.from_)
+    fee_per_job, permit_value = int(signed.max_fee_per_job), int(signed.permit.value)
+    draft = GaslessDraft(domains, sender, signed.model_id, list(signed.texts), fee_per_job, signed.permit.nonce,
+                         signed.nonce, signed.deadline, signed.callback, signed.gas)
+    permit = draft.permit_typed_data()
+    permit["message"]["value"] = permit_value
+    if _recover(permit, signed.permit.signature) != sender:
+        raise GaslessRejected("bad_permit_signature", f"the permit's signature is not {sender}'s for this value, "
+                                                      "nonce and deadline")
+    try:
+        data = submit_calldata(signed.model_id, list(signed.texts), fee_per_job, signed.callback, permit_value,
+                               signed.deadline, signed.permit.signature)
+    except Exception as exc:  # noqa: BLE001 - a text the ABI encoder cannot take (e.g. a lone surrogate)
+        raise GaslessRejected("invalid_input", f"the request cannot be encoded: {exc}") from None
+    forward = _typed(domains.forwarder_domain(), "ForwardRequest", _FORWARD_TYPE, {
+        "from": sender, "to": to_checksum_address(domains.registry), "value": 0, "gas": signed.gas,
+        "nonce": signed.nonce, "deadline": signed.deadline, "data": data})
+    if _recover(forward, signed.signature) != sender:
+        raise GaslessRejected("bad_signature", f"the request's signature is not {sender}'s for this request, "
+                                               f"forwarder nonce {signed.nonce} and deadline")
     for i, text in enumerate(signed.texts):
         try:
             encode_input(text, i)
@@ -275,17 +296,7 @@ def verify_gasless(signed: SignedGaslessRequest, domains: Domains, now: float | 
     if signed.deadline < now + min_ttl:
         raise GaslessRejected("expired", f"the request's deadline {signed.deadline} has passed or leaves less "
                                          f"than {min_ttl} s to relay it (now {int(now)}); sign a new one")
-    fee_per_job = int(signed.max_fee_per_job)
-    fee = fee_per_job * len(signed.texts)
-    if int(signed.permit.value) != fee:
-        raise GaslessRejected("bad_permit", f"the permit is for {signed.permit.value} wei; the fee is exactly "
-                                            f"{fee} wei ({len(signed.texts)} x {fee_per_job})")
-    draft = GaslessDraft(domains, sender, signed.model_id, list(signed.texts), fee_per_job, signed.permit.nonce,
-                         signed.nonce, signed.deadline, signed.callback, signed.gas)
-    if _recover(draft.permit_typed_data(), signed.permit.signature) != sender:
-        raise GaslessRejected("bad_permit", f"the permit's signature is not {sender}'s for this fee, nonce and deadline")
-    forward = draft.forward_typed_data(signed.permit.signature)
-    if _recover(forward, signed.signature) != sender:
-        raise GaslessRejected("bad_signature", f"the request's signature is not {sender}'s for this request, "
-                                               f"forwarder nonce {signed.nonce} and deadline")
-    return VerifiedGasless(sender, signed, bytes(forward["message"]["data"]))
+    if permit_value != draft.fee:
+        raise GaslessRejected("bad_permit", f"the permit is for {permit_value} wei; the fee is exactly "
+                                            f"{draft.fee} wei ({len(signed.texts)} x {fee_per_job})")
+    return VerifiedGasless(sender, signed, data)

@@ -7,6 +7,7 @@ from __future__ import annotations
 
 import asyncio
 import time
+from dataclasses import replace
 from typing import Any
 
 import requests
@@ -14,7 +15,7 @@ from eth_account import Account
 from eth_account.signers.local import LocalAccount
 
 from infera.devnet import DEVNET_KEYS
-from infera.gasless import SignedGaslessRequest, prepare_gasless, sign_gasless
+from infera.gasless import GaslessDraft, SignedGaslessRequest, prepare_gasless, sign_gasless
 from infera.localnet import LocalNetwork
 from infera.operator import ONE
 from relayer.process import RELAYER_KEY
@@ -30,6 +31,14 @@ async def _fund_and_sign(net: LocalNetwork, user: LocalAccount, ttl: int) -> Sig
         if await chain.balance_of(user.address) == 0:
             await chain.transact(chain.token.functions.transfer(user.address, 10 * ONE))
         return sign_gasless(user, await prepare_gasless(chain, user.address, MODEL, TEXTS, ttl=ttl))
+    finally:
+        await chain.close()
+
+
+async def _draft(net: LocalNetwork, user: LocalAccount) -> GaslessDraft:
+    chain = await net.connect()
+    try:
+        return await prepare_gasless(chain, user.address, MODEL, TEXTS)
     finally:
         await chain.close()
 
@@ -73,12 +82,13 @@ def test_gasless_request_is_verified_relayed_and_paid_by_its_signer(network: Loc
     signed = asyncio.run(_fund_and_sign(network, user, ttl=600))
     body = signed.model_dump(by_alias=True)
     # Bad signature: the texts changed after signing, or another key signed for this `from`.
-    _refused(_post(relayer, {**body, "texts": ["not what was signed", TEXTS[1]]}), 422, "bad_signature")
+    _refused(_post(relayer, {**body, "texts": ["not what was signed", TEXTS[1]]}), 401, "bad_signature")
     forged = asyncio.run(_signed_by_other(network, TEXTS))
-    _refused(_post(relayer, {**body, "signature": forged.signature}), 422, "bad_signature")
-    _refused(_post(relayer, {**body, "callback": True}), 422, "bad_signature")
+    _refused(_post(relayer, {**body, "signature": forged.signature}), 401, "bad_signature")
+    _refused(_post(relayer, {**body, "callback": True}), 401, "bad_signature")
     # A known model is still required; wrong JSON shapes are 422 too.
-    _refused(_post(relayer, {**body, "model_id": 99}), 422, "unknown_model")
+    unknown = sign_gasless(user, replace(asyncio.run(_draft(network, user)), model_id=99))
+    _refused(_post(relayer, unknown.model_dump(by_alias=True)), 422, "unknown_model")
     _refused(_post(relayer, {**body, "from": "0x1234"}), 422, "invalid_request")
     assert requests.get(f"{relayer.url}/v1/stats", timeout=10).json()["requests"] == {}
 
