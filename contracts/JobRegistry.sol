@@ -578,18 +578,19 @@ contract JobRegistry is IJobRegistry, AccessControl, ERC2771Context, ReentrancyG
         uint256 eligible = nodes.eligibleNodes(modelId);
         if (eligible < model.quorum) revert JobRegistryNotEnoughNodes(modelId, eligible, model.quorum);
 
+        address requester = _msgSender();
         firstJobId = _jobCount + 1;
         _jobCount += inputs.length;
         for (uint256 i = 0; i < inputs.length; ++i) {
             uint256 length = bytes(inputs[i]).length;
             if (length == 0 || length > MAX_INPUT_BYTES) revert JobRegistryInvalidInput(i, length);
-            _createJob(firstJobId + i, modelId, model, inputs[i], callback);
+            _createJob(firstJobId + i, modelId, model, inputs[i], callback, requester);
         }
         _draws.push(firstJobId, inputs.length, model.quorum);
         emit DrawQueued(firstJobId, inputs.length, block.number);
 
         uint256 total = uint256(model.fee) * inputs.length;
-        if (total != 0) token.safeTransferFrom(_msgSender(), address(this), total);
+        if (total != 0) token.safeTransferFrom(requester, address(this), total);
     }
 
     function _createJob(
@@ -597,10 +598,10 @@ contract JobRegistry is IJobRegistry, AccessControl, ERC2771Context, ReentrancyG
         uint32 modelId,
         ModelRegistry.Model memory model,
         string calldata input,
-        bool callback
+        bool callback,
+        address requester
     ) private {
         StoredJob storage job = _jobs[jobId];
-        address requester = _msgSender();
         job.requester = requester;
         job.modelId = modelId;
         job.status = JobStatus.Drawing;
