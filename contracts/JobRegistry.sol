@@ -4,7 +4,9 @@ pragma solidity 0.8.28;
 import {AccessControl} from "@openzeppelin/contracts/access/AccessControl.sol";
 import {IERC20} from "@openzeppelin/contracts/token/ERC20/IERC20.sol";
 import {IERC20Permit} from "@openzeppelin/contracts/token/ERC20/extensions/IERC20Permit.sol";
+import {ERC2771Context} from "@openzeppelin/contracts/metatx/ERC2771Context.sol";
 import {SafeERC20} from "@openzeppelin/contracts/token/ERC20/utils/SafeERC20.sol";
+import {Context} from "@openzeppelin/contracts/utils/Context.sol";
 import {ReentrancyGuardTransient} from "@openzeppelin/contracts/utils/ReentrancyGuardTransient.sol";
 
 import {IInferaConsumer} from "./interfaces/IInferaConsumer.sol";
@@ -39,7 +41,12 @@ import {NodeRegistry} from "./NodeRegistry.sol";
 ///      can change the weights a known draw reads (docs/security.md).
 ///      The reentrancy guard is in transient storage (EIP-1153, so Cancun or later: OP-stack
 ///      chains since Ecotone): about 2,000 gas less per call than a storage slot.
-contract JobRegistry is IJobRegistry, AccessControl, ReentrancyGuardTransient {
+///      Gasless requests (ERC-2771): the requester is _msgSender(), so a submit relayed by the
+///      trusted forwarder (InferaForwarder) makes its signer the requester and the payer. Node
+///      and keeper functions keep msg.sender on purpose: a node's seat, commitment and batch
+///      skips name the address that sends the transaction, and nodes pay their own gas. There is
+///      no self-delegatecall multicall here (it would let anyone spoof the appended sender).
+contract JobRegistry is IJobRegistry, AccessControl, ERC2771Context, ReentrancyGuardTransient {
     using SafeERC20 for IERC20;
     using DrawQueue for DrawQueue.Queue;
 
@@ -128,14 +135,17 @@ contract JobRegistry is IJobRegistry, AccessControl, ReentrancyGuardTransient {
     /// @param rewards_ The emission contract (wire this contract as its creditor).
     /// @param admin Receives DEFAULT_ADMIN_ROLE and PARAMS_ROLE.
     /// @param initialPolicy Initial settlement policy.
+    /// @param trustedForwarder_ The ERC-2771 forwarder whose relayed calls carry their signer
+    ///        (InferaForwarder; fixed for good).
     constructor(
         IERC20 token_,
         ModelRegistry models_,
         NodeRegistry nodes_,
         IRewardsEmitter rewards_,
         address admin,
-        Policy memory initialPolicy
-    ) {
+        Policy memory initialPolicy,
+        address trustedForwarder_
+    ) ERC2771Context(trustedForwarder_) {
         token = token_;
         models = models_;
         nodes = nodes_;
@@ -144,6 +154,19 @@ contract JobRegistry is IJobRegistry, AccessControl, ReentrancyGuardTransient {
         _grantRole(DEFAULT_ADMIN_ROLE, admin);
         _grantRole(PARAMS_ROLE, admin);
         _setPolicy(initialPolicy);
+    }
+
+    // ERC-2771 over AccessControl's Context: the signer of a forwarded call, else msg.sender.
+    function _msgSender() internal view override(Context, ERC2771Context) returns (address) {
+        return ERC2771Context._msgSender();
+    }
+
+    function _msgData() internal view override(Context, ERC2771Context) returns (bytes calldata) {
+        return ERC2771Context._msgData();
+    }
+
+    function _contextSuffixLength() internal view override(Context, ERC2771Context) returns (uint256) {
+        return ERC2771Context._contextSuffixLength();
     }
 
     // ------------------------------------------------------------- requester
@@ -187,7 +210,7 @@ contract JobRegistry is IJobRegistry, AccessControl, ReentrancyGuardTransient {
         bytes32 r,
         bytes32 s
     ) external nonReentrant returns (uint256 firstJobId) {
-        try IERC20Permit(address(token)).permit(msg.sender, address(this), permitValue, deadline, v, r, s) {} catch {}
+        try IERC20Permit(address(token)).permit(_msgSender(), address(this), permitValue, deadline, v, r, s) {} catch {}
         return _submit(modelId, inputs, maxFeePerJob, callback);
     }
 
@@ -555,18 +578,19 @@ contract JobRegistry is IJobRegistry, AccessControl, ReentrancyGuardTransient {
         uint256 eligible = nodes.eligibleNodes(modelId);
         if (eligible < model.quorum) revert JobRegistryNotEnoughNodes(modelId, eligible, model.quorum);
 
+        address requester = _msgSender();
         firstJobId = _jobCount + 1;
         _jobCount += inputs.length;
         for (uint256 i = 0; i < inputs.length; ++i) {
             uint256 length = bytes(inputs[i]).length;
             if (length == 0 || length > MAX_INPUT_BYTES) revert JobRegistryInvalidInput(i, length);
-            _createJob(firstJobId + i, modelId, model, inputs[i], callback);
+            _createJob(firstJobId + i, modelId, model, inputs[i], callback, requester);
         }
         _draws.push(firstJobId, inputs.length, model.quorum);
         emit DrawQueued(firstJobId, inputs.length, block.number);
 
         uint256 total = uint256(model.fee) * inputs.length;
-        if (total != 0) token.safeTransferFrom(msg.sender, address(this), total);
+        if (total != 0) token.safeTransferFrom(requester, address(this), total);
     }
 
     function _createJob(
@@ -574,10 +598,11 @@ contract JobRegistry is IJobRegistry, AccessControl, ReentrancyGuardTransient {
         uint32 modelId,
         ModelRegistry.Model memory model,
         string calldata input,
-        bool callback
+        bool callback,
+        address requester
     ) private {
         StoredJob storage job = _jobs[jobId];
-        job.requester = msg.sender;
+        job.requester = requester;
         job.modelId = modelId;
         job.status = JobStatus.Drawing;
         job.minAgreement = model.minAgreement;
@@ -592,7 +617,7 @@ contract JobRegistry is IJobRegistry, AccessControl, ReentrancyGuardTransient {
         job.policyId = _policyId;
         // The input's hash lives in the event only: storing it would cost 22,100 gas a job, and
         // the nodes read the input from the same event anyway.
-        emit JobSubmitted(jobId, modelId, msg.sender, keccak256(bytes(input)), input, model.fee);
+        emit JobSubmitted(jobId, modelId, requester, keccak256(bytes(input)), input, model.fee);
     }
 
     /// @dev Draw up to `maxJobs` due jobs in queue order; stops at the first draw not due yet.

@@ -23,6 +23,7 @@ from sqlalchemy.exc import DBAPIError
 from infera.chain import Chain
 from infera.deployment import Deployment
 from infera.errors import RpcUnreachable
+from infera.gasless import Domains, GaslessRejected, SignedGaslessRequest, gas_for, verify_gasless
 from infera.operator import REP_ONE
 from infera.vectors import PPM
 from relayer.dashboard import ChainFeed
@@ -48,7 +49,7 @@ from relayer.models import (
 )
 from relayer.openapi import Route, build_openapi, with_models
 from relayer.settings import RelayerSettings
-from relayer.store import IdempotencyConflict, KeyRecord, QuotaExceeded, RequestRecord, Store
+from relayer.store import IdempotencyConflict, KeyRecord, NonceQueued, QuotaExceeded, RequestRecord, Store
 
 log = structlog.get_logger("relayer")
 VERSION = "1.0.0"
@@ -241,6 +242,88 @@ async def submit_jobs(request: web.Request) -> web.StreamResponse:
                  202, {"Location": location})
 
 
+# A signature that is not `from`'s is an authentication failure (401), judged before anything
+# else; every other mistake in a request its signer did sign is a 422.
+_GASLESS_STATUS = {"bad_signature": 401, "bad_permit_signature": 401}
+
+
+async def submit_gasless(request: web.Request) -> web.StreamResponse:
+    """A request signed by its user (infera.gasless): checked in full before the 202, so that the
+    relayer never pays gas for a call that cannot run, and relayed with executeBatch."""
+    services = request.app[SERVICES]
+    body = await _read_json(request)
+    try:
+        signed = SignedGaslessRequest.model_validate(body)
+    except ValidationError as exc:
+        raise ApiError(422, "invalid_request", "the request body is not valid", _validation_details(exc)) from None
+    wait = services.limiter.take("gasless:" + signed.from_.lower(), services.settings.gasless_rate_per_minute)
+    if wait > 0:
+        raise ApiError(429, "rate_limited", f"more than {services.settings.gasless_rate_per_minute} gasless "
+                       "requests a minute from this signer", headers={"Retry-After": str(max(1, int(wait + 0.999)))})
+    chain = _chain(services)
+    c = services.deployment.contracts
+    domains = Domains(services.deployment.chain_id, c.InferaForwarder, c.JobRegistry, c.InferToken)
+    try:
+        verified = verify_gasless(signed, domains, now=await chain.timestamp(),
+                                  min_ttl=services.settings.gasless_min_ttl)
+    except GaslessRejected as exc:
+        raise ApiError(_GASLESS_STATUS.get(exc.code, 422), exc.code, str(exc)) from None
+    if len(signed.texts) > services.settings.max_texts_per_request:
+        raise ApiError(422, "too_many_texts",
+                       f"{len(signed.texts)} texts; this relayer takes {services.settings.max_texts_per_request}")
+    names = {model_id: name for name, model_id in services.deployment.models.items()}
+    if signed.model_id not in names:
+        known = ", ".join(f"{n} ({i})" for i, n in sorted(names.items())) or "none"
+        raise ApiError(422, "unknown_model", f"model id {signed.model_id} is not served here (known: {known})")
+    low, high = gas_for(len(signed.texts)), 2 * gas_for(len(signed.texts))
+    if not low <= signed.gas <= high:
+        raise ApiError(422, "bad_gas", f"the request's gas {signed.gas} is outside {low} to {high} for "
+                                       f"{len(signed.texts)} texts (infera.gasless.gas_for)")
+    await _check_gasless_on_chain(chain, verified.sender, signed)
+    try:
+        request_id = await services.store.enqueue_gasless(verified.sender, signed.nonce, names[signed.model_id],
+                                                          signed.model_id, signed.texts,
+                                                          signed.model_dump(mode="json", by_alias=True))
+    except NonceQueued as exc:
+        raise ApiError(409, "nonce_queued", f"{exc}; wait for it, or sign the next nonce after it") from None
+    services.metrics.requests.labels(outcome="gasless").inc()
+    log.info("gasless request stored", request_id=request_id, signer=verified.sender, nonce=signed.nonce,
+             texts=len(signed.texts))
+    location = f"/v1/jobs/{request_id}"
+    return _json(SubmitJobsResponse(request_id=request_id, status="queued", jobs=len(signed.texts),
+                                    links={"self": location, "events": f"{location}/events"}),
+                 202, {"Location": location})
+
+
+async def _check_gasless_on_chain(chain: Chain, sender: str, signed: SignedGaslessRequest) -> None:
+    """What the signatures cannot tell: the nonces are the current ones, the fee is the model's,
+    and the signer holds it."""
+    forwarder_nonce = int(await chain.forwarder.functions.nonces(sender).call())
+    if signed.nonce < forwarder_nonce:
+        raise ApiError(409, "nonce_used", f"forwarder nonce {signed.nonce} of {sender} is used already (next: "
+                                          f"{forwarder_nonce}); a signed request runs once")
+    if signed.nonce > forwarder_nonce:
+        raise ApiError(409, "nonce_ahead", f"forwarder nonce {signed.nonce} is ahead of {sender}'s next one, "
+                                           f"{forwarder_nonce}: it could not run yet")
+    model = await chain.get_model(signed.model_id)
+    if not model.active:
+        raise ApiError(422, "model_inactive", f"model {signed.model_id} is not active")
+    if int(signed.max_fee_per_job) != model.fee:
+        raise ApiError(422, "fee_mismatch", f"the request is signed for {signed.max_fee_per_job} wei a job; the "
+                                            f"model's fee is {model.fee} wei: sign again for that fee")
+    fee = model.fee * len(signed.texts)
+    token_nonce = int(await chain.token.functions.nonces(sender).call())
+    if signed.permit.nonce != token_nonce:
+        # A permit already spent (front-run) is fine while the allowance it gave is still there.
+        allowance = int(await chain.token.functions.allowance(sender, chain.jobs.address).call())
+        if allowance < fee:
+            raise ApiError(422, "bad_permit", f"the permit's nonce {signed.permit.nonce} is not {sender}'s next "
+                                              f"token nonce {token_nonce}; sign a new permit")
+    balance = await chain.balance_of(sender)
+    if balance < fee:
+        raise ApiError(422, "insufficient_balance", f"{sender} holds {balance} wei of INFER; the fee is {fee}")
+
+
 def _state(state: str) -> RequestState:
     # The store's states are the API's (relayer.store's module docstring lists them).
     return cast(RequestState, state)
@@ -248,8 +331,12 @@ def _state(state: str) -> RequestState:
 
 async def _owned_request(request: web.Request) -> RequestRecord:
     services = request.app[SERVICES]
-    key = await authenticate(request)
     record = await services.store.get_request(request.match_info["request_id"])
+    # A gasless request needs no key: its id (random) is the capability, and what it shows is on
+    # chain already (its signer, texts and jobs).
+    if record is not None and record.kind == "gasless":
+        return record
+    key = await authenticate(request)
     # Another key's request reads as missing: ids must not tell who else uses the relayer.
     if record is None or record.key_id != key.key_id:
         raise ApiError(404, "not_found", f"no request {request.match_info['request_id']!r} for this key")
@@ -268,6 +355,8 @@ def _phase(record: RequestRecord, now: float) -> str:
         return "backoff" if record.attempts and record.next_attempt_at > now else "queue"
     if record.state in ("claimed", "sent"):
         return "transaction"
+    if record.state == "failed":
+        return "final"
     open_states = [j.status for j in record.jobs if j.status in _JOB_ORDER]
     if not open_states:
         return "final"
@@ -455,6 +544,9 @@ def routes() -> list[Route]:
     return [
         Route("POST", "/v1/jobs", submit_jobs, "Queue texts for verified embedding; 202 once stored durably",
               {202: SubmitJobsResponse}, body=SubmitJobsRequest, errors=(400, 403, 409, 413, 415, 422)),
+        Route("POST", "/v1/jobs/gasless", submit_gasless, "Queue a request signed by its user (infera.gasless): the "
+              "user pays the fee by permit, the relayer pays gas; 202 once verified and stored",
+              {202: SubmitJobsResponse}, body=SignedGaslessRequest, auth=False, errors=(400, 401, 409, 413, 415, 422, 429)),
         Route("GET", "/v1/jobs/{request_id}", get_job, "A request: status, phase, results, agreeing nodes, cosines",
               {200: RequestView}, errors=(404,)),
         Route("GET", "/v1/jobs/{request_id}/events", job_events, "Server-sent events until the request is final",

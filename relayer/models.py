@@ -10,7 +10,7 @@ from pydantic import BaseModel, ConfigDict, Field, field_validator
 from infera.inputs import MAX_INPUT_BYTES, encode_input
 from relayer.settings import MAX_BATCH
 
-RequestState = Literal["queued", "claimed", "sent", "submitted", "completed"]
+RequestState = Literal["queued", "claimed", "sent", "submitted", "completed", "failed"]
 JobState = Literal["pending", "drawing", "committing", "revealing", "accepted", "refunded"]
 
 

@@ -82,9 +82,10 @@ def build_openapi(routes: list[Route], title: str, version: str) -> dict[str, An
 
 
 _ERRORS = {
-    400: "malformed JSON or body", 401: "missing or unknown API key", 403: "quota exhausted or key revoked",
-    404: "no such request", 409: "idempotency key reused with another body", 413: "body too large",
-    415: "not application/json", 422: "invalid field (empty, oversized or non-UTF-8 text, unknown model)",
+    400: "malformed JSON or body", 401: "missing or unknown API key, or a gasless request not signed by `from`", 403: "quota exhausted or key revoked",
+    404: "no such request", 409: "idempotency key reused with another body, or a gasless request's nonce used or queued", 413: "body too large",
+    415: "not application/json", 422: "invalid field (empty, oversized or non-UTF-8 text, unknown model; gasless: "
+                                      "expired, wrong fee or gas, permit short of the fee, balance too low)",
     429: "rate limit: retry after the Retry-After header's seconds",
 }
 

@@ -22,14 +22,16 @@ api_keys = sa.Table(
 requests = sa.Table(
     "requests", metadata,
     sa.Column("id", sa.String(36), primary_key=True),
-    sa.Column("key_id", sa.String(32), sa.ForeignKey("api_keys.key_id"), nullable=False),
+    # NULL for a gasless request (migration 0003): its signer pays, no key is charged.
+    sa.Column("key_id", sa.String(32), sa.ForeignKey("api_keys.key_id"), nullable=True),
     sa.Column("idempotency_key", sa.String(200), nullable=True),
     sa.Column("body_hash", sa.String(64), nullable=False),  # tells a replay from a reused key
     sa.Column("model", sa.String(200), nullable=False),
     sa.Column("model_id", sa.Integer, nullable=False),
     sa.Column("n_texts", sa.Integer, nullable=False),
     # queued -> claimed -> sent -> submitted -> completed; claimed and sent fall back to queued
-    # when the chain refuses or the sending instance dies before its transaction exists.
+    # when the chain refuses or the sending instance dies before its transaction exists. A
+    # gasless request whose signed call did not run (its nonce used elsewhere, expired) is failed.
     sa.Column("state", sa.String(16), nullable=False),
     sa.Column("attempts", sa.Integer, nullable=False, server_default="0"),
     sa.Column("next_attempt_at", sa.Float, nullable=False),
@@ -38,7 +40,15 @@ requests = sa.Table(
     sa.Column("submit_tx", sa.String(66), nullable=True),
     sa.Column("created_at", sa.Float, nullable=False),
     sa.Column("updated_at", sa.Float, nullable=False),
+    # keyed: the relayer's account pays from its INFER against the key's quota; gasless: the
+    # signer pays with a permit, the relayer relays the signed ForwardRequest and pays gas only.
+    sa.Column("kind", sa.String(16), nullable=False, server_default="keyed"),
+    sa.Column("signer", sa.String(42), nullable=True),  # gasless: the requester and payer
+    sa.Column("forward_nonce", sa.BigInteger, nullable=True),  # gasless: the forwarder nonce signed
+    sa.Column("signed", sa.JSON, nullable=True),  # gasless: the signed request as received
     sa.UniqueConstraint("key_id", "idempotency_key", name="uq_requests_idempotency"),
+    # One queued request per signed forwarder nonce: a second one could never run.
+    sa.UniqueConstraint("signer", "forward_nonce", name="uq_requests_forward_nonce"),
 )
 sa.Index("ix_requests_claim", requests.c.state, requests.c.model_id, requests.c.next_attempt_at)
 sa.Index("ix_requests_batch", requests.c.batch_id)

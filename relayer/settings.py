@@ -62,6 +62,11 @@ class RelayerSettings(BaseSettings):
     """Jobs (texts) a key created without --quota may submit in all; the relayer pays their fees."""
     default_rate_per_minute: int = Field(default=120, ge=1)
     """API requests a minute a key created without --rate may make (per instance)."""
+    gasless_min_ttl: int = Field(default=30, ge=0, le=3_600)
+    """Seconds a gasless request's deadline must still leave when it arrives (else 422 expired):
+    time to queue and relay it."""
+    gasless_rate_per_minute: int = Field(default=60, ge=1)
+    """Gasless requests a minute one signer may make (per instance)."""
     cors_origins: list[str] = Field(default_factory=list)
     """Origins allowed to call the API from a browser (JSON list); "*" allows any."""
     log_level: str = "INFO"

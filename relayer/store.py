@@ -18,6 +18,11 @@ A request's life: queued -> claimed (in a batch, no transaction yet; its batch p
 TxManager holds the signed transaction) -> submitted (mined, job ids known) -> completed (every
 job accepted or refunded). A chain refusal puts a claimed batch's requests back to queued with a
 back-off; nothing ever deletes a request.
+
+Gasless requests (kind "gasless") carry the user's signed ForwardRequest instead of a key; a batch
+holds one kind only (keyed: one JobRegistry.submit; gasless: one InferaForwarder.executeBatch). A
+gasless request whose signed call did not run ends "failed"; its forwarder nonce is then freed
+(the signed body keeps it), so the user may sign that nonce again.
 """
 
 from __future__ import annotations
@@ -53,6 +58,10 @@ class IdempotencyConflict(Exception):
     """An idempotency key reused with a different body."""
 
 
+class NonceQueued(Exception):
+    """A gasless request with this signer and forwarder nonce is queued already."""
+
+
 class LeaseLost(Exception):
     """This instance's lease expired and another instance took its claims over (or bumped its
     generation): it must take a new lease and send none of the claims it held."""
@@ -81,6 +90,7 @@ class KeyRecord:
 class ClaimedRequest:
     request_id: str
     texts: list[str]
+    signed: dict[str, Any] | None = None  # gasless: the signed request as received
 
 
 @dataclass(frozen=True)
@@ -88,6 +98,7 @@ class Batch:
     batch_id: str
     model_id: int
     requests: list[ClaimedRequest]
+    kind: str = "keyed"
 
     @property
     def texts(self) -> list[str]:
@@ -122,7 +133,7 @@ class JobRow:
 @dataclass(frozen=True)
 class RequestRecord:
     request_id: str
-    key_id: str
+    key_id: str | None
     model: str
     model_id: int
     state: str
@@ -133,6 +144,8 @@ class RequestRecord:
     created_at: float
     updated_at: float
     jobs: list[JobRow]
+    kind: str = "keyed"
+    signer: str | None = None
 
 
 def body_hash(model: str, texts: Sequence[str]) -> str:
@@ -250,6 +263,26 @@ class Store:
             return found, False
         return request_id, True
 
+    async def enqueue_gasless(self, signer: str, forward_nonce: int, model: str, model_id: int, texts: Sequence[str],
+                              signed: dict[str, Any]) -> str:
+        """Store a verified gasless request durably; NonceQueued when one with the same signer
+        and forwarder nonce is queued already (only one of them could ever run)."""
+        request_id = str(uuid.uuid4())
+        now = self.clock()
+        try:
+            async with self._tx() as conn:
+                await conn.execute(requests.insert().values(
+                    id=request_id, key_id=None, kind="gasless", signer=signer, forward_nonce=forward_nonce,
+                    signed=signed, body_hash=body_hash(model, texts), model=model, model_id=model_id,
+                    n_texts=len(texts), state="queued", attempts=0, next_attempt_at=now, created_at=now,
+                    updated_at=now))
+                await conn.execute(jobs.insert(), [
+                    {"request_id": request_id, "idx": i, "text": t, "status": "pending", "updated_at": now}
+                    for i, t in enumerate(texts)])
+        except IntegrityError:
+            raise NonceQueued(f"a request of {signer} with forwarder nonce {forward_nonce} is queued already") from None
+        return request_id
+
     async def _by_idempotency(self, key_id: str, idempotency_key: str, digest: str) -> str | None:
         async with self.engine.connect() as conn:
             row = (await conn.execute(sa.select(requests.c.id, requests.c.body_hash).where(
@@ -272,20 +305,23 @@ class Store:
             if lease is not None:
                 await self._renew(conn, lease, now)
             candidates = (await conn.execute(
-                sa.select(requests.c.id, requests.c.model_id, requests.c.n_texts, requests.c.created_at)
+                sa.select(requests.c.id, requests.c.model_id, requests.c.n_texts, requests.c.created_at,
+                          requests.c.kind, requests.c.signed)
                 .where(requests.c.state == "queued", requests.c.next_attempt_at <= now)
                 .order_by(requests.c.created_at, requests.c.id)
                 .limit(max_jobs)
                 .with_for_update(skip_locked=True))).all()
             if not candidates:
                 return None
-            model_id = int(candidates[0].model_id)
+            model_id, kind = int(candidates[0].model_id), str(candidates[0].kind)
             chosen: list[str] = []
+            signed: dict[str, Any] = {}
             total = 0
             for row in candidates:
-                if row.model_id != model_id or total + row.n_texts > max_jobs:
+                if row.model_id != model_id or row.kind != kind or total + row.n_texts > max_jobs:
                     break
                 chosen.append(str(row.id))
+                signed[str(row.id)] = row.signed
                 total += int(row.n_texts)
             if total < max_jobs and now - float(candidates[0].created_at) < linger:
                 return None
@@ -304,7 +340,7 @@ class Store:
         texts: dict[str, list[str]] = {r: [] for r in chosen}
         for job in rows:
             texts[str(job.request_id)].append(str(job.text))
-        return Batch(batch_id, model_id, [ClaimedRequest(r, texts[r]) for r in chosen])
+        return Batch(batch_id, model_id, [ClaimedRequest(r, texts[r], signed[r]) for r in chosen], kind)
 
     # ---------------------------------------------------------------- leases
     async def acquire_lease(self, instance: str) -> Lease:
@@ -434,6 +470,35 @@ class Store:
             await conn.execute(batches.update().where(batches.c.id == batch_id)
                                .values(state="mined", tx_hash=tx_hash, updated_at=now))
 
+    async def mark_mined_gasless(self, batch_id: str, block: int,
+                                 outcomes: dict[str, tuple[str, list[int]] | str]) -> None:
+        """A gasless batch's transaction is mined: each request either ran, in this transaction
+        or in another one that relayed the same signed request first, as (that transaction, its
+        job ids), or did not run (the reason): it is failed and its forwarder nonce freed."""
+        now = self.clock()
+        async with self._tx() as conn:
+            for request_id, outcome in outcomes.items():
+                if isinstance(outcome, str):
+                    await conn.execute(requests.update().where(requests.c.id == request_id).values(
+                        state="failed", last_error=outcome, forward_nonce=None, updated_at=now))
+                    continue
+                tx_hash, job_ids = outcome
+                for idx, job_id in enumerate(job_ids):
+                    await conn.execute(jobs.update().where(jobs.c.request_id == request_id, jobs.c.idx == idx)
+                                       .values(job_id=job_id, submit_block=block, status="drawing", updated_at=now))
+                await conn.execute(requests.update().where(requests.c.id == request_id).values(
+                    state="submitted", submit_tx=tx_hash, last_error=None, updated_at=now))
+            await conn.execute(batches.update().where(batches.c.id == batch_id)
+                               .values(state="mined", updated_at=now))
+
+    async def gasless_of_batch(self, batch_id: str) -> list[tuple[str, dict[str, Any]]]:
+        """The gasless requests of a batch, in claim order: (request id, signed request)."""
+        async with self.engine.connect() as conn:
+            rows = (await conn.execute(sa.select(requests.c.id, requests.c.signed).where(
+                requests.c.batch_id == batch_id, requests.c.kind == "gasless")
+                .order_by(requests.c.created_at, requests.c.id))).all()
+        return [(str(r.id), dict(r.signed)) for r in rows]
+
     async def open_batches(self, instance: str) -> list[OpenBatch]:
         """This instance's batches that were claimed, sending or sent but not seen mined (to resume)."""
         async with self.engine.connect() as conn:
@@ -479,10 +544,10 @@ class Store:
             job_rows = (await conn.execute(sa.select(jobs).where(jobs.c.request_id == request_id)
                                            .order_by(jobs.c.idx))).all()
         return RequestRecord(
-            str(row.id), str(row.key_id), str(row.model), int(row.model_id), str(row.state), int(row.attempts),
+            str(row.id), None if row.key_id is None else str(row.key_id), str(row.model), int(row.model_id), str(row.state), int(row.attempts),
             float(row.next_attempt_at), row.last_error, row.submit_tx, float(row.created_at), float(row.updated_at),
             [JobRow(int(j.idx), str(j.text), None if j.job_id is None else int(j.job_id), str(j.status), j.result)
-             for j in job_rows])
+             for j in job_rows], str(row.kind), row.signer)
 
     async def stats(self) -> dict[str, Any]:
         async with self.engine.connect() as conn:

@@ -11,19 +11,29 @@ to the queue, and a sent one whose receipt exists is recorded from the receipt.
 Several instances: each holds a lease (relayer.store, module docstring). Between claiming and
 signing, `Store.begin_send` re-checks the lease in the transaction that moves the batch to
 "sending"; an instance that stalled past its lease and lost the claim to another sends nothing.
+
+Gasless batches (requests signed by their users, relayer.app) go out as one
+`InferaForwarder.executeBatch` with this relayer as refund receiver, so an item that is expired or
+whose nonce someone else used first is skipped and never reverts the batch. Each forwarded call's
+JobSubmitted events precede its ExecutedForwardRequest(signer, nonce, success) in the receipt,
+which is how job ids are told apart per request. A request relayed first by someone else is
+found by its ExecutedForwardRequest event in that other transaction, and tracked from there.
 """
 
 from __future__ import annotations
 
 import time
 from dataclasses import dataclass
+from typing import Any
 
 import structlog
+from eth_utils.address import to_checksum_address
 from web3.logs import DISCARD
 from web3.types import TxReceipt
 
 from infera.chain import Chain
 from infera.errors import ContractRevert
+from infera.gasless import Domains, SignedGaslessRequest, verify_gasless
 from infera.txmanager import ManagedTx, TxManager, TxOutcome, TxState
 from relayer.metrics import RelayerMetrics
 from relayer.settings import RelayerSettings
@@ -34,6 +44,7 @@ ACTION = "submit:"
 APPROVE = "approve"
 MAX_ALLOWANCE = 2**256 - 1
 STALE_CLAIM_CHECK_S = 10.0
+FRONT_RUN_LOOKBACK_BLOCKS = 5_000  # how far back a request relayed by someone else is looked for
 
 
 def backoff(attempts: int, base: float, cap: float) -> float:
@@ -146,8 +157,11 @@ class Submitter:
             log.warning("claim taken over by another instance; not sending", batch=batch.batch_id)
             return False
         try:
-            fee = (await self.chain.get_model(batch.model_id)).fee
-            fn = self.chain.jobs.functions.submit(batch.model_id, batch.texts, fee, False)
+            if batch.kind == "gasless":
+                fn = self._forward_batch(batch)
+            else:
+                fee = (await self.chain.get_model(batch.model_id)).fee
+                fn = self.chain.jobs.functions.submit(batch.model_id, batch.texts, fee, False)
             tx = await self.txm.send(ACTION + batch.batch_id, [], fn)
         except ContractRevert as exc:
             await self._refused(batch.batch_id, exc.name, str(exc))
@@ -161,6 +175,20 @@ class Submitter:
         log.info("batch sent", batch=batch.batch_id, jobs=len(batch.texts), requests=len(batch.requests),
                  nonce=tx.nonce, tx=_hash(tx))
         return True
+
+    def domains(self) -> Domains:
+        c = self.chain.deployment.contracts
+        return Domains(self.chain.deployment.chain_id, c.InferaForwarder, c.JobRegistry, c.InferToken)
+
+    def _forward_batch(self, batch: Batch) -> Any:
+        """executeBatch of the batch's signed requests (verified at intake; rebuilt from the
+        stored bodies), refunds to this relayer: an invalid item is skipped, not fatal."""
+        items = []
+        for claimed in batch.requests:
+            signed = SignedGaslessRequest.model_validate(claimed.signed)
+            items.append(verify_gasless(signed, self.domains(), now=0, min_ttl=0)
+                         .forward_request_data(self.chain.jobs.address))
+        return self.chain.forwarder.functions.executeBatch(items, self.chain.address)
 
     async def _refused(self, batch_id: str, reason: str, error: str) -> None:
         """The chain (or the RPC) refused: back to the queue, later. A request is never dropped."""
@@ -186,10 +214,70 @@ class Submitter:
         if receipt["status"] != 1:
             await self._refused(batch_id, "reverted", f"submit transaction {tx_hash} reverted on chain")
             return
+        gasless = await self.store.gasless_of_batch(batch_id)
+        if gasless:
+            await self._mined_gasless(batch_id, receipt, gasless)
+            return
         events = self.chain.jobs.events.JobSubmitted().process_receipt(receipt, errors=DISCARD)
         job_ids = [int(e["args"]["jobId"]) for e in sorted(events, key=lambda e: int(e["logIndex"]))]
         await self.store.mark_mined(batch_id, tx_hash, int(receipt["blockNumber"]), job_ids)
         log.info("batch mined", batch=batch_id, tx=tx_hash, first_job=job_ids[0], jobs=len(job_ids))
+
+
+    async def _mined_gasless(self, batch_id: str, receipt: TxReceipt, gasless: list[tuple[str, dict[str, Any]]]) -> None:
+        tx_hash = "0x" + bytes(receipt["transactionHash"]).hex()
+        block = int(receipt["blockNumber"])
+        ran = self._forwarded(receipt)
+        outcomes: dict[str, tuple[str, list[int]] | str] = {}
+        for request_id, body in gasless:
+            signed = SignedGaslessRequest.model_validate(body)
+            key = (to_checksum_address(signed.from_), signed.nonce)
+            found = ran.get(key)
+            where = tx_hash
+            if found is None:
+                where, found = await self._relayed_elsewhere(key, block)
+            if found is None:
+                outcomes[request_id] = ("not run: the request expired, or its forwarder nonce was used by "
+                                        "another request of its signer")
+            elif not found[0]:
+                outcomes[request_id] = (f"the signed call reverted in {where} (the signer's INFER balance or "
+                                        "permit no longer covered the fee, or the model changed)")
+            elif len(found[1]) != len(signed.texts):
+                outcomes[request_id] = f"{len(found[1])} jobs for {len(signed.texts)} texts in {where}"
+            else:
+                outcomes[request_id] = (where, found[1])
+        await self.store.mark_mined_gasless(batch_id, block, outcomes)
+        log.info("gasless batch mined", batch=batch_id, tx=tx_hash, requests=len(gasless),
+                 failed=sum(isinstance(o, str) for o in outcomes.values()))
+
+    def _forwarded(self, receipt: TxReceipt) -> dict[tuple[str, int], tuple[bool, list[int]]]:
+        """(signer, nonce) -> (success, job ids) of every forwarded call in a receipt."""
+        submitted = self.chain.jobs.events.JobSubmitted().process_receipt(receipt, errors=DISCARD)
+        executed = self.chain.forwarder.events.ExecutedForwardRequest().process_receipt(receipt, errors=DISCARD)
+        out: dict[tuple[str, int], tuple[bool, list[int]]] = {}
+        pending: list[int] = []
+        for e in sorted([*submitted, *executed], key=lambda e: int(e["logIndex"])):
+            if e["event"] == "JobSubmitted":
+                pending.append(int(e["args"]["jobId"]))
+            else:
+                key = (to_checksum_address(e["args"]["signer"]), int(e["args"]["nonce"]))
+                out[key] = (bool(e["args"]["success"]), pending)
+                pending = []
+        return out
+
+    async def _relayed_elsewhere(self, key: tuple[str, int], block: int
+                                 ) -> tuple[str, tuple[bool, list[int]] | None]:
+        """A signed request skipped in our batch may have been relayed first by someone else
+        (a front-run): find its ExecutedForwardRequest and read its jobs from that transaction."""
+        start = max(self.chain.deployment.deployment_block, block - FRONT_RUN_LOOKBACK_BLOCKS)
+        for e in await self.chain.logs(self.chain.forwarder, "ExecutedForwardRequest", start, block, signer=key[0]):
+            if int(e["args"]["nonce"]) != key[1]:
+                continue
+            other = await self.chain.receipt(e["transactionHash"])
+            if other is None:
+                continue
+            return "0x" + bytes(e["transactionHash"]).hex(), self._forwarded(other).get(key)
+        return "", None
 
 
 def _hash(tx: ManagedTx) -> str:

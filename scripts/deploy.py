@@ -187,7 +187,10 @@ def main() -> None:
         POLICY["disagreement_penalty"],
         POLICY["liveness_penalty"],
     )
-    jobs = deployer.deploy(project.JobRegistry, token, models, nodes, rewards, deployer, policy)
+    # The ERC-2771 forwarder of gasless requests: JobRegistry trusts it, for good, to name the
+    # signer of a relayed submit as the requester and payer. It has no admin.
+    forwarder = deployer.deploy(project.InferaForwarder)
+    jobs = deployer.deploy(project.JobRegistry, token, models, nodes, rewards, deployer, policy, forwarder)
 
     # 2. Wire, once and for good: only JobRegistry draws, settles and slashes nodes and credits
     #    emission points; only RewardsEmitter mints.
@@ -232,7 +235,7 @@ def main() -> None:
         "chain_id": chain.chain_id,
         "deployment_block": start_block,
         "deployer": deployer.address,
-        "contracts": {contract_name(c): c.address for c in (token, models, nodes, jobs, rewards, timelock)},
+        "contracts": {contract_name(c): c.address for c in (token, models, nodes, jobs, rewards, forwarder, timelock)},
         "models": {MINILM["name"]: model_id},
     }
     # The SDK's schema is the one list of what a deployment holds: never write what it cannot read.

@@ -1,4 +1,4 @@
-"""Async chain access: one RPC connection, an optional signing key, and our four contracts.
+"""Async chain access: one RPC connection, an optional signing key, and our contracts.
 
 Every write is simulated first (so a revert surfaces as a decoded ContractRevert before any gas
 is spent), signed locally and sent with a nonce this process tracks; `transact` waits for it,
@@ -96,6 +96,7 @@ class Chain:
         self.nodes = self._bind("NodeRegistry", c.NodeRegistry)
         self.jobs = self._bind("JobRegistry", c.JobRegistry)
         self.rewards = self._bind("RewardsEmitter", c.RewardsEmitter)
+        self.forwarder = self._bind("InferaForwarder", c.InferaForwarder)
         self._nonce: int | None = None
         self._send_lock = asyncio.Lock()
 

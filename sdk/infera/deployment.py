@@ -12,7 +12,7 @@ from infera.paths import deployments_dir
 
 
 class ProtocolContracts(BaseModel):
-    """The protocol's five contracts, in deployment order. These fields are the one list of their
+    """The protocol's six contracts, in deployment order. These fields are the one list of their
     names: CONTRACTS below is read from them, and the ABI export, revert decoding and tests read
     CONTRACTS."""
 
@@ -21,6 +21,8 @@ class ProtocolContracts(BaseModel):
     NodeRegistry: str
     JobRegistry: str
     RewardsEmitter: str
+    # The trusted ERC-2771 forwarder of gasless requests (JobRegistry's constructor argument).
+    InferaForwarder: str
 
 
 CONTRACTS: tuple[str, ...] = tuple(ProtocolContracts.model_fields)
@@ -29,7 +31,7 @@ CONTRACTS: tuple[str, ...] = tuple(ProtocolContracts.model_fields)
 class ContractAddresses(ProtocolContracts):
     """Every contract a deployment holds; the deploy script validates its record against this."""
 
-    InferaTimelock: str  # holds every admin and parameter role of the five above
+    InferaTimelock: str  # holds every admin and parameter role of the contracts above (the forwarder has none)
 
 
 class Deployment(BaseModel):

@@ -88,8 +88,14 @@ def rewards(project: Any, deployer: Any, token: Any, chain: Any) -> Any:
 
 
 @pytest.fixture(scope="session")
-def jobs(project: Any, deployer: Any, token: Any, models: Any, nodes: Any, rewards: Any, treasury: Any) -> Any:
-    j = deployer.deploy(project.JobRegistry, token, models, nodes, rewards, deployer, policy_tuple(treasury))
+def forwarder(project: Any, deployer: Any) -> Any:
+    return deployer.deploy(project.InferaForwarder)
+
+
+@pytest.fixture(scope="session")
+def jobs(project: Any, deployer: Any, token: Any, models: Any, nodes: Any, rewards: Any, treasury: Any,
+         forwarder: Any) -> Any:
+    j = deployer.deploy(project.JobRegistry, token, models, nodes, rewards, deployer, policy_tuple(treasury), forwarder)
     nodes.wireJobManager(j, sender=deployer)
     rewards.wireCreditor(j, sender=deployer)
     return j

@@ -796,7 +796,8 @@ def test_reentrancy_through_a_hooked_token_is_blocked(project: Any, deployer: An
     nodes = deployer.deploy(project.NodeRegistry, hook, models, deployer, 100 * ONE, 86_400, 100_000 * ONE)
     emission_token = deployer.deploy(project.InferToken, 10**9 * ONE, deployer, deployer, 0)
     rewards = deployer.deploy(project.RewardsEmitter, emission_token, deployer, 0, 3600, ONE, 9_000, EMISSION_PER_FEE_BPS)
-    jobs = deployer.deploy(project.JobRegistry, hook, models, nodes, rewards, deployer, policy_tuple(treasury))
+    jobs = deployer.deploy(project.JobRegistry, hook, models, nodes, rewards, deployer, policy_tuple(treasury),
+                         "0x0000000000000000000000000000000000000000")  # no forwarder
     nodes.wireJobManager(jobs, sender=deployer)
     rewards.wireCreditor(jobs, sender=deployer)
     emission_token.wireMinter(rewards, sender=deployer)
