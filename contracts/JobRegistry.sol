@@ -38,6 +38,13 @@ import {NodeRegistry} from "./NodeRegistry.sol";
 ///      are still judged against the accepted result (paid if they agree, slashed if not).
 ///      Every call that settles seats first draws the committees that are due, so no settlement
 ///      can change the weights a known draw reads (docs/security.md).
+///      Settlement of one call is gathered in a memory ledger (struct Ledger): agreed and
+///      released seats, node payments, the treasury's share and emission points are settled and
+///      paid once per node per call at its end, callbacks last; faults are settled at once after
+///      flushing the ledger, so every node's reputation and capacity change in seat order, and
+///      no draw runs inside the call after the first settlement (docs/security.md, "ledger").
+///      Cosine agreement and the refusal errors run in AgreementJudge (created here), which
+///      keeps this contract under the 24,576-byte limit.
 ///      The reentrancy guard is in transient storage (EIP-1153, so Cancun or later: OP-stack
 ///      chains since Ecotone): about 2,000 gas less per call than a storage slot.
 contract JobRegistry is IJobRegistry, AccessControl, ReentrancyGuardTransient {

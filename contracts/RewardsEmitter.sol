@@ -119,7 +119,6 @@ contract RewardsEmitter is IRewardsEmitter, AccessControl {
         uint256 epoch = currentEpoch();
         uint256 total = _totalPoints[epoch];
         for (uint256 i = 0; i < nodes.length; ++i) {
-            if (points[i] == 0) continue; // a node settled without pay (a released seat)
             _points[epoch][nodes[i]] += points[i];
             total += points[i];
             emit PointsCredited(epoch, nodes[i], points[i], total);
