@@ -12,6 +12,7 @@ import {ReentrancyGuardTransient} from "@openzeppelin/contracts/utils/Reentrancy
 import {IInferaConsumer} from "./interfaces/IInferaConsumer.sol";
 import {IJobRegistry} from "./interfaces/IJobRegistry.sol";
 import {IRewardsEmitter} from "./interfaces/IRewardsEmitter.sol";
+import {AgreementJudge} from "./AgreementJudge.sol";
 import {Agreement} from "./libraries/Agreement.sol";
 import {DrawQueue} from "./libraries/DrawQueue.sol";
 import {Seats} from "./libraries/Seats.sol";
@@ -39,6 +40,13 @@ import {NodeRegistry} from "./NodeRegistry.sol";
 ///      are still judged against the accepted result (paid if they agree, slashed if not).
 ///      Every call that settles seats first draws the committees that are due, so no settlement
 ///      can change the weights a known draw reads (docs/security.md).
+///      Settlement of one call is gathered in a memory ledger (struct Ledger): agreed and
+///      released seats, node payments, the treasury's share and emission points are settled and
+///      paid once per node per call at its end, callbacks last; faults are settled at once after
+///      flushing the ledger, so every node's reputation and capacity change in seat order, and
+///      no draw runs inside the call after the first settlement (docs/security.md, "ledger").
+///      Cosine agreement and the refusal errors run in AgreementJudge (created here), which
+///      keeps this contract under the 24,576-byte limit.
 ///      The reentrancy guard is in transient storage (EIP-1153, so Cancun or later: OP-stack
 ///      chains since Ecotone): about 2,000 gas less per call than a storage slot.
 ///      Gasless requests (ERC-2771): the requester is _msgSender(), so a submit relayed by the
@@ -64,6 +72,8 @@ contract JobRegistry is IJobRegistry, AccessControl, ERC2771Context, ReentrancyG
     /// @notice Largest share of a node's stake one fault can cost (NodeRegistry also caps one
     ///         slash at its stake cap).
     uint16 public constant MAX_SLASH_BPS = 5_000;
+    /// @notice Most distinct nodes a call keeps owed settlements for before flushing them.
+    uint256 public constant LEDGER_NODES = 16;
     /// @notice Upper bound of the callback gas limit.
     uint32 public constant MAX_CALLBACK_GAS = 2_000_000;
     /// @notice Largest reputation change one job can cause (1.0 in NodeRegistry's units).
@@ -81,6 +91,8 @@ contract JobRegistry is IJobRegistry, AccessControl, ERC2771Context, ReentrancyG
     NodeRegistry public immutable nodes;
     /// @notice Emission: credited with the fees each node earns on accepted jobs.
     IRewardsEmitter public immutable rewards;
+    /// @notice Decides which revealed vectors agree (created here, stateless).
+    AgreementJudge public immutable judge;
     /// @notice Times one job's seats may be redrawn (after missed commits or missing reveals).
     uint8 public immutable maxReassignments;
 
@@ -93,7 +105,6 @@ contract JobRegistry is IJobRegistry, AccessControl, ERC2771Context, ReentrancyG
         JobStatus status;
         uint8 seatCount;
         uint8 committed;
-        uint8 revealed;
         uint8 dropped;
         uint8 voteFrom;
         uint8 minAgreement;
@@ -106,10 +117,38 @@ contract JobRegistry is IJobRegistry, AccessControl, ERC2771Context, ReentrancyG
         uint24 thresholdPpm;
         uint24 commitWindow;
         uint24 revealWindow;
-        uint32 modelId; // slot 0 ends here: 10 * 8 + 40 + 2 * 16 + 3 * 24 + 32 = 256 bits
+        uint32 modelId; // slot 0 ends here: 9 * 8 + 40 + 2 * 16 + 3 * 24 + 32 = 248 bits
         address requester;
         uint96 fee;
+    }
+
+    /// @dev What one call owes nodes, the treasury and requesters' callbacks, paid once at the
+    ///      end of the call (_close) instead of per job: per node one settleSeats entry, one
+    ///      token transfer and one points credit per call rather than per seat. `nodes` holds at
+    ///      most LEDGER_NODES entries and is flushed when full, so the cost per job does not grow
+    ///      with the batch. Only settlements that cannot change a draw's outcome in the wrong
+    ///      direction wait here (agreed and released seats: capacity freed, reputation raised);
+    ///      every fault is settled at once, after flushing the ledger, in the order it happened.
+    struct Ledger {
+        address[] nodes;
+        uint256[] seats;
+        uint256[] gain;
+        uint256[] pay;
+        uint256[] points;
+        uint256 count;
+        address treasury;
+        uint256 toTreasury;
+        Callback[] callbacks;
+        uint256 callbackCount;
+    }
+
+    /// @dev A requester's callback, delivered after everyone is paid.
+    struct Callback {
+        uint256 jobId;
+        address requester;
         bytes32 resultHash;
+        uint256 gasLimit;
+        bytes vector;
     }
 
     // ------------------------------------------------------------------ state
@@ -151,6 +190,7 @@ contract JobRegistry is IJobRegistry, AccessControl, ERC2771Context, ReentrancyG
         nodes = nodes_;
         rewards = rewards_;
         maxReassignments = models_.MAX_ROUNDS() - 1;
+        judge = new AgreementJudge();
         _grantRole(DEFAULT_ADMIN_ROLE, admin);
         _grantRole(PARAMS_ROLE, admin);
         _setPolicy(initialPolicy);
@@ -318,8 +358,10 @@ contract JobRegistry is IJobRegistry, AccessControl, ERC2771Context, ReentrancyG
     /// @param jobId The job.
     /// @param vectors One entry per seat.
     function finalize(uint256 jobId, bytes[] calldata vectors) external nonReentrant {
-        (Skip skip, uint256 detail) = _finalize(jobId, vectors);
+        Ledger memory ledger = _newLedger(1);
+        (Skip skip, uint256 detail) = _finalize(jobId, vectors, ledger);
         _revertIfSkipped(jobId, skip, detail);
+        _close(ledger);
     }
 
     /// @notice finalize() for many jobs in one transaction; a job that cannot be decided (not
@@ -335,11 +377,13 @@ contract JobRegistry is IJobRegistry, AccessControl, ERC2771Context, ReentrancyG
         returns (uint256 done)
     {
         _checkBatch(jobIds.length, vectors.length);
+        Ledger memory ledger = _newLedger(jobIds.length);
         for (uint256 i = 0; i < jobIds.length; ++i) {
-            (Skip skip,) = _finalize(jobIds[i], vectors[i]);
+            (Skip skip,) = _finalize(jobIds[i], vectors[i], ledger);
             done += _counted(jobIds[i], skip);
         }
         _checkDone(done, jobIds.length);
+        _close(ledger);
     }
 
     // ------------------------------------------------------------- governance
@@ -382,7 +426,7 @@ contract JobRegistry is IJobRegistry, AccessControl, ERC2771Context, ReentrancyG
     /// @param jobId The job.
     function getJob(uint256 jobId) external view returns (Job memory) {
         if (jobId == 0 || jobId > _jobCount) revert JobRegistryUnknownJob(jobId);
-        return _toJob(_jobs[jobId]);
+        return _toJob(jobId);
     }
 
     /// @notice Several jobs' records in one call (a node reads every open job each tick);
@@ -392,7 +436,7 @@ contract JobRegistry is IJobRegistry, AccessControl, ERC2771Context, ReentrancyG
         out = new Job[](jobIds.length);
         for (uint256 i = 0; i < jobIds.length; ++i) {
             if (jobIds[i] == 0 || jobIds[i] > _jobCount) revert JobRegistryUnknownJob(jobIds[i]);
-            out[i] = _toJob(_jobs[jobIds[i]]);
+            out[i] = _toJob(jobIds[i]);
         }
     }
 
@@ -463,8 +507,9 @@ contract JobRegistry is IJobRegistry, AccessControl, ERC2771Context, ReentrancyG
         }
 
         // State and the vector's digest (216 bits, what finalize checks vectors against) in one SSTORE.
+        // No per-job counter: finalize() reads every seat anyway, so "all revealed" is counted
+        // there, and a reveal writes one slot (the seat), not two.
         seats[index] = Seats.Packed({node: id, state: SeatState.Revealed, digest: bytes27(keccak256(vector))});
-        job.revealed += 1;
         emit Revealed(jobId, msg.sender, vector);
         return (Skip.None, 0);
     }
@@ -497,57 +542,92 @@ contract JobRegistry is IJobRegistry, AccessControl, ERC2771Context, ReentrancyG
         return Skip.None;
     }
 
-    function _finalize(uint256 jobId, bytes[] calldata vectors) private returns (Skip, uint256 detail) {
+    function _finalize(uint256 jobId, bytes[] calldata vectors, Ledger memory ledger)
+        private
+        returns (Skip, uint256 detail)
+    {
         StoredJob storage job = _jobs[jobId];
         if (job.status != JobStatus.Revealing) return (Skip.WrongStatus, 0);
-        if (job.revealed < job.committed && block.timestamp <= job.deadline) return (Skip.RevealPending, 0);
         mapping(uint256 => Seats.Packed) storage seats = _seats[jobId];
-        uint256 n = job.seatCount;
-        if (vectors.length != n) return (Skip.VectorCountMismatch, vectors.length);
-
-        (uint256 medoid, uint256 agreeingMask, uint256 votes, uint256 mismatch) =
-            Agreement.decide(job.voteFrom, job.thresholdPpm, seats, n, vectors);
-        if (mismatch != 0) return (Skip.VectorMismatch, mismatch - 1);
-        _drawDueFirst();
-        Policy memory p = _policies[job.policyId];
-        if (votes >= job.minAgreement) {
-            _accept(jobId, job, seats, vectors[medoid], agreeingMask, p);
-            return (Skip.None, 0);
-        }
         uint256 withheld = _withheldMask(job, seats);
-        if (withheld != 0 && job.round < maxReassignments) {
+        if (withheld != 0 && block.timestamp <= job.deadline) return (Skip.RevealPending, 0);
+        if (vectors.length != job.seatCount) return (Skip.VectorCountMismatch, vectors.length);
+        return _decide(jobId, job, seats, vectors, withheld, ledger);
+    }
+
+    function _decide(
+        uint256 jobId,
+        StoredJob storage job,
+        mapping(uint256 => Seats.Packed) storage seats,
+        bytes[] calldata vectors,
+        uint256 withheld,
+        Ledger memory ledger
+    ) private returns (Skip, uint256 detail) {
+        uint256 revealedMask = 0;
+        for (uint256 i = 0; i < vectors.length; ++i) {
+            Seats.Packed storage seat = seats[i];
+            if (seat.state != SeatState.Revealed) continue;
+            // The stored digest is keccak256's first 216 bits (libraries/Seats.sol).
+            if (bytes27(keccak256(vectors[i])) != seat.digest) return (Skip.VectorMismatch, i);
+            revealedMask |= 1 << i;
+        }
+        (uint256 medoid, uint256 agreeingMask, uint256 votes) =
+            judge.decide(job.voteFrom, job.thresholdPpm, revealedMask, vectors);
+        _drawDueFirst();
+        _conclude(jobId, job, seats, vectors[medoid], agreeingMask, votes, withheld, ledger);
+        return (Skip.None, 0);
+    }
+
+    /// @dev Accept, redraw after withheld reveals, or refund (see finalize()).
+    function _conclude(
+        uint256 jobId,
+        StoredJob storage job,
+        mapping(uint256 => Seats.Packed) storage seats,
+        bytes calldata medoidVector,
+        uint256 agreeingMask,
+        uint256 votes,
+        uint256 withheld,
+        Ledger memory ledger
+    ) private {
+        Policy memory p = _policies[job.policyId];
+        uint256 n = job.seatCount;
+        if (votes >= job.minAgreement) {
+            _accept(jobId, job, seats, medoidVector, agreeingMask, p, ledger);
+        } else if (withheld != 0 && job.round < maxReassignments) {
             job.voteFrom = uint8(n);
             job.committed = 0;
-            job.revealed = 0;
             job.dropped = 0;
+            _flush(ledger); // faults are settled in order, after what the ledger owes
             uint256 slashed = _dropWithheld(jobId, seats, n, withheld, p);
             _queueRedraw(jobId, job, job.quorum);
             // Nobody agreed yet to share it with: a failed round's slash goes to the treasury.
-            if (slashed != 0) token.safeTransfer(p.treasury, slashed);
+            _owe(ledger, p.treasury, slashed);
         } else {
-            (uint256 slashed,) = _settleReveals(jobId, seats, n, agreeingMask, false, p);
-            _refund(jobId, job, slashed);
+            (uint256 slashed,) = _settleReveals(jobId, seats, n, agreeingMask, false, p, ledger);
+            _owe(ledger, p.treasury, slashed);
+            _refund(jobId, job, 0);
         }
-        return (Skip.None, 0);
     }
 
     /// @dev The error a single-job call reverts with for `skip` (see the Skip enum).
     function _revertIfSkipped(uint256 jobId, Skip skip, uint256 detail) private view {
         if (skip == Skip.None) return;
         StoredJob storage job = _jobs[jobId];
-        if (skip == Skip.WrongStatus) revert JobRegistryWrongStatus(jobId, job.status);
-        if (skip == Skip.DeadlinePassed) revert JobRegistryDeadlinePassed(jobId, job.deadline);
-        if (skip == Skip.DeadlineNotReached) revert JobRegistryDeadlineNotReached(jobId, job.deadline);
-        if (skip == Skip.RevealPending) revert JobRegistryRevealPending(jobId, job.deadline);
-        if (skip == Skip.NotAssigned) revert JobRegistryNotAssigned(jobId, msg.sender);
-        if (skip == Skip.WrongSeatState) {
-            revert JobRegistryWrongSeatState(jobId, msg.sender, _seats[jobId][detail].state);
-        }
-        if (skip == Skip.ZeroCommitment) revert JobRegistryZeroCommitment();
-        if (skip == Skip.InvalidVectorLength) revert JobRegistryInvalidVectorLength(detail, job.dimension);
-        if (skip == Skip.CommitmentMismatch) revert JobRegistryCommitmentMismatch(jobId, msg.sender);
-        if (skip == Skip.VectorCountMismatch) revert JobRegistryVectorCountMismatch(detail, job.seatCount);
-        revert JobRegistryVectorMismatch(jobId, detail);
+        SeatState seatState = skip == Skip.WrongSeatState ? _seats[jobId][detail].state : SeatState.Assigned;
+        // Always reverts, with the error named by `skip`, which bubbles up unchanged.
+        judge.refuse(
+            AgreementJudge.Refusal({
+                skip: skip,
+                jobId: jobId,
+                caller: msg.sender,
+                detail: detail,
+                status: job.status,
+                deadline: job.deadline,
+                seatState: seatState,
+                dimension: job.dimension,
+                seatCount: job.seatCount
+            })
+        );
     }
 
     function _checkBatch(uint256 count, uint256 items) private pure {
@@ -713,25 +793,29 @@ contract JobRegistry is IJobRegistry, AccessControl, ERC2771Context, ReentrancyG
 
     /// @dev Record the result, settle the seats, credit fees as emission points, pay, then call
     ///      back (last).
+    /// @dev The result hash is not stored: JobAccepted carries it (and the vector), and the
+    ///      medoid seat keeps the vector's digest. Payment, emission points and the callback are
+    ///      owed to the ledger and paid at the end of the call, callback last.
     function _accept(
         uint256 jobId,
         StoredJob storage job,
         mapping(uint256 => Seats.Packed) storage seats,
         bytes calldata vector,
         uint256 agreeingMask,
-        Policy memory p
+        Policy memory p,
+        Ledger memory ledger
     ) private {
         bytes32 resultHash = keccak256(vector);
-        job.resultHash = resultHash;
         job.status = JobStatus.Accepted;
         (uint256 slashed, address[] memory agreeing) =
-            _settleReveals(jobId, seats, job.seatCount, agreeingMask, true, p);
+            _settleReveals(jobId, seats, job.seatCount, agreeingMask, true, p, ledger);
         emit JobAccepted(jobId, resultHash, agreeing, vector);
-        uint256 feeEach = _pay(jobId, job.fee, slashed, agreeing, p);
-        // Emission follows paid work: a node's points are the fee it earned, never the slash
-        // reward, so unpaid jobs earn nothing and self-dealing costs the protocol fee.
-        if (feeEach != 0) rewards.creditPoints(agreeing, _filled(agreeing.length, feeEach));
-        if (job.callback) _deliver(jobId, job.requester, resultHash, vector, p.callbackGasLimit);
+        _pay(jobId, job.fee, slashed, agreeing, p, ledger);
+        if (job.callback) {
+            ledger.callbacks[ledger.callbackCount++] = Callback({
+                jobId: jobId, requester: job.requester, resultHash: resultHash, gasLimit: p.callbackGasLimit, vector: vector
+            });
+        }
     }
 
     /// @dev Settle every seat still open after the reveal phase; returns the total slashed and,
@@ -743,7 +827,8 @@ contract JobRegistry is IJobRegistry, AccessControl, ERC2771Context, ReentrancyG
         uint256 n,
         uint256 agreeingMask,
         bool accepted,
-        Policy memory p
+        Policy memory p,
+        Ledger memory ledger
     ) private returns (uint256 slashed, address[] memory agreeing) {
         agreeing = new address[](accepted ? Agreement.popcount(agreeingMask) : 0);
         uint256 k = 0;
@@ -752,16 +837,16 @@ contract JobRegistry is IJobRegistry, AccessControl, ERC2771Context, ReentrancyG
             if (state != SeatState.Committed && state != SeatState.Revealed) continue;
             address node = _nodeAt(seats, i); // only for seats still open: one cold read each
             if (state == SeatState.Committed) {
+                _flushFor(ledger, node);
                 slashed += _settleWithheld(jobId, node, p);
+            } else if (!accepted) {
+                _defer(ledger, jobId, node, SeatOutcome.Released, 0);
+            } else if (agreeingMask & (1 << i) != 0) {
+                _defer(ledger, jobId, node, SeatOutcome.Agreed, p.reputationGain);
+                agreeing[k++] = node;
             } else {
-                if (!accepted) {
-                    _settle(jobId, node, SeatOutcome.Released, 0, 0);
-                } else if (agreeingMask & (1 << i) != 0) {
-                    _settle(jobId, node, SeatOutcome.Agreed, int32(p.reputationGain), 0);
-                    agreeing[k++] = node;
-                } else {
-                    slashed += _settle(jobId, node, SeatOutcome.Disagreed, -int32(p.disagreementPenalty), p.slashBps);
-                }
+                _flushFor(ledger, node);
+                slashed += _settle(jobId, node, SeatOutcome.Disagreed, -int32(p.disagreementPenalty), p.slashBps);
             }
         }
     }
@@ -783,21 +868,123 @@ contract JobRegistry is IJobRegistry, AccessControl, ERC2771Context, ReentrancyG
 
     /// @dev Fee and slash reward split equally among the agreeing nodes; the protocol's share,
     ///      the rest of the slashed stake and any rounding dust go to the treasury.
-    function _pay(uint256 jobId, uint96 fee, uint256 slashed, address[] memory agreeing, Policy memory p)
-        private
-        returns (uint256 feeEach)
-    {
+    ///      Owed to the ledger, transferred at the end of the call. Emission follows paid work:
+    ///      a node's points are the fee it earned, never the slash reward, so unpaid jobs earn
+    ///      nothing and self-dealing costs the protocol fee.
+    function _pay(
+        uint256 jobId,
+        uint96 fee,
+        uint256 slashed,
+        address[] memory agreeing,
+        Policy memory p,
+        Ledger memory ledger
+    ) private {
         uint256 k = agreeing.length;
-        feeEach = (uint256(fee) * (BPS - p.protocolFeeBps)) / BPS / k;
+        uint256 feeEach = (uint256(fee) * (BPS - p.protocolFeeBps)) / BPS / k;
         uint256 rewardEach = (slashed * p.slashRewardBps) / BPS / k;
-        uint256 toTreasury = fee + slashed - (feeEach + rewardEach) * k;
         for (uint256 i = 0; i < k; ++i) {
             emit NodePaid(jobId, agreeing[i], feeEach, rewardEach);
+            uint256 at = _slot(ledger, agreeing[i]);
+            ledger.pay[at] += feeEach + rewardEach;
+            ledger.points[at] += feeEach;
         }
-        for (uint256 i = 0; i < k; ++i) {
-            if (feeEach + rewardEach != 0) token.safeTransfer(agreeing[i], feeEach + rewardEach);
+        _owe(ledger, p.treasury, fee + slashed - (feeEach + rewardEach) * k);
+    }
+
+    function _newLedger(uint256 maxCallbacks) private pure returns (Ledger memory ledger) {
+        ledger.nodes = new address[](LEDGER_NODES);
+        ledger.seats = new uint256[](LEDGER_NODES);
+        ledger.gain = new uint256[](LEDGER_NODES);
+        ledger.pay = new uint256[](LEDGER_NODES);
+        ledger.points = new uint256[](LEDGER_NODES);
+        ledger.callbacks = new Callback[](maxCallbacks);
+    }
+
+    /// @dev Index of `node` in the ledger, or `count` when absent (at most LEDGER_NODES reads).
+    function _entry(Ledger memory ledger, address node) private pure returns (uint256 k) {
+        for (k = 0; k < ledger.count; ++k) {
+            if (ledger.nodes[k] == node) return k;
         }
-        if (toTreasury != 0) token.safeTransfer(p.treasury, toTreasury);
+    }
+
+    /// @dev Settle an agreed or released seat at the end of the call: its event now, the node's
+    ///      capacity and reputation gain with the node's other owed seats.
+    function _defer(Ledger memory ledger, uint256 jobId, address node, SeatOutcome outcome, uint256 gain) private {
+        emit SeatSettled(jobId, node, outcome, 0);
+        uint256 k = _slot(ledger, node);
+        ledger.seats[k] += 1;
+        ledger.gain[k] += gain;
+    }
+
+    /// @dev The ledger entry of `node`, added (after flushing a full ledger) when absent.
+    function _slot(Ledger memory ledger, address node) private returns (uint256 k) {
+        k = _entry(ledger, node);
+        if (k == LEDGER_NODES) {
+            _flush(ledger);
+            k = 0;
+        }
+        if (k == ledger.count) {
+            ledger.nodes[k] = node;
+            ledger.count = k + 1;
+        }
+    }
+
+    /// @dev Before a fault of `node` is settled, settle what it is owed, so that its reputation
+    ///      and capacity change in the order the seats were settled.
+    function _flushFor(Ledger memory ledger, address node) private {
+        if (_entry(ledger, node) != ledger.count) _flush(ledger);
+    }
+
+    /// @dev Owe `amount` to `treasury`; a different treasury (another policy) is paid first.
+    function _owe(Ledger memory ledger, address treasury, uint256 amount) private {
+        if (amount == 0) return;
+        if (ledger.treasury != treasury && ledger.toTreasury != 0) {
+            token.safeTransfer(ledger.treasury, ledger.toTreasury);
+            ledger.toTreasury = 0;
+        }
+        ledger.treasury = treasury;
+        ledger.toTreasury += amount;
+    }
+
+    /// @dev Settle every owed seat in one NodeRegistry call, pay each node in one transfer and
+    ///      credit emission points in one call; then empty the ledger.
+    function _flush(Ledger memory ledger) private {
+        uint256 n = ledger.count;
+        if (n == 0) return;
+        (address[] memory owed, uint256[] memory seats, uint256[] memory gains, uint256[] memory points) =
+            (ledger.nodes, ledger.seats, ledger.gain, ledger.points);
+        // Pass the first n entries without copying: shorten the arrays for the calls, then
+        // restore their length (the memory behind them stays allocated).
+        assembly ("memory-safe") {
+            mstore(owed, n)
+            mstore(seats, n)
+            mstore(gains, n)
+            mstore(points, n)
+        }
+        nodes.releaseSeats(owed, seats, gains);
+        rewards.creditPoints(owed, points);
+        for (uint256 k = 0; k < n; ++k) {
+            if (ledger.pay[k] != 0) token.safeTransfer(owed[k], ledger.pay[k]);
+            (seats[k], gains[k], ledger.pay[k], points[k]) = (0, 0, 0, 0);
+        }
+        uint256 size = LEDGER_NODES;
+        assembly ("memory-safe") {
+            mstore(owed, size)
+            mstore(seats, size)
+            mstore(gains, size)
+            mstore(points, size)
+        }
+        ledger.count = 0;
+    }
+
+    /// @dev End of a settling call: settle and pay what is owed, then the callbacks (last).
+    function _close(Ledger memory ledger) private {
+        _flush(ledger);
+        if (ledger.toTreasury != 0) token.safeTransfer(ledger.treasury, ledger.toTreasury);
+        for (uint256 i = 0; i < ledger.callbackCount; ++i) {
+            Callback memory c = ledger.callbacks[i];
+            _deliver(c.jobId, c.requester, c.resultHash, c.vector, c.gasLimit);
+        }
     }
 
     /// @dev Refunded without a decision: this round's committed seats and earlier rounds'
@@ -822,7 +1009,7 @@ contract JobRegistry is IJobRegistry, AccessControl, ERC2771Context, ReentrancyG
 
     /// @dev Calls the requester with exactly `gasLimit` gas and copies no return data, so
     ///      neither a revert, an out-of-gas nor a huge return can block finalization.
-    function _deliver(uint256 jobId, address requester, bytes32 resultHash, bytes calldata vector, uint256 gasLimit)
+    function _deliver(uint256 jobId, address requester, bytes32 resultHash, bytes memory vector, uint256 gasLimit)
         private
     {
         // EIP-150 forwards at most 63/64 of the remaining gas; demand enough that the callee
@@ -848,13 +1035,6 @@ contract JobRegistry is IJobRegistry, AccessControl, ERC2771Context, ReentrancyG
         }
     }
 
-    function _filled(uint256 n, uint256 value) private pure returns (uint256[] memory out) {
-        out = new uint256[](n);
-        for (uint256 i = 0; i < n; ++i) {
-            out[i] = value;
-        }
-    }
-
     /// @dev The caller's live seat (a dropped seat does not count) in state `expected`, and the
     ///      caller's node id: NotAssigned without one, WrongSeatState (with its index) when in
     ///      another state. One storage read per seat looked at.
@@ -874,14 +1054,19 @@ contract JobRegistry is IJobRegistry, AccessControl, ERC2771Context, ReentrancyG
         return (Skip.NotAssigned, 0, id);
     }
 
-    function _toJob(StoredJob storage j) private view returns (Job memory) {
+    function _toJob(uint256 jobId) private view returns (Job memory) {
+        StoredJob storage j = _jobs[jobId];
+        uint256 revealed = 0;
+        for (uint256 i = j.voteFrom; i < j.seatCount; ++i) {
+            if (_seats[jobId][i].state == SeatState.Revealed) ++revealed;
+        }
         return Job({
             requester: j.requester,
             modelId: j.modelId,
             status: j.status,
             seatCount: j.seatCount,
             committed: j.committed,
-            revealed: j.revealed,
+            revealed: uint8(revealed),
             minAgreement: j.minAgreement,
             callback: j.callback,
             dropped: j.dropped,
@@ -894,8 +1079,7 @@ contract JobRegistry is IJobRegistry, AccessControl, ERC2771Context, ReentrancyG
             dimension: j.dimension,
             quorum: j.quorum,
             voteFrom: j.voteFrom,
-            policyId: j.policyId,
-            resultHash: j.resultHash
+            policyId: j.policyId
         });
     }
 

@@ -355,6 +355,35 @@ contract NodeRegistry is AccessControl, ReentrancyGuard {
         if (slashed != 0) token.safeTransfer(msg.sender, slashed);
     }
 
+    /// @notice Settle many agreed or released seats at once, without slashing: for each node,
+    ///         free `seatCounts[k]` seats of capacity and raise its reputation by `gains[k]`
+    ///         (clamped to REP_MAX). JobRegistry collects these over one call (a batch of jobs)
+    ///         and sends them here once; a gain never ejects, and the sum of gains clamps exactly
+    ///         like the gains applied one by one, so this equals settling the seats one by one.
+    /// @param owed The nodes.
+    /// @param seatCounts Seats settled per node.
+    /// @param gains Reputation gain per node, in REP_ONE units (at most REP_MAX each).
+    function releaseSeats(address[] calldata owed, uint256[] calldata seatCounts, uint256[] calldata gains)
+        external
+        onlyJobManager
+    {
+        for (uint256 k = 0; k < owed.length; ++k) {
+            address node = owed[k];
+            Node storage n = _requireNode(node);
+            uint256 count = seatCounts[k];
+            uint256 gain = gains[k];
+            if (count == 0 && gain == 0) continue;
+            uint16 open = n.openJobs;
+            uint16 freed = count < open ? uint16(count) : open;
+            if (freed != 0) {
+                n.openJobs = open - freed;
+                emit SeatReleased(node, open - freed);
+            }
+            if (gain != 0) _applyReputation(node, n, int32(uint32(gain < REP_MAX ? gain : REP_MAX)));
+            _syncWeight(node);
+        }
+    }
+
     // ------------------------------------------------------------- governance
     /// @notice Wire the job manager (JobRegistry). Callable once; there is no way to change it.
     /// @param jobManager_ The JobRegistry.

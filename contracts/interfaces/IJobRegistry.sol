@@ -55,8 +55,9 @@ interface IJobRegistry {
     }
 
     /// @dev What getJob returns; JobRegistry stores the same fields in another order
-    ///      (JobRegistry.StoredJob: one slot for what the phases read, one for requester and fee,
-    ///      then the result hash; the input hash is in JobSubmitted only). Everything that decides the
+    ///      (JobRegistry.StoredJob: one slot for what the phases read, one for requester and fee;
+    ///      the input hash is in JobSubmitted only, the result hash in JobAccepted only).
+    ///      `revealed` is counted from the seats (the registry keeps no counter). Everything that decides the
     ///      job is copied at submission (model parameters) or referenced immutably (policyId),
     ///      so a later governance change cannot alter the terms of a job in flight. committed,
     ///      revealed and dropped count the seats of the current round, from index voteFrom on.
@@ -82,7 +83,6 @@ interface IJobRegistry {
         uint8 quorum; // committee size drawn for a fresh round
         uint8 voteFrom; // first seat of the current round: only its seats count toward minAgreement
         uint16 policyId; // the settlement policy in force at submission
-        bytes32 resultHash; // keccak256 of the accepted vector (0 until accepted)
     }
 
     /// @dev What getSeats returns. `digest` is the commitment until reveal, then keccak256 of the

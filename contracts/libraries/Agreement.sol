@@ -1,30 +1,25 @@
 // SPDX-License-Identifier: MIT
 pragma solidity 0.8.28;
 
-import {IJobRegistry} from "../interfaces/IJobRegistry.sol";
 import {Cosine} from "./Cosine.sol";
-import {Seats} from "./Seats.sol";
 
 /// @title Agreement
 /// @notice Which revealed vectors of a job agree: the medoid of the current round and every
 ///         revealed seat within the cosine threshold of it, as seat bitmasks.
-/// @dev Seats are at most MAX_ROUNDS * MAX_QUORUM (48) per job, so a uint256 bitmask holds them.
+/// @dev Runs in AgreementJudge, a stateless contract JobRegistry creates in its constructor (the
+///      cosine code would not fit JobRegistry's 24,576-byte limit). Seats are at most MAX_ROUNDS * MAX_QUORUM (48) per job, so a uint256 bitmask holds them.
 library Agreement {
     /// @notice Find the medoid: the current round's revealed vector agreeing with the most others
     ///         of the current round (lowest seat wins a tie). Returns the medoid, every revealed
     ///         seat within the threshold of it (earlier rounds included) and how many of those
     ///         are of the current round. `mismatch` is 1 + the first seat whose vector is not
     ///         the one it revealed (then nothing else is decided), or 0.
-    function decide(
-        uint256 from,
-        uint256 thresholdPpm,
-        mapping(uint256 => Seats.Packed) storage seats,
-        uint256 n,
-        bytes[] calldata vectors
-    ) internal view returns (uint256 medoid, uint256 bestMask, uint256 bestVotes, uint256 mismatch) {
-        uint256[] memory masks;
-        (masks, mismatch) = _masks(from, thresholdPpm, seats, n, vectors);
-        if (mismatch != 0) return (0, 0, 0, mismatch);
+    function decide(uint256 from, uint256 thresholdPpm, uint256 revealedMask, bytes[] calldata vectors)
+        internal
+        pure
+        returns (uint256 medoid, uint256 bestMask, uint256 bestVotes)
+    {
+        uint256[] memory masks = _masks(from, thresholdPpm, revealedMask, vectors);
         uint256 currentRound = type(uint256).max << from;
         for (uint256 i = from; i < masks.length; ++i) {
             uint256 votes = popcount(masks[i] & currentRound);
@@ -42,27 +37,21 @@ library Agreement {
         }
     }
 
-    /// @dev Check every revealed vector against its stored (216-bit) hash (stopping at the first that
-    ///         differs, reported as 1 + its seat); masks[i] has bit j set when
-    ///      seats i and j both revealed and agree (bit i itself unless the vector is zero).
-    ///      Two seats of earlier rounds are never compared: the medoid is of the current round.
-    ///      Each vector is prepared (spread into lanes, normed) once, not once per pair.
-    function _masks(
-        uint256 from,
-        uint256 threshold,
-        mapping(uint256 => Seats.Packed) storage seats,
-        uint256 n,
-        bytes[] calldata vectors
-    ) private view returns (uint256[] memory masks, uint256 mismatch) {
+    /// @dev masks[i] has bit j set when seats i and j both revealed (revealedMask; their vectors
+    ///      were checked against the stored digests by the caller) and agree (bit i itself unless
+    ///      the vector is zero). Two seats of earlier rounds are never compared: the medoid is of
+    ///      the current round. Each vector is prepared (spread into lanes, normed) once, not once
+    ///      per pair.
+    function _masks(uint256 from, uint256 threshold, uint256 revealedMask, bytes[] calldata vectors)
+        private
+        pure
+        returns (uint256[] memory masks)
+    {
+        uint256 n = vectors.length;
         Cosine.Prepared[] memory prepared = new Cosine.Prepared[](n);
         masks = new uint256[](n);
-        uint256 revealedMask = 0;
         for (uint256 i = 0; i < n; ++i) {
-            Seats.Packed storage seat = seats[i];
-            if (seat.state != IJobRegistry.SeatState.Revealed) continue;
-            // The stored digest is keccak256's first 216 bits (libraries/Seats.sol).
-            if (bytes27(keccak256(vectors[i])) != seat.digest) return (masks, i + 1);
-            revealedMask |= 1 << i;
+            if (revealedMask & (1 << i) == 0) continue;
             prepared[i] = Cosine.prepare(vectors[i]);
             if (prepared[i].normSq != 0) masks[i] |= 1 << i;
         }

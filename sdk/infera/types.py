@@ -49,7 +49,7 @@ class Job:
     quorum: int
     vote_from: int  # first seat of the current round; earlier seats do not count toward the quorum
     policy_id: int  # the settlement policy the job was submitted under
-    result_hash: bytes
+    # No result hash: the registry no longer stores it; JobAccepted carries it with the vector.
 
     @property
     def commit_deadline(self) -> int:
@@ -82,7 +82,6 @@ class Job:
             quorum=int(s[16]),
             vote_from=int(s[17]),
             policy_id=int(s[18]),
-            result_hash=bytes(s[19]),
         )
 
 

@@ -524,12 +524,21 @@ class InferaMachine(RuleBasedStateMachine):
             self.STATS["jobs refunded"] += 1
         # NodeRegistry.settleSeat emits the reputation change and the slash, then JobRegistry the
         # SeatSettled: pair them in log order (one receipt may settle a node twice, e.g. a refund
-        # at a draw that finalize makes first, then the finalized job).
+        # at a draw that finalize makes first, then the finalized job). Agreed seats are settled
+        # later, once per node per call (JobRegistry's ledger, NodeRegistry.releaseSeats): their
+        # SeatSettled comes first and one ReputationChanged per node follows, by the sum of the
+        # gains, clamped; a fault of that node flushes the ledger before its own settlement.
         reputation: dict[str, Any] = {}
         slash: dict[str, Any] = {}
+        deferred: Counter[str] = Counter()
         slashed_for_job: Counter[int] = Counter()
         for log in logs:
-            if log.event_name == "ReputationChanged":
+            if log.event_name == "ReputationChanged" and deferred[log.node] != 0:
+                if log.current != min(REP_MAX, log.previous + deferred[log.node]):
+                    self.violations["terms"].append(
+                        f"{log.node}: reputation {log.previous} -> {log.current} for deferred gains {deferred[log.node]}")
+                del deferred[log.node]
+            elif log.event_name == "ReputationChanged":
                 assert log.node not in reputation, f"{log.node}: two reputation changes for one settlement"
                 reputation[log.node] = log
             elif log.event_name == "NodeReinstated":
@@ -538,10 +547,15 @@ class InferaMachine(RuleBasedStateMachine):
                 assert log.node not in slash, f"{log.node}: two slashes for one settlement"
                 slash[log.node] = log
                 self.slashed[log.node] += log.amount
+            elif log.event_name == "SeatSettled" and log.outcome == AGREED:
+                slashed_for_job[log.jobId] += log.slashed
+                self._check_settlement(log, slash.pop(log.node, None), None, deferred=True)
+                deferred[log.node] += self.terms[log.jobId].policy.reputation_gain
             elif log.event_name == "SeatSettled":
                 slashed_for_job[log.jobId] += log.slashed
                 self._check_settlement(log, slash.pop(log.node, None), reputation.pop(log.node, None))
         assert not reputation and not slash, f"reputation changes {reputation} or slashes {slash} outside a settlement"
+        assert not +deferred, f"agreed seats whose reputation gain was never applied: {dict(deferred)}"
         credited = {ev.node: ev for ev in of("PointsCredited")}
         assert len(credited) == len(of("PointsCredited")), "points credited twice to a node in one transaction"
         for ev in of("NodePaid"):
@@ -589,9 +603,9 @@ class InferaMachine(RuleBasedStateMachine):
     def _queued_jobs(self) -> set[int]:
         return {job for first, count, _ in self.queue for job in range(first, first + count)}
 
-    def _check_settlement(self, ev: Any, slash: Any, reputation: Any) -> None:
+    def _check_settlement(self, ev: Any, slash: Any, reputation: Any, deferred: bool = False) -> None:
         """A seat's slash and reputation change follow its job's policy; one slash never exceeds
-        the stake cap in force."""
+        the stake cap in force. `deferred`: the gain is checked with the node's other agreed seats."""
         policy, problems = self.terms[ev.jobId].policy, self.violations["terms"]
         slash_bps = policy.slash_bps if ev.outcome in (DISAGREED, WITHHELD) else 0
         if slash_bps == 0:
@@ -610,6 +624,8 @@ class InferaMachine(RuleBasedStateMachine):
             if slash.amount == self.stake_cap and before * slash_bps // BPS > self.stake_cap:
                 self._event("slash capped at stakeCap")
         delta = reputation_delta(ev.outcome, policy)
+        if deferred:
+            return
         if delta == 0:
             if reputation is not None:
                 problems.append(f"job {ev.jobId}: {ev.node} reputation changed with outcome {ev.outcome}, policy delta 0")
