@@ -56,6 +56,12 @@ class RelayerSettings(BaseSettings):
     """Blocks deep a submit transaction counts as final; until then a reorg re-sends it."""
     stuck_blocks: int = Field(default=4, ge=1)
     fee_bump_percent: int = Field(default=25, ge=10, le=500)
+    keeper_enabled: bool = True
+    """Move on the jobs this relayer submitted when nobody else does (relayer.keeper): draw due
+    committees, advance past a missed commit deadline, finalize after the reveal phase."""
+    keeper_grace: float = Field(default=3.0, ge=0)
+    """The keeper's base grace, in seconds, as a node's INFERA_FINALIZE_GRACE: like any outsider
+    the relayer waits 2.5x to 3.5x it (drawn per job) past a deadline, so live nodes go first."""
     health_stall_after: float = Field(default=60.0, gt=0)
     """/health answers 503 when the submitter or tracker has not finished a tick for this long."""
     default_quota_jobs: int = Field(default=1_000, ge=0)
