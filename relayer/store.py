@@ -415,7 +415,8 @@ class Store:
 
     async def mark_mined(self, batch_id: str, tx_hash: str, block: int, job_ids: Sequence[int]) -> None:
         """The batch's transaction is mined: its jobs, in submission order, got `job_ids`. Run
-        again after a reorg re-mined it, with the new ids."""
+        again after a reorg re-mined it, with the new ids: what the tracker stored under the old
+        ids (a status, a result, a completed request) belonged to other jobs, and is dropped."""
         now = self.clock()
         async with self._tx() as conn:
             order = (await conn.execute(
@@ -428,7 +429,8 @@ class Store:
             for row in order:
                 for idx in range(int(row.n_texts)):
                     await conn.execute(jobs.update().where(jobs.c.request_id == row.id, jobs.c.idx == idx)
-                                       .values(job_id=next(it), submit_block=block, status="drawing", updated_at=now))
+                                       .values(job_id=next(it), submit_block=block, status="drawing", result=None,
+                                               updated_at=now))
             await conn.execute(requests.update().where(requests.c.batch_id == batch_id)
                                .values(state="submitted", submit_tx=tx_hash, last_error=None, updated_at=now))
             await conn.execute(batches.update().where(batches.c.id == batch_id)

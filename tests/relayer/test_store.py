@@ -194,6 +194,30 @@ def test_mined_batch_gets_job_ids_and_completes_when_every_job_is_final(database
     run(database_url, body)
 
 
+def test_a_batch_re_mined_after_a_reorg_drops_what_was_tracked_under_its_old_ids(database_url: str) -> None:
+    """A reorg renumbered a submit: the ids first recorded were other jobs, maybe final already.
+    Recording the new ids forgets their status and result and reopens the request; a tracker
+    update still carrying an old id changes nothing."""
+    async def body(store: Store) -> None:
+        key_id = await _key(store)
+        request_id, _ = await store.enqueue(key_id, "m", 1, ["a"])
+        batch = await store.claim("i1", max_jobs=4)
+        assert batch is not None
+        await store.mark_sent(batch.batch_id, 1, "0x" + "ab" * 32)
+        await store.mark_mined(batch.batch_id, "0x" + "ab" * 32, 12, [5])
+        [stale] = await store.open_jobs()
+        await store.update_jobs([(stale, "accepted", {"agreeing": ["0x1"]})])
+        record = await store.get_request(request_id)
+        assert record is not None and record.state == "completed"
+        await store.mark_mined(batch.batch_id, "0x" + "ab" * 32, 13, [6])  # re-mined, renumbered
+        await store.update_jobs([(stale, "refunded", {"late": True})])  # an update for the old id
+        record = await store.get_request(request_id)
+        assert record is not None and record.state == "submitted"
+        assert [(j.job_id, j.status, j.result) for j in record.jobs] == [(6, "drawing", None)]
+
+    run(database_url, body)
+
+
 def test_a_claim_whose_instance_died_is_released_to_others(database_url: str) -> None:
     async def body(store: Store) -> None:
         key_id = await _key(store)
