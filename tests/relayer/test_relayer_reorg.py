@@ -5,6 +5,8 @@
    real chain often holds): the transaction never leaves the chain, but its jobs get new ids.
 2. The block holding it is replaced by one without it: the relayer's TxManager sends the same
    signed transaction again, and it lands later, under yet other ids.
+3. As 1, while the relayer is down (kill -9): the restarted process finds the transaction in
+   another block than the one it persisted, and records the new ids.
 
 Each time the relayer must end up reporting the canonical job ids, and every text must be on the
 final chain exactly once. No node process runs (a submit only needs registered nodes) and the
@@ -20,9 +22,15 @@ from typing import Any
 import requests
 
 from infera.chain import Chain
+from infera.client import InferaClient
 from infera.devnet import DEVNET_KEYS, rpc_call
 from infera.localnet import LocalNetwork
+from infera.types import JobStatus
+from relayer.keys import new_key
+from relayer.metrics import RelayerMetrics
 from relayer.process import LocalRelayer as Relayer
+from relayer.store import Store
+from relayer.tracker import Tracker
 
 MODEL = "all-MiniLM-L6-v2"
 OTHER_KEY = DEVNET_KEYS[8]  # another requester, funded by the devnet faucet
@@ -101,6 +109,22 @@ def _reorg_around(net: LocalNetwork, tx_hash: str, replacement: list[str]) -> No
         _rpc(net, "evm_setIntervalMining", 1)
 
 
+def _submit_tx_of(net: LocalNetwork, texts: list[str]) -> str:
+    """The hash of the transaction that holds the first text on the chain now."""
+
+    async def go() -> str:
+        chain = await net.connect()
+        try:
+            for e in await chain.logs(chain.jobs, "JobSubmitted", chain.deployment.deployment_block):
+                if str(e["args"]["input"]) == texts[0]:
+                    return "0x" + bytes(e["transactionHash"]).hex()
+            raise AssertionError(f"{texts[0]!r} is not on the chain")
+        finally:
+            await chain.close()
+
+    return asyncio.run(go())
+
+
 def _ids_settle(relayer: Relayer, request_id: str, auth: dict[str, str], net: LocalNetwork,
                 texts: list[str]) -> list[int]:
     """Wait until the relayer reports, for each text, the one id the chain holds for it."""
@@ -117,7 +141,7 @@ def _ids_settle(relayer: Relayer, request_id: str, auth: dict[str, str], net: Lo
 
 def test_a_reorged_submit_ends_with_the_canonical_job_ids_once(network: LocalNetwork, tmp_path: Path) -> None:
     asyncio.run(network.register_nodes([1, 2, 3]))
-    relayer = Relayer(network, tmp_path, confirmations="8", keeper_enabled="false", batch_linger="0")
+    relayer = Relayer(network, tmp_path, confirmations="20", keeper_enabled="false", batch_linger="0")
     try:
         _scenario(network, relayer)
     finally:
@@ -126,7 +150,7 @@ def test_a_reorged_submit_ends_with_the_canonical_job_ids_once(network: LocalNet
 
 def _scenario(net: LocalNetwork, relayer: Relayer) -> None:
     auth = {"Authorization": "Bearer " + relayer.cli("keys", "create", "--name", "reorg", "--quota", "10")}
-    other = asyncio.run(_other_submits(net, ["Another requester's job.", "A second competing job."]))
+    other = asyncio.run(_other_submits(net, ["Another requester's job.", "A second competing job.", "A third."]))
     relayer.start()
     texts = ["Reorged but re-included.", "Renumbered by a competing block."]
     posted = requests.post(f"{relayer.url}/v1/jobs", json={"model": MODEL, "texts": texts}, headers=auth, timeout=10)
@@ -144,11 +168,51 @@ def _scenario(net: LocalNetwork, relayer: Relayer) -> None:
 
     # 2. A competing block without it: sent again by the relayer, it lands later, renumbered again.
     view = _view(relayer, request_id, auth)
-    _reorg_around(net, view["jobs"][0]["transactions"]["submit"], other)
+    _reorg_around(net, view["jobs"][0]["transactions"]["submit"], other[:2])
     again = _ids_settle(relayer, request_id, auth, net, texts)
     assert again == [i + 2 for i in first_ids], (first_ids, again)
 
+    # 3. Renumbered again while the relayer is dead; the restart finds out.
+    relayer.kill9()
+    submit_tx = _submit_tx_of(net, texts)
+    _reorg_around(net, submit_tx, [*other, str(_rpc(net, "eth_getRawTransactionByHash", submit_tx))])
+    relayer.start()
+    last = _ids_settle(relayer, request_id, auth, net, texts)
+    assert last == [i + 3 for i in first_ids], (first_ids, last)
+
     # Stable past the submit's confirmation depth: still the canonical ids, each text once.
     time.sleep(3)
-    assert _ids_settle(relayer, request_id, auth, net, texts) == again
+    assert _ids_settle(relayer, request_id, auth, net, texts) == last
     assert _view(relayer, request_id, auth)["status"] == "submitted"
+
+
+async def _track_beside_an_unknown_id(net: LocalNetwork, url: str) -> None:
+    chain = await net.connect()
+    store = Store.open(url)
+    try:
+        [real] = await InferaClient(chain).submit_texts(["Tracked beside a reorged-away job."])
+        while (await chain.get_job(real)).status is JobStatus.DRAWING:
+            await chain.assign_due()  # no node runs: the test draws the committee itself
+            await asyncio.sleep(0.3)
+        key = new_key()
+        await store.add_key(key, "t", 10, 60)
+        request_id, _ = await store.enqueue(key.key_id, MODEL, 1, ["real", "reorged away"])
+        batch = await store.claim("one", 64)
+        assert batch is not None
+        await store.mark_sent(batch.batch_id, 0, "0x" + "ab" * 32)
+        await store.mark_mined(batch.batch_id, "0x" + "ab" * 32, 1, [real, real + 1000])
+        assert await Tracker(chain, store, RelayerMetrics()).tick() == 1
+        record = await store.get_request(request_id)
+        assert record is not None
+        assert [(j.job_id, j.status) for j in record.jobs] == [(real, "committing"), (real + 1000, "drawing")]
+    finally:
+        await store.close()
+        await chain.close()
+
+
+def test_a_job_id_the_chain_does_not_know_stops_no_other_job_s_tracking(network: LocalNetwork,
+                                                                      sqlite_url: str) -> None:
+    """Between a reorg taking a submit away and its re-mining, the queue holds ids the chain does
+    not know (or, after a deep reorg, for good): the other jobs are tracked all the same."""
+    asyncio.run(network.register_nodes([1, 2, 3]))
+    asyncio.run(_track_beside_an_unknown_id(network, sqlite_url))
