@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from pathlib import Path
 
-from pydantic import Field, field_validator
+from pydantic import Field, field_validator, model_validator
 from pydantic_settings import BaseSettings, SettingsConfigDict
 
 from infera.inputs import MAX_INPUT_BYTES
@@ -49,6 +49,9 @@ class RelayerSettings(BaseSettings):
     others (and its lease fenced, so it cannot send them when it wakes). It renews every
     quarter of this; a tick stalled longer than this costs the instance its claims, never a
     double submit."""
+    lease_prune_after: float = Field(default=86_400.0, gt=0)
+    """Seconds after its last heartbeat that the lease row of an instance owning no unsettled
+    batch is deleted (each restart under a new name leaves one behind)."""
     claim_timeout: float = Field(default=120.0, gt=0)
     """A claim of an instance without a lease row (made before migration 0002) older than this
     is released to others."""
@@ -72,6 +75,12 @@ class RelayerSettings(BaseSettings):
     """Origins allowed to call the API from a browser (JSON list); "*" allows any."""
     log_level: str = "INFO"
     log_json: bool = True
+
+    @model_validator(mode="after")
+    def _prune_after_expiry(self) -> RelayerSettings:
+        if self.lease_prune_after < self.lease_timeout:
+            raise ValueError("lease_prune_after must be at least lease_timeout: a lease is pruned only once expired")
+        return self
 
     @field_validator("database_url")
     @classmethod

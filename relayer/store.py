@@ -375,6 +375,26 @@ class Store:
                                                 0.0, count_attempt=False, only_state="claimed")
             return released
 
+    async def prune_leases(self, me: str, older_than: float) -> int:
+        """Delete the lease rows of other instances whose heartbeat is older than `older_than`
+        seconds and that own no batch still claimed, sending or sent (instances that are gone:
+        every restart under a new name, hostname:pid by default, leaves one). Returns how many.
+        An instance with unsettled batches keeps its row, so its fence stays; one pruned and
+        alive after all only learns at its next renewal (LeaseLost) and takes a new lease: it
+        held no claim that could be sent under the new one."""
+        cutoff = self.clock() - older_than
+        async with self._tx() as conn:
+            busy = sa.select(batches.c.instance).where(batches.c.state.in_(("claimed", "sending", "sent")))
+            dead = (await conn.execute(
+                sa.select(instances.c.id).where(instances.c.heartbeat_at < cutoff, instances.c.id != me,
+                                                instances.c.id.not_in(busy))
+                .with_for_update(skip_locked=True))).scalars().all()
+            if not dead:
+                return 0
+            pruned = await conn.execute(instances.delete().where(instances.c.id.in_(list(dead)),
+                                                                 instances.c.heartbeat_at < cutoff))
+            return int(pruned.rowcount)
+
     async def mark_sent(self, batch_id: str, nonce: int, tx_hash: str) -> None:
         now = self.clock()
         async with self._tx() as conn:

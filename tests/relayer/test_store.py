@@ -12,7 +12,7 @@ import sqlalchemy as sa
 
 from relayer.keys import new_key
 from relayer.migrate import upgrade
-from relayer.schema import batches, requests
+from relayer.schema import batches, instances, requests
 from relayer.store import IdempotencyConflict, LeaseLost, QuotaExceeded, Store
 
 T = TypeVar("T")
@@ -322,6 +322,36 @@ def test_a_restart_under_the_same_name_fences_the_earlier_generation(database_ur
         with pytest.raises(LeaseLost):
             await store.claim("one", max_jobs=4, lease=old)
         assert not await store.begin_send(batch.batch_id, new)  # the new generation resumes it instead
+
+    run(database_url, body)
+
+
+def test_lease_rows_of_instances_gone_long_ago_are_pruned(database_url: str) -> None:
+    """Each restart under a new name leaves a lease row; once its heartbeat is older than the
+    prune age and it owns no unsettled batch, it goes. An instance whose sending batch only it can
+    settle keeps its row (and fence); the pruner's own and live rows stay; a pruned instance
+    that comes back learns at its next renewal and takes a new lease."""
+    async def body(store: Store) -> None:
+        key_id = await _key(store)
+        await store.enqueue(key_id, "m", 1, ["a"])
+        gone = await store.acquire_lease("gone")
+        sending = await store.acquire_lease("sending")
+        batch = await store.claim("sending", max_jobs=4, lease=sending)
+        assert batch is not None and await store.begin_send(batch.batch_id, sending)
+        await store.acquire_lease("me")
+        now = store.clock()
+        store.clock = lambda: now + 100
+        live = await store.acquire_lease("live")
+        assert await store.prune_leases("me", older_than=200) == 0  # nobody is that old yet
+        store.clock = lambda: now + 250
+        assert await store.prune_leases("me", older_than=200) == 1
+        async with store.engine.connect() as conn:
+            left = set((await conn.execute(sa.select(instances.c.id))).scalars().all())
+        assert left == {"sending", "me", "live"}
+        await store.renew_lease(live)
+        with pytest.raises(LeaseLost):
+            await store.renew_lease(gone)
+        assert (await store.acquire_lease("gone")).instance == "gone"
 
     run(database_url, body)
 
