@@ -15,8 +15,8 @@ from aiohttp import web
 
 from infera.chain import Chain
 from infera.deployment import load_deployment
+from infera.keylock import KeyLock
 from infera.txmanager import TxManager, TxStore
-from oracle_node.keylock import KeyLock
 from relayer.app import Liveness, Services, make_app
 from relayer.keeper import RelayerKeeper
 from relayer.metrics import RelayerMetrics
@@ -59,7 +59,7 @@ async def run(settings: RelayerSettings, chain_settings: RelayerChainSettings) -
     chain = await Chain.connect(chain_settings.endpoints(), deployment, chain_settings.private_key.get_secret_value(),
                                 retry_for=chain_settings.rpc_retry_for)
     store = Store.open(settings.database_url)
-    lock = KeyLock(settings.state_dir, chain.address, "relayer")
+    lock = KeyLock(settings.state_dir, chain.address, "run", program="infera-relayer")
     lock.acquire()  # one process per key: two would reuse nonces
     instance = instance_name(settings)
     metrics = RelayerMetrics()
