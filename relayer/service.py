@@ -99,7 +99,7 @@ async def run(settings: RelayerSettings, chain_settings: RelayerChainSettings) -
             _loop("tracker", tracker.tick, settings.poll_interval, mark_tracker, stop),
         ]
         if keeper is not None:
-            loops.append(_loop("keeper", keeper.tick, settings.poll_interval, lambda: None, stop))
+            loops.append(_loop("keeper", keeper.tick, settings.keeper_interval, lambda: None, stop))
         await asyncio.gather(*loops)
         log.info("relayer stopping")
     finally:

@@ -62,6 +62,9 @@ class RelayerSettings(BaseSettings):
     keeper_enabled: bool = True
     """Move on the jobs this relayer submitted when nobody else does (relayer.keeper): draw due
     committees, advance past a missed commit deadline, finalize after the reveal phase."""
+    keeper_interval: float = Field(default=1.0, gt=0)
+    """Seconds between two keeper ticks (each reads the chain's clock and draw queue, then the
+    relayer's open jobs that are due a look)."""
     keeper_grace: float = Field(default=3.0, ge=0)
     """The keeper's base grace, in seconds, as a node's INFERA_FINALIZE_GRACE: like any outsider
     the relayer waits 2.5x to 3.5x it (drawn per job) past a deadline, so live nodes go first."""

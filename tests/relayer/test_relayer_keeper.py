@@ -1,10 +1,13 @@
 """The relayer's keeper ends a job whose whole committee is dead, with nobody else moving it.
 
-Three nodes are registered and staked but no node process ever runs: nobody but the relayer can
-draw the committee, advance the job past its commit deadline or draw again. The relayer does
-all three after its outsider's grace (2.5x to 3.5x INFERA_RELAYER_KEEPER_GRACE), and the job,
-for which no untried node remains, is refunded; GET /v1/jobs/{id} reports it. With the keeper
-switched off (INFERA_RELAYER_KEEPER_ENABLED=false) the job stays in its draw for good.
+1. Three nodes are registered and staked but no node process ever runs: nobody but the relayer
+   can draw the committee, advance the job past its commit deadline or draw again. The relayer
+   does all three after its outsider's grace (2.5x to 3.5x INFERA_RELAYER_KEEPER_GRACE), and the
+   job, for which no untried node remains, is refunded; GET /v1/jobs/{id} reports it.
+2. The committee commits and reveals (the test sends each node's own transactions, as a node
+   process would, with no model to load) and dies before anyone finalizes: the relayer finalizes
+   with the vectors it reads from the chain, and the job is accepted.
+With the keeper switched off (INFERA_RELAYER_KEEPER_ENABLED=false) the job stays in its draw.
 
 The commit deadline is reached by moving the devnet's clock forward, not by waiting it out."""
 
@@ -17,6 +20,7 @@ from typing import Any
 import requests
 from eth_account import Account
 
+from infera.chain import commitment_of
 from infera.devnet import DEVNET_KEYS
 from infera.localnet import LocalNetwork
 from infera.types import Job, JobStatus, Seat
@@ -87,7 +91,7 @@ def test_the_relayer_ends_a_job_whose_whole_committee_is_dead(network: LocalNetw
     asyncio.run(network.register_nodes(DEAD))  # staked, never started
     dead = {Account.from_key(DEVNET_KEYS[i]).address for i in DEAD}
     auth = {"Authorization": "Bearer " + relayer.cli("keys", "create", "--name", "keeper", "--quota", "5")}
-    relayer.env["INFERA_RELAYER_KEEPER_GRACE"] = "0.5"  # outsiders wait 1.25 s to 1.75 s
+    relayer.env.update(INFERA_RELAYER_KEEPER_GRACE="0.5", INFERA_RELAYER_KEEPER_INTERVAL="0.3")  # waits 1.25-1.75 s
     relayer.start()
 
     posted = requests.post(f"{relayer.url}/v1/jobs", json={"model": MODEL, "texts": ["Nobody is alive to run this."]},
@@ -124,3 +128,57 @@ def _chain_time(net: LocalNetwork) -> int:
             await chain.close()
 
     return asyncio.run(go())
+
+
+async def _commit_reveal_and_die(net: LocalNetwork, job_id: int) -> bytes:
+    """Each seated node commits, then reveals one shared vector, then sends nothing more."""
+    vector = bytes((i * 37 + 11) % 251 for i in range(384))  # any non-zero int8 vector, the same for all
+    chain = await net.connect()
+    try:
+        seated = {s.node for s in await chain.get_seats(job_id)}
+    finally:
+        await chain.close()
+    keys = [k for k in DEVNET_KEYS[1:4] if Account.from_key(k).address in seated]
+    salts = {k: bytes([i + 1]) * 32 for i, k in enumerate(keys)}
+    for step in ("commit", "reveal"):
+        for key in keys:
+            node = await net.connect(key)
+            try:
+                if step == "commit":
+                    digest = commitment_of(node.deployment.chain_id, node.jobs.address, job_id, node.address, vector,
+                                           salts[key])
+                    await node.transact(node.jobs.functions.commit(job_id, digest))
+                else:
+                    await node.transact(node.jobs.functions.reveal(job_id, vector, salts[key]))
+            finally:
+                await node.close()
+    return vector
+
+
+def test_the_relayer_finalizes_a_job_whose_committee_died_after_revealing(network: LocalNetwork,
+                                                                          relayer: Relayer) -> None:
+    asyncio.run(network.register_nodes(DEAD))
+    auth = {"Authorization": "Bearer " + relayer.cli("keys", "create", "--name", "keeper", "--quota", "5")}
+    relayer.env.update(INFERA_RELAYER_KEEPER_GRACE="0.5", INFERA_RELAYER_KEEPER_INTERVAL="0.3")
+    relayer.start()
+    posted = requests.post(f"{relayer.url}/v1/jobs", json={"model": MODEL, "texts": ["Revealed, then nobody."]},
+                           headers=auth, timeout=10)
+    request_id = posted.json()["request_id"]
+    job_id = _until("submitted", relayer, lambda: _view(relayer, request_id, auth)["jobs"][0]["job_id"])
+    _until("drawn", relayer, lambda: _job(network, job_id).status is JobStatus.COMMITTING)
+    vector = asyncio.run(_commit_reveal_and_die(network, job_id))
+    job = _job(network, job_id)
+    assert job.status is JobStatus.REVEALING and job.revealed == 3
+    # However the keeper last scheduled its next look (a draw's recheck, or the commit deadline
+    # plus its grace, had it looked mid-commit), the clock is moved past it.
+    assert network.devnet is not None
+    network.devnet.advance_time(job.reveal_deadline - _chain_time(network) + 5)
+
+    done = _until("final", relayer, lambda: (v := _view(relayer, request_id, auth))["status"] == "completed" and v)
+    job = done["jobs"][0]
+    assert job["status"] == "accepted", done
+    assert job["vector"] == [b - 256 if b > 127 else b for b in vector]
+    assert set(job["agreeing"]) == {Account.from_key(DEVNET_KEYS[i]).address for i in DEAD}
+    assert _senders(network, job_id)["SeatSettled"] == {Account.from_key(RELAYER_KEY).address}
+    metrics = requests.get(f"{relayer.url}/metrics", timeout=10).text
+    assert 'infera_relayer_keeper_jobs_total{action="finalized"} 1.0' in metrics
