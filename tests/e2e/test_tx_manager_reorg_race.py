@@ -1,6 +1,6 @@
 """A reorg that lands inside one `TxManager.poll`, against a real anvil behind a proxy that runs
-the reorg at the worst moment: after the manager read how many nonces the chain has used (ours
-among them), before it looks up our receipt. The transaction is then gone from the chain, and
+the reorg at the worst moment: right after the manager read how many nonces the chain has used
+(ours among them), before it looks at our transaction's block and receipt. The transaction is then gone from the chain, and
 the stale count says its nonce was used: read as a stranger's transaction (superseded), its
 caller would send what it carried a second time. It must instead be open and sent again."""
 
@@ -25,22 +25,23 @@ SPENDER = Account.from_key(DEVNET_KEYS[8]).address
 
 
 class ReorgingProxy(FlakyProxy):
-    """Forwards JSON-RPC; once armed, the next receipt lookup is preceded by `anvil_reorg 1`."""
+    """Forwards JSON-RPC; once armed, the next nonce count is followed by `anvil_reorg 1`, run
+    after anvil answered the count and before the answer goes back."""
 
     armed = False
     reorged = False
 
     async def _forward(self, request: web.Request) -> web.Response:
         body = await request.read()
-        if self.armed and b"eth_getTransactionReceipt" in body:
-            self.armed = False
-            async with aiohttp.ClientSession() as session, session.post(
-                    self.upstream, json={"jsonrpc": "2.0", "id": 1, "method": "anvil_reorg", "params": [1, []]}) as r:
-                self.reorged = "error" not in await r.json()
-        async with aiohttp.ClientSession() as session, session.post(
-            self.upstream, data=body, headers={"Content-Type": "application/json"}
-        ) as upstream:
-            return web.Response(body=await upstream.read(), status=upstream.status, content_type="application/json")
+        async with aiohttp.ClientSession() as session:
+            async with session.post(self.upstream, data=body, headers={"Content-Type": "application/json"}) as upstream:
+                answer, status = await upstream.read(), upstream.status
+            if self.armed and b"eth_getTransactionCount" in body:
+                self.armed = False
+                reorg = {"jsonrpc": "2.0", "id": 1, "method": "anvil_reorg", "params": [1, []]}
+                async with session.post(self.upstream, json=reorg) as r:
+                    self.reorged = "error" not in await r.json()
+        return web.Response(body=answer, status=status, content_type="application/json")
 
 
 def _rpc(net: LocalNetwork, method: str, *params: object) -> Any:
@@ -59,7 +60,7 @@ async def _race(net: LocalNetwork, proxy: ReorgingProxy, db: Path) -> None:
         _rpc(net, "evm_mine")
         assert [o.tx.nonce for o in await txm.poll()] == [sent.nonce]
         proxy.armed = True
-        assert await txm.poll() == []  # the reorg lands between the nonce count and the receipt
+        assert await txm.poll() == []  # the reorg lands right after the nonce count
         assert proxy.reorged and txm.counters.reorged == 1
         assert txm.counters.superseded == 0 and sent.state is TxState.PENDING, sent.state
         for _ in range(20):  # sent again, mined again, reported again
