@@ -1,19 +1,22 @@
-"""The relayer's keeper ends a job whose whole committee is dead, with nobody else moving it.
+"""The relayer's keeper ends jobs whose whole committee is dead, with nobody else moving them.
 
-1. Three nodes are registered and staked but no node process ever runs: nobody but the relayer
-   can draw the committee, advance the job past its commit deadline or draw again. The relayer
-   does all three after its outsider's grace (2.5x to 3.5x INFERA_RELAYER_KEEPER_GRACE), and the
-   job, for which no untried node remains, is refunded; GET /v1/jobs/{id} reports it.
-2. The committee commits and reveals (the test sends each node's own transactions, as a node
-   process would, with no model to load) and dies before anyone finalizes: the relayer finalizes
-   with the vectors it reads from the chain, and the job is accepted.
-With the keeper switched off (INFERA_RELAYER_KEEPER_ENABLED=false) the job stays in its draw.
+Three nodes are registered and staked but no node process ever runs, so nobody but the relayer
+draws, advances, finalizes or draws again; one request carries two jobs, both drawn to them:
+1. Nobody commits to the first: after its outsider's grace (2.5x to 3.5x
+   INFERA_RELAYER_KEEPER_GRACE) the relayer advances it past its commit deadline, and the redraw
+   it then makes finds no untried node and refunds it.
+2. The committee commits to and reveals the second (the test sends each node's own
+   transactions, as a node process would, with no model to load) and dies before anyone
+   finalizes: the relayer finalizes it with the vectors it reads from the chain; accepted.
+GET /v1/jobs/{id} reports both ends. With the keeper switched off
+(INFERA_RELAYER_KEEPER_ENABLED=false) both jobs stay in their draw.
 
-The commit deadline is reached by moving the devnet's clock forward, not by waiting it out."""
+Deadlines are reached by moving the devnet's clock forward, not by waiting them out."""
 
 from __future__ import annotations
 
 import asyncio
+import re
 import time
 from typing import Any
 
@@ -87,38 +90,6 @@ def _senders(net: LocalNetwork, job_id: int) -> dict[str, set[str]]:
     return asyncio.run(go())
 
 
-def test_the_relayer_ends_a_job_whose_whole_committee_is_dead(network: LocalNetwork, relayer: Relayer) -> None:
-    asyncio.run(network.register_nodes(DEAD))  # staked, never started
-    dead = {Account.from_key(DEVNET_KEYS[i]).address for i in DEAD}
-    auth = {"Authorization": "Bearer " + relayer.cli("keys", "create", "--name", "keeper", "--quota", "5")}
-    relayer.env.update(INFERA_RELAYER_KEEPER_GRACE="0.5", INFERA_RELAYER_KEEPER_INTERVAL="0.3")  # waits 1.25-1.75 s
-    relayer.start()
-
-    posted = requests.post(f"{relayer.url}/v1/jobs", json={"model": MODEL, "texts": ["Nobody is alive to run this."]},
-                           headers=auth, timeout=10)
-    assert posted.status_code == 202, posted.text
-    request_id = posted.json()["request_id"]
-    job_id = _until("submitted", relayer, lambda: _view(relayer, request_id, auth)["jobs"][0]["job_id"])
-
-    # Only the relayer can draw the committee: no node runs.
-    job: Job = _until("drawn", relayer, lambda: (j := _job(network, job_id)).status is JobStatus.COMMITTING and j)
-    assert network.devnet is not None
-    network.devnet.advance_time(job.commit_deadline - _chain_time(network) + 1)
-
-    assert {s.node for s in _seats(network, job_id)} == dead
-    done = _until("final", relayer, lambda: (v := _view(relayer, request_id, auth))["status"] == "completed" and v)
-    assert done["jobs"][0]["status"] == "refunded", done
-    assert _job(network, job_id).status is JobStatus.REFUNDED
-    relayer_address = Account.from_key(RELAYER_KEY).address
-    senders = _senders(network, job_id)
-    # The dead seats were settled (missed commit) by the relayer's advance, and the redraw that
-    # found no untried node, which refunded the job, was the relayer's assign.
-    assert senders["SeatSettled"] == {relayer_address} and senders["JobRefunded"] == {relayer_address}, senders
-    metrics = requests.get(f"{relayer.url}/metrics", timeout=10).text
-    assert 'infera_relayer_keeper_jobs_total{action="advanced"} 1.0' in metrics
-    assert 'infera_relayer_keeper_txs_total{action="assign"} 2.0' in metrics, metrics
-
-
 def _chain_time(net: LocalNetwork) -> int:
     async def go() -> int:
         chain = await net.connect()
@@ -155,30 +126,46 @@ async def _commit_reveal_and_die(net: LocalNetwork, job_id: int) -> bytes:
     return vector
 
 
-def test_the_relayer_finalizes_a_job_whose_committee_died_after_revealing(network: LocalNetwork,
-                                                                          relayer: Relayer) -> None:
+def test_the_relayer_ends_jobs_whose_whole_committee_is_dead(network: LocalNetwork, relayer: Relayer) -> None:
+    """One request, two jobs, one dead committee (nodes 1 to 3, staked, never started): the first
+    job nobody commits to, the second is committed and revealed before its nodes die."""
     asyncio.run(network.register_nodes(DEAD))
+    dead = {Account.from_key(DEVNET_KEYS[i]).address for i in DEAD}
     auth = {"Authorization": "Bearer " + relayer.cli("keys", "create", "--name", "keeper", "--quota", "5")}
-    relayer.env.update(INFERA_RELAYER_KEEPER_GRACE="0.5", INFERA_RELAYER_KEEPER_INTERVAL="0.3")
+    relayer.env.update(INFERA_RELAYER_KEEPER_GRACE="0.5", INFERA_RELAYER_KEEPER_INTERVAL="0.3")  # waits 1.25-1.75 s
     relayer.start()
-    posted = requests.post(f"{relayer.url}/v1/jobs", json={"model": MODEL, "texts": ["Revealed, then nobody."]},
-                           headers=auth, timeout=10)
+    texts = ["Nobody is alive to run this.", "Revealed, then nobody."]
+    posted = requests.post(f"{relayer.url}/v1/jobs", json={"model": MODEL, "texts": texts}, headers=auth, timeout=10)
+    assert posted.status_code == 202, posted.text
     request_id = posted.json()["request_id"]
-    job_id = _until("submitted", relayer, lambda: _view(relayer, request_id, auth)["jobs"][0]["job_id"])
-    _until("drawn", relayer, lambda: _job(network, job_id).status is JobStatus.COMMITTING)
-    vector = asyncio.run(_commit_reveal_and_die(network, job_id))
-    job = _job(network, job_id)
+    unserved, revealed = _until("submitted", relayer, lambda: (v := _view(relayer, request_id, auth))["status"]
+                                == "submitted" and [j["job_id"] for j in v["jobs"]])
+
+    # Only the relayer can draw the committees: no node runs.
+    _until("drawn", relayer, lambda: all(_job(network, j).status is JobStatus.COMMITTING for j in (unserved, revealed)))
+    assert {s.node for s in _seats(network, unserved)} == dead
+    vector = asyncio.run(_commit_reveal_and_die(network, revealed))
+    job = _job(network, revealed)
     assert job.status is JobStatus.REVEALING and job.revealed == 3
-    # However the keeper last scheduled its next look (a draw's recheck, or the commit deadline
-    # plus its grace, had it looked mid-commit), the clock is moved past it.
+    # Past the first job's commit deadline and the second's reveal deadline, and so past whatever
+    # next look the keeper scheduled (a draw's recheck, or a deadline plus its grace).
     assert network.devnet is not None
     network.devnet.advance_time(job.reveal_deadline - _chain_time(network) + 5)
 
     done = _until("final", relayer, lambda: (v := _view(relayer, request_id, auth))["status"] == "completed" and v)
-    job = done["jobs"][0]
-    assert job["status"] == "accepted", done
-    assert job["vector"] == [b - 256 if b > 127 else b for b in vector]
-    assert set(job["agreeing"]) == {Account.from_key(DEVNET_KEYS[i]).address for i in DEAD}
-    assert _senders(network, job_id)["SeatSettled"] == {Account.from_key(RELAYER_KEY).address}
+    first, second = done["jobs"]
+    # 1. Advanced past its commit deadline (the dead seats settled as missed commits), redrawn,
+    #    and refunded by that redraw, which found no untried node: all of it the relayer's.
+    assert first["status"] == "refunded" and _job(network, unserved).status is JobStatus.REFUNDED, done
+    relayer_address = Account.from_key(RELAYER_KEY).address
+    senders = _senders(network, unserved)
+    assert senders["SeatSettled"] == {relayer_address} and senders["JobRefunded"] == {relayer_address}, senders
+    # 2. Finalized by the relayer with the vectors it read from the chain: accepted.
+    assert second["status"] == "accepted", done
+    assert second["vector"] == [b - 256 if b > 127 else b for b in vector]
+    assert set(second["agreeing"]) == dead
+    assert _senders(network, revealed)["SeatSettled"] == {relayer_address}
     metrics = requests.get(f"{relayer.url}/metrics", timeout=10).text
+    assert 'infera_relayer_keeper_jobs_total{action="advanced"} 1.0' in metrics
     assert 'infera_relayer_keeper_jobs_total{action="finalized"} 1.0' in metrics
+    assert float(re.findall(r'infera_relayer_keeper_txs_total\{action="assign"\} (\S+)', metrics)[0]) >= 1
