@@ -16,9 +16,11 @@ from __future__ import annotations
 
 import asyncio
 import time
+from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
+import pytest
 import requests
 
 from infera.chain import Chain
@@ -139,8 +141,19 @@ def _ids_settle(relayer: Relayer, request_id: str, auth: dict[str, str], net: Lo
     return list(_until("reporting the canonical job ids", relayer, settled))
 
 
-def test_a_reorged_submit_ends_with_the_canonical_job_ids_once(network: LocalNetwork, tmp_path: Path) -> None:
-    asyncio.run(network.register_nodes([1, 2, 3]))
+@pytest.fixture(scope="module")
+def chain_net(tmp_path_factory: pytest.TempPathFactory) -> Iterator[LocalNetwork]:
+    """One deployed devnet with nodes 1 to 3 registered (no node process) for this module's
+    tests: each reads only what it submitted itself, so they share it and its setup time."""
+    with LocalNetwork(tmp_path_factory.mktemp("reorg") / "net") as net:
+        net.start_devnet()
+        net.deploy()
+        asyncio.run(net.register_nodes([1, 2, 3]))
+        yield net
+
+
+def test_a_reorged_submit_ends_with_the_canonical_job_ids_once(chain_net: LocalNetwork, tmp_path: Path) -> None:
+    network = chain_net
     relayer = Relayer(network, tmp_path, confirmations="20", keeper_enabled="false", batch_linger="0")
     try:
         _scenario(network, relayer)
@@ -210,9 +223,8 @@ async def _track_beside_an_unknown_id(net: LocalNetwork, url: str) -> None:
         await chain.close()
 
 
-def test_a_job_id_the_chain_does_not_know_stops_no_other_job_s_tracking(network: LocalNetwork,
+def test_a_job_id_the_chain_does_not_know_stops_no_other_job_s_tracking(chain_net: LocalNetwork,
                                                                       sqlite_url: str) -> None:
     """Between a reorg taking a submit away and its re-mining, the queue holds ids the chain does
     not know (or, after a deep reorg, for good): the other jobs are tracked all the same."""
-    asyncio.run(network.register_nodes([1, 2, 3]))
-    asyncio.run(_track_beside_an_unknown_id(network, sqlite_url))
+    asyncio.run(_track_beside_an_unknown_id(chain_net, sqlite_url))
