@@ -13,7 +13,7 @@ from collections.abc import Sequence
 from pydantic import ValidationError
 
 from infera.errors import InferaError
-from oracle_node.logs import configure
+from infera.logs import configure
 from relayer.keys import new_key
 from relayer.migrate import upgrade
 from relayer.service import run

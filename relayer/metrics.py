@@ -10,6 +10,7 @@ CONTENT_TYPE = "text/plain; version=0.0.4; charset=utf-8"
 BATCH_BUCKETS = (1, 2, 4, 8, 16, 32, 64)
 REQUEST_OUTCOMES = ("accepted", "replayed")
 JOB_OUTCOMES = ("accepted", "refunded")
+KEEPER_ACTIONS = ("assign", "advanced", "finalized")
 
 
 class RelayerMetrics:
@@ -26,9 +27,20 @@ class RelayerMetrics:
                                 registry=r)
         self.jobs_final = Counter("infera_relayer_jobs_final_total", "Jobs seen final.", ["status"], registry=r)
         self.queued = Gauge("infera_relayer_queued_requests", "Requests waiting for a batch.", registry=r)
+        self.keeper_txs = Counter("infera_relayer_keeper_txs_total",
+                                  "Keeper transactions sent (assign, advanced, finalized), by action.", ["action"],
+                                  registry=r)
+        self.keeper_jobs = Counter("infera_relayer_keeper_jobs_total",
+                                   "Stuck jobs the keeper moved on (advanced, finalized), by action.", ["action"],
+                                   registry=r)
+        self.keeper_refused = Counter("infera_relayer_keeper_refused_total",
+                                      "Keeper calls whose simulation found nothing to do (another sender was first).",
+                                      ["action"], registry=r)
         self.open_jobs = Gauge("infera_relayer_open_jobs", "Jobs on chain not yet final.", registry=r)
         for outcome in REQUEST_OUTCOMES:
             self.requests.labels(outcome=outcome)
+        for action in KEEPER_ACTIONS:
+            self.keeper_txs.labels(action=action)
         for status in JOB_OUTCOMES:
             self.jobs_final.labels(status=status)
 

@@ -15,9 +15,10 @@ from aiohttp import web
 
 from infera.chain import Chain
 from infera.deployment import load_deployment
+from infera.keylock import KeyLock
 from infera.txmanager import TxManager, TxStore
-from oracle_node.keylock import KeyLock
 from relayer.app import Liveness, Services, make_app
+from relayer.keeper import RelayerKeeper
 from relayer.metrics import RelayerMetrics
 from relayer.migrate import upgrade
 from relayer.settings import RelayerChainSettings, RelayerSettings
@@ -58,7 +59,7 @@ async def run(settings: RelayerSettings, chain_settings: RelayerChainSettings) -
     chain = await Chain.connect(chain_settings.endpoints(), deployment, chain_settings.private_key.get_secret_value(),
                                 retry_for=chain_settings.rpc_retry_for)
     store = Store.open(settings.database_url)
-    lock = KeyLock(settings.state_dir, chain.address, "relayer")
+    lock = KeyLock(settings.state_dir, chain.address, "run", program="infera-relayer")
     lock.acquire()  # one process per key: two would reuse nonces
     instance = instance_name(settings)
     metrics = RelayerMetrics()
@@ -68,6 +69,8 @@ async def run(settings: RelayerSettings, chain_settings: RelayerChainSettings) -
                     bump_percent=settings.fee_bump_percent)
     submitter = Submitter(chain, txm, store, settings, metrics, instance)
     tracker = Tracker(chain, store, metrics)
+    # One TxManager per key: the keeper signs with the submitter's (whose tick polls it).
+    keeper = RelayerKeeper.build(chain, store, txm, settings.keeper_grace, metrics) if settings.keeper_enabled else None
     runner: web.AppRunner | None = None
     try:
         await submitter.start()
@@ -91,10 +94,13 @@ async def run(settings: RelayerSettings, chain_settings: RelayerChainSettings) -
         def mark_tracker() -> None:
             liveness.tracker = time.time()
 
-        await asyncio.gather(
+        loops = [
             _loop("submitter", submit_tick, settings.poll_interval, mark_submitter, stop),
             _loop("tracker", tracker.tick, settings.poll_interval, mark_tracker, stop),
-        )
+        ]
+        if keeper is not None:
+            loops.append(_loop("keeper", keeper.tick, settings.keeper_interval, lambda: None, stop))
+        await asyncio.gather(*loops)
         log.info("relayer stopping")
     finally:
         if runner is not None:

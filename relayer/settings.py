@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from pathlib import Path
 
-from pydantic import Field, field_validator
+from pydantic import Field, field_validator, model_validator
 from pydantic_settings import BaseSettings, SettingsConfigDict
 
 from infera.inputs import MAX_INPUT_BYTES
@@ -49,6 +49,9 @@ class RelayerSettings(BaseSettings):
     others (and its lease fenced, so it cannot send them when it wakes). It renews every
     quarter of this; a tick stalled longer than this costs the instance its claims, never a
     double submit."""
+    lease_prune_after: float = Field(default=86_400.0, gt=0)
+    """Seconds after its last heartbeat that the lease row of an instance owning no unsettled
+    batch is deleted (each restart under a new name leaves one behind)."""
     claim_timeout: float = Field(default=120.0, gt=0)
     """A claim of an instance without a lease row (made before migration 0002) older than this
     is released to others."""
@@ -56,6 +59,15 @@ class RelayerSettings(BaseSettings):
     """Blocks deep a submit transaction counts as final; until then a reorg re-sends it."""
     stuck_blocks: int = Field(default=4, ge=1)
     fee_bump_percent: int = Field(default=25, ge=10, le=500)
+    keeper_enabled: bool = True
+    """Move on the jobs this relayer submitted when nobody else does (relayer.keeper): draw due
+    committees, advance past a missed commit deadline, finalize after the reveal phase."""
+    keeper_interval: float = Field(default=1.0, gt=0)
+    """Seconds between two keeper ticks (each reads the chain's clock and draw queue, then the
+    relayer's open jobs that are due a look)."""
+    keeper_grace: float = Field(default=3.0, ge=0)
+    """The keeper's base grace, in seconds, as a node's INFERA_FINALIZE_GRACE: like any outsider
+    the relayer waits 2.5x to 3.5x it (drawn per job) past a deadline, so live nodes go first."""
     health_stall_after: float = Field(default=60.0, gt=0)
     """/health answers 503 when the submitter or tracker has not finished a tick for this long."""
     default_quota_jobs: int = Field(default=1_000, ge=0)
@@ -71,6 +83,12 @@ class RelayerSettings(BaseSettings):
     """Origins allowed to call the API from a browser (JSON list); "*" allows any."""
     log_level: str = "INFO"
     log_json: bool = True
+
+    @model_validator(mode="after")
+    def _prune_after_expiry(self) -> RelayerSettings:
+        if self.lease_prune_after < self.lease_timeout:
+            raise ValueError("lease_prune_after must be at least lease_timeout: a lease is pruned only once expired")
+        return self
 
     @field_validator("database_url")
     @classmethod

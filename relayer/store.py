@@ -411,6 +411,26 @@ class Store:
                                                 0.0, count_attempt=False, only_state="claimed")
             return released
 
+    async def prune_leases(self, me: str, older_than: float) -> int:
+        """Delete the lease rows of other instances whose heartbeat is older than `older_than`
+        seconds and that own no batch still claimed, sending or sent (instances that are gone:
+        every restart under a new name, hostname:pid by default, leaves one). Returns how many.
+        An instance with unsettled batches keeps its row, so its fence stays; one pruned and
+        alive after all only learns at its next renewal (LeaseLost) and takes a new lease: it
+        held no claim that could be sent under the new one."""
+        cutoff = self.clock() - older_than
+        async with self._tx() as conn:
+            busy = sa.select(batches.c.instance).where(batches.c.state.in_(("claimed", "sending", "sent")))
+            dead = (await conn.execute(
+                sa.select(instances.c.id).where(instances.c.heartbeat_at < cutoff, instances.c.id != me,
+                                                instances.c.id.not_in(busy))
+                .with_for_update(skip_locked=True))).scalars().all()
+            if not dead:
+                return 0
+            pruned = await conn.execute(instances.delete().where(instances.c.id.in_(list(dead)),
+                                                                 instances.c.heartbeat_at < cutoff))
+            return int(pruned.rowcount)
+
     async def mark_sent(self, batch_id: str, nonce: int, tx_hash: str) -> None:
         now = self.clock()
         async with self._tx() as conn:
@@ -451,7 +471,8 @@ class Store:
 
     async def mark_mined(self, batch_id: str, tx_hash: str, block: int, job_ids: Sequence[int]) -> None:
         """The batch's transaction is mined: its jobs, in submission order, got `job_ids`. Run
-        again after a reorg re-mined it, with the new ids."""
+        again after a reorg re-mined it, with the new ids: what the tracker stored under the old
+        ids (a status, a result, a completed request) belonged to other jobs, and is dropped."""
         now = self.clock()
         async with self._tx() as conn:
             order = (await conn.execute(
@@ -464,7 +485,8 @@ class Store:
             for row in order:
                 for idx in range(int(row.n_texts)):
                     await conn.execute(jobs.update().where(jobs.c.request_id == row.id, jobs.c.idx == idx)
-                                       .values(job_id=next(it), submit_block=block, status="drawing", updated_at=now))
+                                       .values(job_id=next(it), submit_block=block, status="drawing", result=None,
+                                               updated_at=now))
             await conn.execute(requests.update().where(requests.c.batch_id == batch_id)
                                .values(state="submitted", submit_tx=tx_hash, last_error=None, updated_at=now))
             await conn.execute(batches.update().where(batches.c.id == batch_id)

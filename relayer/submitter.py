@@ -131,6 +131,9 @@ class Submitter:
                                                          self.settings.claim_timeout)
             if released:
                 log.warning("took over the claims of an instance whose lease expired", requests=released)
+            pruned = await self.store.prune_leases(self.instance, self.settings.lease_prune_after)
+            if pruned:
+                log.info("pruned the lease rows of instances gone long ago", instances=pruned)
         return head
 
     def _lease(self) -> Lease:

@@ -5,6 +5,7 @@ Its state is the queue itself, so a restarted relayer goes on tracking where it 
 
 from __future__ import annotations
 
+import asyncio
 import itertools
 from dataclasses import dataclass
 from typing import Any
@@ -12,6 +13,7 @@ from typing import Any
 import structlog
 
 from infera.chain import Chain
+from infera.errors import ContractRevert
 from infera.types import Job, JobStatus
 from infera.vectors import PPM, cosine, unpack
 from relayer.metrics import RelayerMetrics
@@ -19,6 +21,7 @@ from relayer.store import OpenJob, Store
 
 log = structlog.get_logger("relayer")
 CHUNK = 200  # jobs per getJobs call and per log query
+UNKNOWN_JOB = "JobRegistryUnknownJob"
 
 
 @dataclass
@@ -37,8 +40,9 @@ class Tracker:
         return changed
 
     async def _track(self, batch: list[OpenJob]) -> int:
-        on_chain = {j.job_id: j for j in await self.chain.get_jobs([o.job_id for o in batch])}
-        moved = [(o, on_chain[o.job_id]) for o in batch if on_chain[o.job_id].status.name.lower() != o.status]
+        on_chain = await self._read([o.job_id for o in batch])
+        moved = [(o, on_chain[o.job_id]) for o in batch
+                 if o.job_id in on_chain and on_chain[o.job_id].status.name.lower() != o.status]
         if not moved:
             return 0
         final = [(o, j) for o, j in moved if j.status.terminal]
@@ -54,6 +58,28 @@ class Tracker:
             self.metrics.jobs_final.labels(status=j.status.name.lower()).inc()
             log.info("job final", job_id=o.job_id, request_id=o.request_id, status=j.status.name.lower())
         return len(moved)
+
+    async def _read(self, job_ids: list[int]) -> dict[int, Job]:
+        """The jobs the chain knows, by id. An id it does not know (a submission a reorg took
+        away; the submitter records the new ids once it is mined again) is left out, so that one
+        such job never stops the tracking of all the others."""
+        try:
+            return {j.job_id: j for j in await self.chain.get_jobs(job_ids)}
+        except ContractRevert as exc:
+            if exc.name != UNKNOWN_JOB:
+                raise
+        found = await asyncio.gather(*(self._read_one(j) for j in job_ids))
+        unknown = [j for j, job in zip(job_ids, found, strict=True) if job is None]
+        log.warning("jobs unknown to the chain; not tracked until recorded again", jobs=unknown)
+        return {job.job_id: job for job in found if job is not None}
+
+    async def _read_one(self, job_id: int) -> Job | None:
+        try:
+            return await self.chain.get_job(job_id)
+        except ContractRevert as exc:
+            if exc.name != UNKNOWN_JOB:
+                raise
+            return None
 
     async def _results(self, final: list[tuple[OpenJob, Job]]) -> dict[int, dict[str, Any]]:
         chain = self.chain

@@ -9,6 +9,8 @@ the RPC's view alone, so two in-flight transactions never share one and none is 
 `poll` walks every open transaction in nonce order:
 - a receipt for any of its attempts: mined (reported once), then confirmed once
   `confirmations` blocks deep, after which it is forgotten;
+- a receipt in another block than before (a reorg whose new branch holds it too, maybe at
+  another position, so whatever it created may have other ids): reported again;
 - no receipt although it had one: reorged out, so it is open again and re-sent;
 - its nonce already used on chain by a transaction that is not ours: superseded (reported,
   so the caller re-reads what it meant to change);
@@ -80,8 +82,8 @@ class ManagedTx:
     created: float
     attempts: list[TxAttempt] = field(default_factory=list)
     mined_block: int | None = None
-    # Hash of the block it was seen mined in (memory only: after a restart the receipt is read
-    # once more). While that block is still canonical the receipt cannot have changed.
+    # Hash of the block it was seen mined in (persisted: after a restart a receipt found in
+    # another block is reported again). While that block is canonical the receipt is unchanged.
     mined_hash: bytes | None = None
 
     @property
@@ -124,6 +126,9 @@ class TxStore:
             " raw BLOB NOT NULL, max_fee INTEGER NOT NULL, priority_fee INTEGER NOT NULL,"
             " sent_block INTEGER NOT NULL, seq INTEGER NOT NULL)"
         )
+        columns = {str(r[1]) for r in self._db.execute("PRAGMA table_info(managed_tx)").fetchall()}
+        if "mined_hash" not in columns:  # a store written before the column existed
+            self._db.execute("ALTER TABLE managed_tx ADD COLUMN mined_hash BLOB")
 
     def close(self) -> None:
         self._db.close()
@@ -134,9 +139,10 @@ class TxStore:
     def insert(self, tx: ManagedTx) -> None:
         with self._transaction():
             self._db.execute(
-                "INSERT INTO managed_tx VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?)",
+                "INSERT INTO managed_tx (nonce, action, job_ids, to_addr, data, gas, state, created, mined_block,"
+                " mined_hash) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
                 (tx.nonce, tx.action, json.dumps(tx.job_ids), tx.to, tx.data, tx.gas, tx.state.value, tx.created,
-                 tx.mined_block),
+                 tx.mined_block, tx.mined_hash),
             )
             for seq, attempt in enumerate(tx.attempts):
                 self._insert_attempt(tx.nonce, attempt, seq)
@@ -151,8 +157,8 @@ class TxStore:
                          (bytes(a.tx_hash), nonce, a.raw, a.max_fee, a.priority_fee, a.sent_block, seq))
 
     def update(self, tx: ManagedTx) -> None:
-        self._db.execute("UPDATE managed_tx SET state=?, mined_block=? WHERE nonce=?",
-                         (tx.state.value, tx.mined_block, tx.nonce))
+        self._db.execute("UPDATE managed_tx SET state=?, mined_block=?, mined_hash=? WHERE nonce=?",
+                         (tx.state.value, tx.mined_block, tx.mined_hash, tx.nonce))
 
     def forget_settled(self, keep: int) -> None:
         """Drop confirmed and superseded records beyond the newest `keep` (they are history)."""
@@ -177,12 +183,13 @@ class TxStore:
 
     def _load(self, where: str, params: tuple[str, ...]) -> list[ManagedTx]:
         rows = self._db.execute(
-            "SELECT nonce, action, job_ids, to_addr, data, gas, state, created, mined_block FROM managed_tx"
+            "SELECT nonce, action, job_ids, to_addr, data, gas, state, created, mined_block, mined_hash FROM managed_tx"
             f" WHERE {where} ORDER BY nonce", params).fetchall()
         out = []
         for r in rows:
             tx = ManagedTx(int(r[0]), str(r[1]), [int(j) for j in json.loads(r[2])], str(r[3]), bytes(r[4]), int(r[5]),
-                           TxState(r[6]), float(r[7]), mined_block=None if r[8] is None else int(r[8]))
+                           TxState(r[6]), float(r[7]), mined_block=None if r[8] is None else int(r[8]),
+                           mined_hash=None if r[9] is None else bytes(r[9]))
             tx.attempts = [
                 TxAttempt(HexBytes(a[0]), bytes(a[1]), int(a[2]), int(a[3]), int(a[4]))
                 for a in self._db.execute("SELECT tx_hash, raw, max_fee, priority_fee, sent_block FROM tx_attempt"
@@ -331,14 +338,14 @@ class TxManager:
             canonical: dict[int, bytes | None] = {}
             settled = False
             for tx in list(self._open):
-                before = (tx.state, tx.mined_block)
+                before = (tx.state, tx.mined_block, tx.mined_hash)
                 outcome = await self._follow(tx, head, used, canonical)
                 if outcome is not None:
                     outcomes.append(outcome)
                 if tx.state in (TxState.CONFIRMED, TxState.SUPERSEDED):
                     self._open.remove(tx)
                     settled = True
-                if (tx.state, tx.mined_block) != before:
+                if (tx.state, tx.mined_block, tx.mined_hash) != before:
                     self.store.update(tx)
             if settled:
                 self.store.forget_settled(keep=256)
@@ -356,15 +363,23 @@ class TxManager:
                 return None
         receipt = await self._receipt(tx)
         if receipt is not None:
-            first_sight = tx.state is TxState.PENDING
-            tx.mined_block, tx.mined_hash = int(receipt["blockNumber"]), bytes(receipt["blockHash"])
+            block_hash = bytes(receipt["blockHash"])
+            # Mined before, now in another block: a reorg whose new branch holds it too. What it
+            # did may have come out differently there (other job ids), so report it again.
+            moved = tx.state is TxState.MINED and tx.mined_hash is not None and tx.mined_hash != block_hash
+            if moved:
+                self.counters.reorged += 1
+                log.warning("transaction re-mined in another block after a reorg", nonce=tx.nonce, action=tx.action,
+                            block=tx.mined_block, new_block=int(receipt["blockNumber"]))
+            first_sight = tx.state is TxState.PENDING or moved
+            tx.mined_block, tx.mined_hash = int(receipt["blockNumber"]), block_hash
             self._settle_depth(tx, head)
             return TxOutcome(tx, receipt) if first_sight else None
         if tx.state is TxState.MINED:
             self.counters.reorged += 1
             log.warning("transaction reorged out; re-sending", nonce=tx.nonce, action=tx.action, block=tx.mined_block)
             tx.state, tx.mined_block, tx.mined_hash = TxState.PENDING, None, None
-        if tx.nonce < used:
+        if tx.nonce < used and await self._superseded(tx):
             # Our nonce was consumed, and by none of our attempts: something else signed with
             # this key. The caller re-reads what this transaction was meant to change.
             tx.state = TxState.SUPERSEDED
@@ -383,6 +398,15 @@ class TxManager:
     def _settle_depth(self, tx: ManagedTx, head: int) -> None:
         assert tx.mined_block is not None
         tx.state = TxState.CONFIRMED if head - tx.mined_block + 1 >= self.confirmations else TxState.MINED
+
+    async def _superseded(self, tx: ManagedTx) -> bool:
+        """Whether the nonce is used by a transaction that is not ours, asked again now: `used`
+        was read before this transaction's receipt was looked up, so a reorg in between (ours
+        mined then, gone now) would otherwise read as a stranger's transaction, and the caller
+        would send what this one carries a second time once it is re-mined. The count first,
+        then the receipt: ours mined meanwhile shows up in the second read."""
+        used = int(await self.chain.w3.eth.get_transaction_count(self.chain.address, "latest"))
+        return tx.nonce < used and await self._receipt(tx) is None
 
     async def _receipt(self, tx: ManagedTx) -> TxReceipt | None:
         for attempt in reversed(tx.attempts):

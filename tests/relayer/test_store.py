@@ -12,7 +12,7 @@ import sqlalchemy as sa
 
 from relayer.keys import new_key
 from relayer.migrate import upgrade
-from relayer.schema import batches, requests
+from relayer.schema import batches, instances, requests
 from relayer.store import IdempotencyConflict, LeaseLost, QuotaExceeded, Store
 
 T = TypeVar("T")
@@ -194,6 +194,30 @@ def test_mined_batch_gets_job_ids_and_completes_when_every_job_is_final(database
     run(database_url, body)
 
 
+def test_a_batch_re_mined_after_a_reorg_drops_what_was_tracked_under_its_old_ids(database_url: str) -> None:
+    """A reorg renumbered a submit: the ids first recorded were other jobs, maybe final already.
+    Recording the new ids forgets their status and result and reopens the request; a tracker
+    update still carrying an old id changes nothing."""
+    async def body(store: Store) -> None:
+        key_id = await _key(store)
+        request_id, _ = await store.enqueue(key_id, "m", 1, ["a"])
+        batch = await store.claim("i1", max_jobs=4)
+        assert batch is not None
+        await store.mark_sent(batch.batch_id, 1, "0x" + "ab" * 32)
+        await store.mark_mined(batch.batch_id, "0x" + "ab" * 32, 12, [5])
+        [stale] = await store.open_jobs()
+        await store.update_jobs([(stale, "accepted", {"agreeing": ["0x1"]})])
+        record = await store.get_request(request_id)
+        assert record is not None and record.state == "completed"
+        await store.mark_mined(batch.batch_id, "0x" + "ab" * 32, 13, [6])  # re-mined, renumbered
+        await store.update_jobs([(stale, "refunded", {"late": True})])  # an update for the old id
+        record = await store.get_request(request_id)
+        assert record is not None and record.state == "submitted"
+        assert [(j.job_id, j.status, j.result) for j in record.jobs] == [(6, "drawing", None)]
+
+    run(database_url, body)
+
+
 def test_a_claim_whose_instance_died_is_released_to_others(database_url: str) -> None:
     async def body(store: Store) -> None:
         key_id = await _key(store)
@@ -298,6 +322,36 @@ def test_a_restart_under_the_same_name_fences_the_earlier_generation(database_ur
         with pytest.raises(LeaseLost):
             await store.claim("one", max_jobs=4, lease=old)
         assert not await store.begin_send(batch.batch_id, new)  # the new generation resumes it instead
+
+    run(database_url, body)
+
+
+def test_lease_rows_of_instances_gone_long_ago_are_pruned(database_url: str) -> None:
+    """Each restart under a new name leaves a lease row; once its heartbeat is older than the
+    prune age and it owns no unsettled batch, it goes. An instance whose sending batch only it can
+    settle keeps its row (and fence); the pruner's own and live rows stay; a pruned instance
+    that comes back learns at its next renewal and takes a new lease."""
+    async def body(store: Store) -> None:
+        key_id = await _key(store)
+        await store.enqueue(key_id, "m", 1, ["a"])
+        gone = await store.acquire_lease("gone")
+        sending = await store.acquire_lease("sending")
+        batch = await store.claim("sending", max_jobs=4, lease=sending)
+        assert batch is not None and await store.begin_send(batch.batch_id, sending)
+        await store.acquire_lease("me")
+        now = store.clock()
+        store.clock = lambda: now + 100
+        live = await store.acquire_lease("live")
+        assert await store.prune_leases("me", older_than=200) == 0  # nobody is that old yet
+        store.clock = lambda: now + 250
+        assert await store.prune_leases("me", older_than=200) == 1
+        async with store.engine.connect() as conn:
+            left = set((await conn.execute(sa.select(instances.c.id))).scalars().all())
+        assert left == {"sending", "me", "live"}
+        await store.renew_lease(live)
+        with pytest.raises(LeaseLost):
+            await store.renew_lease(gone)
+        assert (await store.acquire_lease("gone")).instance == "gone"
 
     run(database_url, body)
 
