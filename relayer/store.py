@@ -496,7 +496,9 @@ class Store:
                                  outcomes: dict[str, tuple[str, list[int]] | str]) -> None:
         """A gasless batch's transaction is mined: each request either ran, in this transaction
         or in another one that relayed the same signed request first, as (that transaction, its
-        job ids), or did not run (the reason): it is failed and its forwarder nonce freed."""
+        job ids), or did not run (the reason): it is failed and its forwarder nonce freed. Run
+        again, as mark_mined is, when a reorg re-mines the transaction (what was tracked under
+        the old ids is dropped)."""
         now = self.clock()
         async with self._tx() as conn:
             for request_id, outcome in outcomes.items():
@@ -507,7 +509,8 @@ class Store:
                 tx_hash, job_ids = outcome
                 for idx, job_id in enumerate(job_ids):
                     await conn.execute(jobs.update().where(jobs.c.request_id == request_id, jobs.c.idx == idx)
-                                       .values(job_id=job_id, submit_block=block, status="drawing", updated_at=now))
+                                       .values(job_id=job_id, submit_block=block, status="drawing", result=None,
+                                               updated_at=now))
                 await conn.execute(requests.update().where(requests.c.id == request_id).values(
                     state="submitted", submit_tx=tx_hash, last_error=None, updated_at=now))
             await conn.execute(batches.update().where(batches.c.id == batch_id)
