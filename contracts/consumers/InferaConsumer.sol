@@ -52,8 +52,6 @@ abstract contract InferaConsumer is IInferaConsumer {
     event InferaResultReceived(uint256 indexed jobId, bytes32 resultHash);
 
     // ----------------------------------------------------------------- errors
-    /// @notice The registry given at construction is the zero address. Selector 0x221bc47e.
-    error InferaConsumerZeroRegistry();
     /// @notice `caller` is not the JobRegistry this contract submits to, so it may not deliver.
     ///         Selector 0x616222d4.
     error InferaConsumerNotRegistry(address caller);
@@ -62,9 +60,9 @@ abstract contract InferaConsumer is IInferaConsumer {
     error InferaConsumerUnknownJob(uint256 jobId);
 
     // ------------------------------------------------------------ constructor
-    /// @param registry_ The JobRegistry to submit to; the only address that may deliver results.
+    /// @param registry_ The JobRegistry to submit to; the only address that may deliver results
+    ///        (an address without the registry's code reverts here, reading its token).
     constructor(IJobRegistry registry_) {
-        if (address(registry_) == address(0)) revert InferaConsumerZeroRegistry();
         _registry = registry_;
         _token = registry_.token();
         _models = registry_.models();

@@ -45,8 +45,10 @@ contract ModerationRouter is InferaConsumer, Ownable2Step {
     }
 
     // -------------------------------------------------------------- constants
-    /// @notice Most prototypes in a set (bounds the callback's gas; the mask has 16 bits).
-    uint256 public constant MAX_PROTOTYPES = 16;
+    /// @notice Most prototypes in a set: bounds the callback's gas (about 17,500 per 384-dim
+    ///         prototype; with 4 a blocking callback uses about 131,000 of the 200,000 limit), and
+    ///         fits the 16-bit mask.
+    uint256 public constant MAX_PROTOTYPES = 4;
 
     // ------------------------------------------------------------- immutables
     /// @notice The model that embeds the messages.
@@ -123,12 +125,12 @@ contract ModerationRouter is InferaConsumer, Ownable2Step {
         if (count == 0 || count > max || blocked.length != count) {
             revert ModerationRouterInvalidPrototypeCount(count, blocked.length, max);
         }
-        uint16 mask;
-        bytes memory data;
+        uint16 mask = 0;
+        bytes memory data = "";
         for (uint256 i = 0; i < count; ++i) {
             uint256 length = prototypes[i].length;
             if (length != dimension) revert ModerationRouterInvalidPrototype(i, length, dimension);
-            // i < MAX_PROTOTYPES = 16 bits.
+            // i < MAX_PROTOTYPES <= 16: the bit fits the mask.
             if (blocked[i]) mask |= uint16(1 << i);
             data = bytes.concat(data, prototypes[i]);
         }
@@ -178,6 +180,8 @@ contract ModerationRouter is InferaConsumer, Ownable2Step {
         if (vector.length == 0 || vector.length % 32 != 0 || prototypes.length % vector.length != 0) {
             revert ModerationRouterInvalidLengths(vector.length, prototypes.length);
         }
+        // Routing goes by the nearest prototype alone: no threshold, so its flag is not needed.
+        // slither-disable-next-line unused-return
         (index, similarityPpm,) = VectorSet.nearest(vector, prototypes, 0);
     }
 
@@ -224,7 +228,7 @@ contract ModerationRouter is InferaConsumer, Ownable2Step {
         bool isBlockedMessage = (set.blockedMask >> index) & 1 == 1;
         Verdict verdict = isBlockedMessage ? Verdict.Blocked : Verdict.Allowed;
         message.verdict = verdict;
-        // index < count <= MAX_PROTOTYPES fits 8 bits.
+        // index < count <= MAX_PROTOTYPES: fits 8 bits.
         message.prototype = uint8(index);
         address author = message.author;
         emit MessageRouted(jobId, author, verdict, index, similarity);

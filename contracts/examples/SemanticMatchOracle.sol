@@ -43,8 +43,9 @@ contract SemanticMatchOracle is InferaConsumer, Ownable2Step {
     }
 
     // -------------------------------------------------------------- constants
-    /// @notice Most vectors in a reference set (bounds the callback's gas).
-    uint256 public constant MAX_REFERENCES = 16;
+    /// @notice Most vectors in a reference set: bounds the callback's gas (about 17,500 per
+    ///         384-dim reference; with 4 the whole callback uses about 108,000 of the 200,000 limit).
+    uint256 public constant MAX_REFERENCES = 4;
 
     // ------------------------------------------------------------- immutables
     /// @notice The model that embeds the claims.
@@ -75,7 +76,7 @@ contract SemanticMatchOracle is InferaConsumer, Ownable2Step {
     /// @notice No reference set has been published yet.
     error SemanticMatchOracleNoReferences();
     /// @notice A reference set must hold 1 to `max` vectors (MAX_REFERENCES, or fewer for a
-    ///         model so large that 16 vectors exceed a data contract).
+    ///         model so large that they would exceed a data contract).
     error SemanticMatchOracleInvalidReferenceCount(uint256 count, uint256 max);
     /// @notice Reference `index` has `length` components; every one needs `dimension`.
     error SemanticMatchOracleInvalidReference(uint256 index, uint256 length, uint256 dimension);
@@ -114,7 +115,7 @@ contract SemanticMatchOracle is InferaConsumer, Ownable2Step {
         if (VectorSet.MAX_BYTES / dimension < max) max = VectorSet.MAX_BYTES / dimension;
         if (count == 0 || count > max) revert SemanticMatchOracleInvalidReferenceCount(count, max);
         if (thresholdPpm == 0 || thresholdPpm > Cosine.PPM) revert SemanticMatchOracleInvalidThreshold(thresholdPpm);
-        bytes memory data;
+        bytes memory data = "";
         for (uint256 i = 0; i < count; ++i) {
             uint256 length = references[i].length;
             if (length != dimension) revert SemanticMatchOracleInvalidReference(i, length, dimension);
