@@ -1,7 +1,7 @@
 #!/usr/bin/env bash
 # Static analysis of Infera's contracts with slither.
 #
-# Analyses contracts/*.sol, contracts/libraries and contracts/interfaces (not contracts/test,
+# Analyses contracts/*.sol, contracts/libraries, interfaces, consumers and examples (not contracts/test,
 # which holds test-only contracts, nor contracts/.cache). Slither cannot read Ape's build, so the
 # sources are copied into a temporary folder next to a node_modules link and compiled there with
 # solc's standard JSON interface (the solc from toolchain/install-solc.sh, native or the
@@ -39,7 +39,7 @@ shopt -s nullglob
 top=("$root"/contracts/*.sol)
 (( ${#top[@]} )) || { echo "slither.sh: no contracts/*.sol found" >&2; exit 2; }
 cp "${top[@]}" "$work/contracts/"
-for sub in libraries interfaces; do
+for sub in libraries interfaces consumers examples; do
   if [[ -d "$root/contracts/$sub" ]]; then cp -R "$root/contracts/$sub" "$work/contracts/$sub"; fi
 done
 ln -s "$root/node_modules" "$work/node_modules"
@@ -54,7 +54,7 @@ entry="$work/contracts/__SlitherEntry.sol"
   n=0
   while IFS= read -r f; do
     echo "import \"./${f#"$work/contracts/"}\" as SlitherEntry$((n++));"
-  done < <(find "$work/contracts/libraries" "$work/contracts/interfaces" -name '*.sol' 2>/dev/null | sort)
+  done < <(find "$work/contracts/libraries" "$work/contracts/interfaces" "$work/contracts/consumers" "$work/contracts/examples" -name '*.sol' 2>/dev/null | sort)
 } > "$entry"
 
 cd "$work"

@@ -1,6 +1,10 @@
 // SPDX-License-Identifier: MIT
 pragma solidity 0.8.28;
 
+import {IERC20} from "@openzeppelin/contracts/token/ERC20/IERC20.sol";
+
+import {ModelRegistry} from "../ModelRegistry.sol";
+
 /// @title IJobRegistry
 /// @notice The job registry's types, events and errors, and the views other contracts read.
 /// @dev Phases: Drawing --assign()--> Committing --all committed or advance()--> Revealing
@@ -202,7 +206,25 @@ interface IJobRegistry {
     /// @notice More draws are due than this call may make first; call assign() and retry.
     error JobRegistryDrawsPending(uint256 queued);
 
+    // --------------------------------------------------------------- requests
+    /// @notice Submit one job per input for `modelId`, escrowing the model's fee for each from
+    ///         the requester (the caller, or the signer of a call relayed by the trusted forwarder).
+    /// @param modelId The model to run.
+    /// @param inputs The texts, 1 to MAX_BATCH of them, each 1 to MAX_INPUT_BYTES long.
+    /// @param maxFeePerJob The highest fee per job the requester accepts.
+    /// @param callback Whether to call IInferaConsumer.onInferaResult on the requester when accepted.
+    /// @return firstJobId The first job's id; the others follow it in order.
+    function submit(uint32 modelId, string[] calldata inputs, uint96 maxFeePerJob, bool callback)
+        external
+        returns (uint256 firstJobId);
+
     // ------------------------------------------------------------------ views
+    /// @notice The token fees are paid in (INFER).
+    function token() external view returns (IERC20);
+
+    /// @notice The model registry whose fee and parameters a job is submitted under.
+    function models() external view returns (ModelRegistry);
+
     /// @notice Whether a queued draw's block hash is known, so that assign() can draw it. While
     ///         one is, NodeRegistry refuses every change to the weights a draw reads.
     function drawsDue() external view returns (bool);
