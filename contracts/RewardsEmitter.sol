@@ -119,6 +119,9 @@ contract RewardsEmitter is IRewardsEmitter, AccessControl {
         uint256 epoch = currentEpoch();
         uint256 total = _totalPoints[epoch];
         for (uint256 i = 0; i < nodes.length; ++i) {
+            // JobRegistry credits once per node per call, also nodes whose jobs paid no fee:
+            // a zero entry changes nothing, so it writes nothing and claims nothing happened.
+            if (points[i] == 0) continue;
             _points[epoch][nodes[i]] += points[i];
             total += points[i];
             emit PointsCredited(epoch, nodes[i], points[i], total);
