@@ -26,7 +26,6 @@ import structlog
 
 from infera.agents.actions import Action, ActionResult
 from infera.agents.budget import Budget, BudgetExhausted
-from infera.agents.embedder import VerifiedEmbedder
 from infera.agents.learner import Learner
 from infera.agents.memory import DecisionRecord, Memory, VerifiedVector
 from infera.agents.perceivers import Perceiver, Perception
@@ -38,6 +37,14 @@ Reporter = Callable[[str, str], None]
 """(phase, message), phase one of perceived, thought, did, learned, refused, state."""
 
 
+class Embedder(Protocol):
+    """Texts to verified vectors within a budget (VerifiedEmbedder; a test may pass its own)."""
+
+    budget: Budget
+
+    async def embed(self, texts: list[str]) -> dict[str, VerifiedVector | None]: ...
+
+
 class Behaviour(Protocol):
     """The agent-specific part: the actions a decision calls for."""
 
@@ -45,7 +52,7 @@ class Behaviour(Protocol):
 
 
 class Agent:
-    def __init__(self, name: str, memory: Memory, perceivers: Sequence[Perceiver], embedder: VerifiedEmbedder,
+    def __init__(self, name: str, memory: Memory, perceivers: Sequence[Perceiver], embedder: Embedder,
                  behaviour: Behaviour, policy: Policy | None = None, learner: Learner | None = None,
                  report: Reporter | None = None, poll_interval: float = 1.0) -> None:
         self.name = name
