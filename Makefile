@@ -21,12 +21,13 @@ NPM_STAMP := node_modules/.installed
 SOLC_STAMP := .solcx/.installed
 BUILD_STAMP := .build/.compiled
 
-.PHONY: help setup browser compile abi deploy demo bench test test-contracts test-unit test-e2e soak gas-snapshot lint typecheck calibrate devnet-up devnet-down clean
+.PHONY: help setup browser compile abi deploy demo demo-agent bench test test-contracts test-unit test-e2e soak gas-snapshot lint typecheck calibrate devnet-up devnet-down clean
 
 help:
 	@echo "make setup        install Python and npm dependencies, solc, compile contracts"
 	@echo "make demo         devnet + deploy + 3 nodes + relayer + 10 verified jobs, then stop everything"
 	@echo "                  (DEMO_ARGS=--hold: keep it up with the dashboard until Ctrl-C)"
+	@echo "make demo-agent   devnet + 3 nodes + the news-signal agent: what it perceived, thought and did"
 	@echo "make bench        gas, throughput and latency on devnets with real nodes: BENCHMARKS.md (BENCH_ARGS=...)"
 	@echo "make test         every test (contracts on a throwaway devnet, unit, end to end, dashboard in chromium)"
 	@echo "make browser      install Debian chromium for the dashboard test (as root; make test runs it)"
@@ -84,6 +85,11 @@ deploy: setup
 DEMO_ARGS ?=
 demo: setup
 	@$(PY) scripts/demo.py $(DEMO_ARGS)
+
+# The news-signal agent end to end (infera.agents.examples.news); the loan-risk monitor is
+# `$(PY) -m infera.agents.examples.loans --demo`. Both stop everything they start, Ctrl-C included.
+demo-agent: setup
+	@PYTHONPATH=$(CURDIR)/sdk:$(CURDIR) $(PY) -m infera.agents.examples.news --demo
 
 # ------------------------------------------------------------------------------- benchmarks
 # Every figure against a baseline from the same run; writes benchmarks/results/ and BENCHMARKS.md.
