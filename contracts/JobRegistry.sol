@@ -90,6 +90,9 @@ contract JobRegistry is IJobRegistry, AccessControl, ERC2771Context, ReentrancyG
     /// @custom:security non-reentrant
     NodeRegistry public immutable nodes;
     /// @notice Emission: credited with the fees each node earns on accepted jobs.
+    /// @dev Trusted and fixed at deployment; creditPoints writes its own storage and calls
+    ///      nothing, and every entry point here is nonReentrant (tells slither the same).
+    /// @custom:security non-reentrant
     IRewardsEmitter public immutable rewards;
     /// @notice Decides which revealed vectors agree (created here, stateless).
     AgreementJudge public immutable judge;
