@@ -21,7 +21,7 @@ NPM_STAMP := node_modules/.installed
 SOLC_STAMP := .solcx/.installed
 BUILD_STAMP := .build/.compiled
 
-.PHONY: help setup browser compile abi deploy demo demo-agent bench test test-contracts test-unit test-e2e soak gas-snapshot lint typecheck calibrate devnet-up devnet-down clean
+.PHONY: help setup browser compile abi deploy demo demo-agent bench test test-contracts test-python soak gas-snapshot lint typecheck calibrate devnet-up devnet-down clean
 
 help:
 	@echo "make setup        install Python and npm dependencies, solc, compile contracts"
@@ -101,8 +101,16 @@ bench: setup
 # ----------------------------------------------------------------------------------- tests
 # Contract tests run through ape's pytest plugin against a throwaway devnet on a free port;
 # the unit and end-to-end tests start their own processes.
-test: setup lint browser
+# The three parts run side by side (-O prints each one's output whole, when it ends): the
+# contract suite keeps about one core busy while the end-to-end tests mostly wait on their own
+# devnets and nodes (load average about 1 on two cores), so in turn they took 26 minutes.
+test: setup browser
+	@$(MAKE) --no-print-directory -j3 -O lint test-contracts test-python
+
+test-contracts: setup
 	$(BIN)/infera-devnet run -- $(BIN)/ape test tests/contracts --network infera:devnet:node --disable-isolation -q --tb=short -p no:cacheprovider
+
+test-python: setup
 	$(BIN)/pytest tests -q --tb=short -p no:ape_test -p no:cacheprovider --ignore=tests/contracts --ignore=tests/soak
 
 # The dashboard test drives Debian's chromium through PyPI playwright (never `playwright install`,
