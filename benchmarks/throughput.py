@@ -194,16 +194,18 @@ async def _submit_only(net: LocalNetwork, texts: list[str], submit_batch: int) -
 
 def solo_node_run(run_dir: Path, texts: list[str], submit_batch: int, timeout: float) -> NodeRate:
     """One node process alone on the machine (the other two committee members are registered but
-    not running, so no job goes past its commits), for comparing its embed-and-commit rate with
-    the raw encode: in the three-node runs the node processes share the cores three ways."""
+    not running, so no job goes past its commits), started once every job is queued, for
+    comparing its draw-embed-and-commit rate with the raw encode: in the three-node runs the node
+    processes share the cores three ways."""
     with LocalNetwork(run_dir, block_time=0) as net:
         net.start_devnet()
         net.deploy()
         asyncio.run(net.register_nodes(NODE_ACCOUNTS, capacity=len(texts) + 8))
+        # Every job is queued before the node starts: the node embeds beside its loop, so once
+        # the jobs arrive in submit calls its window would measure their arrival, not the node.
+        job_ids = set(asyncio.run(_submit_only(net, texts, submit_batch)))
         # Alone on the machine, with torch's own default (a thread per core), as the raw encode runs.
         node = net.start_node(NODE_ACCOUNTS[0], torch_threads=str(os.cpu_count() or 1))
-        net.wait_nodes_ready()
-        job_ids = set(asyncio.run(_submit_only(net, texts, submit_batch)))
         deadline = time.monotonic() + timeout
         while True:
             try:
