@@ -17,8 +17,6 @@ from __future__ import annotations
 
 import asyncio
 import re
-import time
-from typing import Any
 
 import requests
 from eth_account import Account
@@ -29,24 +27,10 @@ from infera.localnet import LocalNetwork
 from infera.types import Job, JobStatus, Seat
 from relayer.process import RELAYER_KEY
 from relayer.process import LocalRelayer as Relayer
+from support.relayer_http import job_view, wait_until
 
 MODEL = "all-MiniLM-L6-v2"
 DEAD = [1, 2, 3]
-
-
-def _view(relayer: Relayer, request_id: str, auth: dict[str, str]) -> dict[str, Any]:
-    view: dict[str, Any] = requests.get(f"{relayer.url}/v1/jobs/{request_id}", headers=auth, timeout=10).json()
-    return view
-
-
-def _until(what: str, relayer: Relayer, ready: Any, timeout: float = 30) -> Any:
-    deadline = time.monotonic() + timeout
-    while True:
-        value = ready()
-        if value:
-            return value
-        assert time.monotonic() < deadline, f"never {what}\n{relayer.log()}"
-        time.sleep(0.3)
 
 
 def _job(net: LocalNetwork, job_id: int) -> Job:
@@ -138,11 +122,11 @@ def test_the_relayer_ends_jobs_whose_whole_committee_is_dead(network: LocalNetwo
     posted = requests.post(f"{relayer.url}/v1/jobs", json={"model": MODEL, "texts": texts}, headers=auth, timeout=10)
     assert posted.status_code == 202, posted.text
     request_id = posted.json()["request_id"]
-    unserved, revealed = _until("submitted", relayer, lambda: (v := _view(relayer, request_id, auth))["status"]
+    unserved, revealed = wait_until("submitted", relayer, lambda: (v := job_view(relayer, request_id, auth))["status"]
                                 == "submitted" and [j["job_id"] for j in v["jobs"]])
 
     # Only the relayer can draw the committees: no node runs.
-    _until("drawn", relayer, lambda: all(_job(network, j).status is JobStatus.COMMITTING for j in (unserved, revealed)))
+    wait_until("drawn", relayer, lambda: all(_job(network, j).status is JobStatus.COMMITTING for j in (unserved, revealed)))
     assert {s.node for s in _seats(network, unserved)} == dead
     vector = asyncio.run(_commit_reveal_and_die(network, revealed))
     job = _job(network, revealed)
@@ -152,7 +136,7 @@ def test_the_relayer_ends_jobs_whose_whole_committee_is_dead(network: LocalNetwo
     assert network.devnet is not None
     network.devnet.advance_time(job.reveal_deadline - _chain_time(network) + 5)
 
-    done = _until("final", relayer, lambda: (v := _view(relayer, request_id, auth))["status"] == "completed" and v)
+    done = wait_until("final", relayer, lambda: (v := job_view(relayer, request_id, auth))["status"] == "completed" and v)
     first, second = done["jobs"]
     # 1. Advanced past its commit deadline (the dead seats settled as missed commits), redrawn,
     #    and refunded by that redraw, which found no untried node: all of it the relayer's.

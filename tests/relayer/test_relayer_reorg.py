@@ -33,6 +33,7 @@ from relayer.metrics import RelayerMetrics
 from relayer.process import LocalRelayer as Relayer
 from relayer.store import Store
 from relayer.tracker import Tracker
+from support.relayer_http import job_view, wait_until
 
 MODEL = "all-MiniLM-L6-v2"
 OTHER_KEY = DEVNET_KEYS[8]  # another requester, funded by the devnet faucet
@@ -40,21 +41,6 @@ OTHER_KEY = DEVNET_KEYS[8]  # another requester, funded by the devnet faucet
 
 def _rpc(net: LocalNetwork, method: str, *params: object) -> Any:
     return rpc_call(net.rpc_url, method, list(params))
-
-
-def _view(relayer: Relayer, request_id: str, auth: dict[str, str]) -> dict[str, Any]:
-    view: dict[str, Any] = requests.get(f"{relayer.url}/v1/jobs/{request_id}", headers=auth, timeout=10).json()
-    return view
-
-
-def _until(what: str, relayer: Relayer, ready: Any, timeout: float = 30) -> Any:
-    deadline = time.monotonic() + timeout
-    while True:
-        value = ready()
-        if value:
-            return value
-        assert time.monotonic() < deadline, f"never {what}\n{relayer.log()}"
-        time.sleep(0.3)
 
 
 async def _other_submits(net: LocalNetwork, texts: list[str]) -> list[str]:
@@ -135,10 +121,10 @@ def _ids_settle(relayer: Relayer, request_id: str, auth: dict[str, str], net: Lo
         canonical = _canonical(net, texts)
         if any(len(ids) != 1 for ids in canonical.values()):
             return None
-        reported = [j["job_id"] for j in _view(relayer, request_id, auth)["jobs"]]
+        reported = [j["job_id"] for j in job_view(relayer, request_id, auth)["jobs"]]
         return reported if reported == [canonical[t][0] for t in texts] else None
 
-    return list(_until("reporting the canonical job ids", relayer, settled))
+    return list(wait_until("reporting the canonical job ids", relayer, settled))
 
 
 @pytest.fixture(scope="module")
@@ -169,7 +155,7 @@ def _scenario(net: LocalNetwork, relayer: Relayer) -> None:
     posted = requests.post(f"{relayer.url}/v1/jobs", json={"model": MODEL, "texts": texts}, headers=auth, timeout=10)
     assert posted.status_code == 202, posted.text
     request_id = posted.json()["request_id"]
-    first = _until("submitted", relayer, lambda: (v := _view(relayer, request_id, auth))["status"] == "submitted" and v)
+    first = wait_until("submitted", relayer, lambda: (v := job_view(relayer, request_id, auth))["status"] == "submitted" and v)
     first_ids = [j["job_id"] for j in first["jobs"]]
     submit_tx = first["jobs"][0]["transactions"]["submit"]
 
@@ -180,7 +166,7 @@ def _scenario(net: LocalNetwork, relayer: Relayer) -> None:
     assert renumbered == [i + 1 for i in first_ids], (first_ids, renumbered)
 
     # 2. A competing block without it: sent again by the relayer, it lands later, renumbered again.
-    view = _view(relayer, request_id, auth)
+    view = job_view(relayer, request_id, auth)
     _reorg_around(net, view["jobs"][0]["transactions"]["submit"], other[:2])
     again = _ids_settle(relayer, request_id, auth, net, texts)
     assert again == [i + 2 for i in first_ids], (first_ids, again)
@@ -196,7 +182,7 @@ def _scenario(net: LocalNetwork, relayer: Relayer) -> None:
     # Stable past the submit's confirmation depth: still the canonical ids, each text once.
     time.sleep(3)
     assert _ids_settle(relayer, request_id, auth, net, texts) == last
-    assert _view(relayer, request_id, auth)["status"] == "submitted"
+    assert job_view(relayer, request_id, auth)["status"] == "submitted"
 
 
 async def _track_beside_an_unknown_id(net: LocalNetwork, url: str) -> None:
