@@ -93,20 +93,13 @@ class Submitter:
             if batch.state in ("claimed", "sending"):
                 await self.store.mark_sent(batch.batch_id, tx.nonce, _hash(tx))
             # A receipt that poll() reported before the crash is not reported again: read it here.
-            receipt = await self._receipt(tx)
+            receipt = await self.txm.receipt_of(tx)
             if receipt is not None:
                 await self._mined(batch.batch_id, receipt)
             elif tx.state is TxState.SUPERSEDED:
                 await self.store.release(batch.batch_id, "nonce taken by another transaction", count_attempt=False)
             log.info("batch resumed", batch=batch.batch_id, nonce=tx.nonce, tx_state=tx.state.value,
                      mined=receipt is not None)
-
-    async def _receipt(self, tx: ManagedTx) -> TxReceipt | None:
-        for attempt in reversed(tx.attempts):
-            receipt = await self.chain.receipt(attempt.tx_hash)
-            if receipt is not None:
-                return receipt
-        return None
 
     # ---------------------------------------------------------------- loop
     async def tick(self) -> int:

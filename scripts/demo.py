@@ -126,18 +126,7 @@ def main() -> None:
     code = 1
     try:
         with LocalNetwork(run_dir, block_time=1.0) as net:
-            net.start_devnet()
-            print(
-                f"devnet: anvil --optimism, chain id {net.devnet.chain_id if net.devnet else '?'}, {net.rpc_url}",
-                flush=True,
-            )
-            deployment = net.deploy()
-            print(f"deployed: JobRegistry {deployment.contracts.JobRegistry}", flush=True)
-            asyncio.run(net.register_nodes(NODE_ACCOUNTS))
-            for index in NODE_ACCOUNTS:
-                node = net.start_node(index)
-                print(f"node {node.address} started (pid {node.process.pid})", flush=True)
-            net.wait_nodes_ready()
+            net.bring_up(NODE_ACCOUNTS, lambda line: print(line, flush=True))
             relayer, api_key = start_relayer(net, run_dir)
             try:
                 code = asyncio.run(run_jobs(net, relayer.url, api_key))

@@ -376,13 +376,11 @@ class Chain:
         event machinery, which costs a node more than the log query on every tick. Addresses
         come back checksummed, as web3 gives them."""
         indexed, plain = _event_layout(self.jobs, event)
-        args: dict[str, Any] = {}
-        for (name, kind), topic in zip(indexed, list(entry["topics"])[1:], strict=True):
-            args[name] = abi_decode([kind], bytes(topic))[0]
+        decoded = [(name, kind, abi_decode([kind], bytes(topic))[0])
+                   for (name, kind), topic in zip(indexed, list(entry["topics"])[1:], strict=True)]
         values = abi_decode([kind for _, kind in plain], bytes(entry["data"]))
-        args.update({name: value for (name, _), value in zip(plain, values, strict=True)})
-        return {k: to_checksum_address(v) if isinstance(v, str) and v.startswith("0x") and len(v) == 42 else v
-                for k, v in args.items()}
+        decoded += [(name, kind, value) for (name, kind), value in zip(plain, values, strict=True)]
+        return {name: to_checksum_address(value) if kind == "address" else value for name, kind, value in decoded}
 
     async def _logs_for_jobs(self, topic: Any, job_ids: list[int], from_block: int | None = None,
                              to_block: int | str = "latest", second: str | None = None) -> list[Any]:

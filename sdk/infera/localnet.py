@@ -6,10 +6,12 @@ by PID on exit, whatever the exit path.
 
 from __future__ import annotations
 
+import asyncio
 import os
 import subprocess
 import sys
 import time
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from pathlib import Path
 from types import TracebackType
@@ -151,6 +153,20 @@ class LocalNetwork:
         node = NodeProcess(index, Account.from_key(key).address, process, log_path, log_start)
         self.nodes.append(node)
         return node
+
+    def bring_up(self, node_indices: list[int], say: Callable[[str], None]) -> Deployment:
+        """Devnet, deployment and staked node processes for devnet accounts `node_indices`, ready
+        to take jobs; `say` gets a line for each step (the demos print them)."""
+        self.start_devnet()
+        say(f"devnet: anvil --optimism, chain id {self.devnet.chain_id if self.devnet else '?'}, {self.rpc_url}")
+        deployment = self.deploy()
+        say(f"deployed: JobRegistry {deployment.contracts.JobRegistry}")
+        asyncio.run(self.register_nodes(node_indices))
+        for index in node_indices:
+            node = self.start_node(index)
+            say(f"node {node.address} started (pid {node.process.pid})")
+        self.wait_nodes_ready()
+        return deployment
 
     def wait_nodes_ready(self, timeout: float = 180.0) -> None:
         deadline = time.monotonic() + timeout

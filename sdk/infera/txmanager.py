@@ -361,7 +361,7 @@ class TxManager:
             if canonical[tx.mined_block] == tx.mined_hash:
                 self._settle_depth(tx, head)
                 return None
-        receipt = await self._receipt(tx)
+        receipt = await self.receipt_of(tx)
         if receipt is not None:
             block_hash = bytes(receipt["blockHash"])
             # Mined before, now in another block: a reorg whose new branch holds it too. What it
@@ -406,9 +406,11 @@ class TxManager:
         would send what this one carries a second time once it is re-mined. The count first,
         then the receipt: ours mined meanwhile shows up in the second read."""
         used = int(await self.chain.w3.eth.get_transaction_count(self.chain.address, "latest"))
-        return tx.nonce < used and await self._receipt(tx) is None
+        return tx.nonce < used and await self.receipt_of(tx) is None
 
-    async def _receipt(self, tx: ManagedTx) -> TxReceipt | None:
+    async def receipt_of(self, tx: ManagedTx) -> TxReceipt | None:
+        """The receipt of whichever of the transaction's attempts was mined (newest first), or
+        None while none is."""
         for attempt in reversed(tx.attempts):
             receipt = await self.chain.receipt(attempt.tx_hash)
             if receipt is not None:

@@ -1,4 +1,5 @@
-"""What both example demos share: a local network up for the run, printed lines, clean stop."""
+"""What both example agents share: for --demo a local network up for the run, printed lines and
+a clean stop; otherwise a run against the configured network until stopped."""
 
 from __future__ import annotations
 
@@ -7,14 +8,17 @@ import shutil
 import signal
 import sys
 import tempfile
-from collections.abc import Callable, Coroutine, Iterator
+from collections.abc import Callable, Coroutine, Iterator, Mapping, Sequence
 from contextlib import contextmanager
 from pathlib import Path
 from types import FrameType
 from typing import Any
 
+from infera.agents import Agent, AgentSettings, Budget, Memory
+from infera.client import InferaClient
 from infera.localnet import LocalNetwork
 from infera.logs import configure
+from infera.settings import ChainSettings
 
 NODE_ACCOUNTS = [1, 2, 3]
 
@@ -34,15 +38,7 @@ def local_network() -> Iterator[LocalNetwork]:
     run_dir = Path(tempfile.mkdtemp(prefix="infera-agent-"))
     try:
         with LocalNetwork(run_dir) as net:
-            net.start_devnet()
-            print(f"devnet {net.rpc_url}", flush=True)
-            deployment = net.deploy()
-            print(f"deployed: JobRegistry {deployment.contracts.JobRegistry}", flush=True)
-            asyncio.run(net.register_nodes(NODE_ACCOUNTS))
-            for index in NODE_ACCOUNTS:
-                node = net.start_node(index)
-                print(f"node {node.address} started (pid {node.process.pid})", flush=True)
-            net.wait_nodes_ready()
+            net.bring_up(NODE_ACCOUNTS, lambda line: print(line, flush=True))
             yield net
     finally:
         shutil.rmtree(run_dir, ignore_errors=True)
@@ -61,3 +57,21 @@ def run_demo(body: Callable[[LocalNetwork, Path], Coroutine[Any, Any, int]]) -> 
         code = 130
     print("stopped the nodes and the devnet", flush=True)
     sys.exit(code)
+
+
+async def run_live(build: Callable[[InferaClient, Memory, Budget, AgentSettings], Agent],
+                   seeds: Mapping[str, Sequence[str]], threshold: float) -> int:
+    """Run the agent `build` makes against the network the INFERA_* settings name, learning its
+    prototypes from `seeds` first (unless its saved state has them), until it is stopped."""
+    chain_settings, settings = ChainSettings(), AgentSettings()
+    key = chain_settings.private_key.get_secret_value() if chain_settings.private_key else None
+    client = await InferaClient.connect(chain_settings.network, chain_settings.rpc_url, key)
+    memory = Memory.open(settings.state_path)
+    try:
+        agent = build(client, memory, Budget(settings.budget_wei), settings)
+        await agent.learn_prototypes(seeds, dict.fromkeys(seeds, threshold))
+        await agent.run()
+        return 0
+    finally:
+        memory.close()
+        await client.chain.close()

@@ -153,22 +153,12 @@ async def _demo(net: LocalNetwork, state_dir: Path) -> int:
 
 
 async def _live(labels_address: str, headlines: Path) -> int:
+    from infera.agents.examples._demo import run_live
     from infera.agents.examples.contracts import bind
-    from infera.settings import ChainSettings
 
-    chain_settings, settings = ChainSettings(), AgentSettings()
-    key = chain_settings.private_key.get_secret_value() if chain_settings.private_key else None
-    client = await InferaClient.connect(chain_settings.network, chain_settings.rpc_url, key)
-    memory = Memory.open(settings.state_path)
-    try:
-        agent = news_agent(client, bind(client.chain, "NewsLabels", labels_address), headlines, memory,
-                           Budget(settings.budget_wei), settings)
-        await agent.learn_prototypes(SEEDS, dict.fromkeys(SEEDS, THRESHOLD))
-        await agent.run()
-        return 0
-    finally:
-        memory.close()
-        await client.chain.close()
+    return await run_live(lambda client, memory, budget, settings: news_agent(
+        client, bind(client.chain, "NewsLabels", labels_address), headlines, memory, budget, settings),
+        SEEDS, THRESHOLD)
 
 
 def main(argv: Sequence[str] | None = None) -> None:
