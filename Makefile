@@ -138,7 +138,7 @@ gas-snapshot: setup
 
 # ruff and mypy on our Python; slither on our contracts (fails on any High or Medium finding).
 lint: setup
-	$(BIN)/ruff check oracle_node sdk relayer scripts tests toolchain benchmarks
+	$(BIN)/ruff check oracle_node sdk relayer infera_testing scripts tests toolchain benchmarks
 	$(BIN)/mypy
 	@bash toolchain/slither.sh
 

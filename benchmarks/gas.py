@@ -22,8 +22,8 @@ from benchmarks.fleet import fleet_accounts, register_fleet
 from benchmarks.lifecycle import GasLedger, JobDriver, batched_available
 from infera.chain import Chain
 from infera.devnet import DEVNET_KEYS
-from infera.localnet import LocalNetwork
 from infera.operator import ONE
+from infera_testing.localnet import LocalNetwork
 
 log = structlog.get_logger("benchmarks.gas")
 

@@ -23,7 +23,7 @@ import structlog
 
 from benchmarks.chainops import BenchError
 from infera.devnet import DEVNET_KEYS, free_port
-from infera.localnet import LocalNetwork
+from infera_testing.localnet import LocalNetwork
 
 log = structlog.get_logger("benchmarks.relayer")
 MODEL = "all-MiniLM-L6-v2"

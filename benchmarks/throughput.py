@@ -22,7 +22,7 @@ from benchmarks.embedding import NodeRate, node_rate
 from infera.chain import Chain
 from infera.client import InferaClient
 from infera.errors import JobTimeout
-from infera.localnet import LocalNetwork
+from infera_testing.localnet import LocalNetwork
 
 log = structlog.get_logger("benchmarks.throughput")
 

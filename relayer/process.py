@@ -11,7 +11,7 @@ import time
 from pathlib import Path
 
 from infera.devnet import DEVNET_KEYS, free_port
-from infera.localnet import LocalNetwork
+from infera_testing.localnet import LocalNetwork
 
 RELAYER_KEY = DEVNET_KEYS[9]  # the relayer pays fees from this funded devnet account
 START_TIMEOUT_S = 60

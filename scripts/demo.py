@@ -22,7 +22,7 @@ from types import FrameType
 from typing import TYPE_CHECKING
 
 if TYPE_CHECKING:  # imported at run time inside the functions, after the venv is known good
-    from infera.localnet import LocalNetwork
+    from infera_testing.localnet import LocalNetwork
     from relayer.process import LocalRelayer
 
 SENTENCES = [
@@ -118,7 +118,7 @@ def hold(url: str) -> None:
 
 
 def main() -> None:
-    from infera.localnet import LocalNetwork
+    from infera_testing.localnet import LocalNetwork
 
     signal.signal(signal.SIGTERM, _stop_on_signal)
     held = "--hold" in sys.argv[1:]

@@ -5,9 +5,9 @@ from __future__ import annotations
 import asyncio
 import json
 
-from infera.localnet import LocalNetwork
 from infera.paths import project_root
 from infera.types import Model
+from infera_testing.localnet import LocalNetwork
 from oracle_node.inference.embedder import minilm_path, weights_digest
 
 

@@ -19,8 +19,8 @@ from collections.abc import Iterator
 import pytest
 
 from infera.devnet import free_port
-from infera.localnet import LocalNetwork
 from infera.types import JobStatus
+from infera_testing.localnet import LocalNetwork
 from support.network import results, stakes, submit
 from support.rpc_proxy import MODES, FlakyProxy
 

@@ -16,8 +16,8 @@ from eth_account import Account
 from infera.chain import Chain
 from infera.client import InferaClient
 from infera.devnet import DEVNET_KEYS
-from infera.localnet import LocalNetwork
 from infera.types import Job, JobStatus, SeatState
+from infera_testing.localnet import LocalNetwork
 
 WITHHELD, MISSED_COMMIT = 2, 3  # JobRegistry.SeatOutcome
 

@@ -9,7 +9,7 @@ import asyncio
 from pathlib import Path
 
 from infera.agents.examples import loans
-from infera.localnet import LocalNetwork
+from infera_testing.localnet import LocalNetwork
 
 
 def test_loan_agent_flags_risky_loans_and_learns(network: LocalNetwork, tmp_path: Path,

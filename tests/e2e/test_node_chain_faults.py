@@ -17,8 +17,8 @@ from typing import Any
 import pytest
 
 from infera.devnet import rpc_call
-from infera.localnet import LocalNetwork
 from infera.types import JobStatus
+from infera_testing.localnet import LocalNetwork
 from support.network import results, stakes, submit
 
 TEXT = "Reorgs, dropped and stuck transactions must not cost an honest node anything."

@@ -12,8 +12,8 @@ from __future__ import annotations
 import asyncio
 import time
 
-from infera.localnet import LocalNetwork, NodeProcess
 from infera.types import JobStatus
+from infera_testing.localnet import LocalNetwork, NodeProcess
 from support.network import results, stakes, submit
 
 TEXTS = ["A node must survive kill -9 at any moment.", "Its salt is on disk before its commit is sent.",

@@ -10,8 +10,8 @@ from pathlib import Path
 import pytest
 
 from infera.devnet import DEVNET_KEYS, Devnet, free_port
-from infera.localnet import LocalNetwork
 from infera.operator import ONE
+from infera_testing.localnet import LocalNetwork
 
 
 def run_node(net: LocalNetwork, key: str, **env: str) -> subprocess.CompletedProcess[str]:

@@ -14,8 +14,8 @@ from typing import Any
 from eth_account import Account
 
 from infera.devnet import DEVNET_KEYS
-from infera.localnet import LocalNetwork
 from infera.operator import ONE
+from infera_testing.localnet import LocalNetwork
 
 INDEX = 5
 KEY = DEVNET_KEYS[INDEX]

@@ -16,8 +16,8 @@ from eth_utils.crypto import keccak
 from infera.chain import Chain
 from infera.client import InferaClient
 from infera.devnet import DEVNET_KEYS
-from infera.localnet import LocalNetwork
 from infera.types import JobStatus
+from infera_testing.localnet import LocalNetwork
 
 POISON = [
     b"\xff\xfe\xfd\xfc",  # not UTF-8 at all

@@ -16,8 +16,8 @@ import pytest
 from eth_account import Account
 
 from infera.devnet import DEVNET_KEYS, rpc_call
-from infera.localnet import LocalNetwork
 from infera.txmanager import TxManager, TxState, TxStore
+from infera_testing.localnet import LocalNetwork
 
 KEY = DEVNET_KEYS[7]  # public anvil test key, devnet only
 SPENDER = Account.from_key(DEVNET_KEYS[8]).address

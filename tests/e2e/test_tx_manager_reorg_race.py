@@ -16,8 +16,8 @@ from eth_account import Account
 
 from infera.chain import Chain
 from infera.devnet import DEVNET_KEYS, rpc_call
-from infera.localnet import LocalNetwork
 from infera.txmanager import TxManager, TxState, TxStore
+from infera_testing.localnet import LocalNetwork
 from support.rpc_proxy import FlakyProxy
 
 KEY = DEVNET_KEYS[7]  # public anvil test key, devnet only

@@ -12,9 +12,9 @@ import pytest
 from infera.chain import Chain
 from infera.client import InferaClient
 from infera.devnet import DEVNET_KEYS
-from infera.localnet import LocalNetwork
 from infera.operator import claim_rewards
 from infera.types import JobStatus
+from infera_testing.localnet import LocalNetwork
 
 TEXTS = ["Verifiable inference on an OP-stack L3.", "Le chat dort sur le canapé du salon.", "print('hello') if ready else wait()"]
 

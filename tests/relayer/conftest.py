@@ -11,7 +11,7 @@ from pathlib import Path
 import pytest
 import sqlalchemy as sa
 
-from infera.localnet import LocalNetwork
+from infera_testing.localnet import LocalNetwork
 from relayer.migrate import sync_url, upgrade
 from relayer.process import LocalRelayer
 from support.network import network  # noqa: F401 - a fixture, used by `relayer`

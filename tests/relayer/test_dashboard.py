@@ -21,7 +21,7 @@ from typing import Any
 import pytest
 import requests
 
-from infera.localnet import LocalNetwork
+from infera_testing.localnet import LocalNetwork
 from relayer.process import LocalRelayer
 
 CHROMIUM = "/usr/bin/chromium"

@@ -16,8 +16,8 @@ from eth_account.signers.local import LocalAccount
 
 from infera.devnet import DEVNET_KEYS
 from infera.gasless import GaslessDraft, SignedGaslessRequest, prepare_gasless, sign_gasless
-from infera.localnet import LocalNetwork
 from infera.operator import ONE
+from infera_testing.localnet import LocalNetwork
 from relayer.process import RELAYER_KEY
 from relayer.process import LocalRelayer as Relayer
 

@@ -18,8 +18,8 @@ import requests
 from relayer_api_cases import CASES, case_headers
 
 from infera.client import InferaClient
-from infera.localnet import LocalNetwork
 from infera.types import JobStatus
+from infera_testing.localnet import LocalNetwork
 from relayer.process import LocalRelayer as Relayer
 
 MODEL = "all-MiniLM-L6-v2"

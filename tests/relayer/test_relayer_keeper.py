@@ -23,8 +23,8 @@ from eth_account import Account
 
 from infera.chain import commitment_of
 from infera.devnet import DEVNET_KEYS
-from infera.localnet import LocalNetwork
 from infera.types import Job, JobStatus, Seat
+from infera_testing.localnet import LocalNetwork
 from relayer.process import RELAYER_KEY
 from relayer.process import LocalRelayer as Relayer
 from support.relayer_http import job_view, wait_until

@@ -26,8 +26,8 @@ import requests
 from infera.chain import Chain
 from infera.client import InferaClient
 from infera.devnet import DEVNET_KEYS, rpc_call
-from infera.localnet import LocalNetwork
 from infera.types import JobStatus
+from infera_testing.localnet import LocalNetwork
 from relayer.keys import new_key
 from relayer.metrics import RelayerMetrics
 from relayer.process import LocalRelayer as Relayer

@@ -15,7 +15,7 @@ from hypothesis import HealthCheck, given, settings
 from hypothesis.errors import Unsatisfiable
 from schemathesis import GenerationMode
 
-from infera.localnet import LocalNetwork
+from infera_testing.localnet import LocalNetwork
 from relayer.process import LocalRelayer as Relayer
 
 # Per operation and mode (fewer where the operation has fewer distinct inputs); the run prints

@@ -13,8 +13,8 @@ import pytest
 
 from infera.chain import Chain
 from infera.devnet import DEVNET_KEYS
-from infera.localnet import LocalNetwork
 from infera.txmanager import TxManager, TxStore
+from infera_testing.localnet import LocalNetwork
 from relayer.keys import new_key
 from relayer.metrics import RelayerMetrics
 from relayer.settings import RelayerSettings

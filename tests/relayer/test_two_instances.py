@@ -17,7 +17,7 @@ import aiohttp
 import pytest
 
 from infera.devnet import DEVNET_KEYS
-from infera.localnet import LocalNetwork
+from infera_testing.localnet import LocalNetwork
 from relayer.process import RELAYER_KEY
 from relayer.process import LocalRelayer as Relayer
 

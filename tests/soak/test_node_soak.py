@@ -26,8 +26,8 @@ import pytest
 from infera.chain import Chain
 from infera.client import InferaClient
 from infera.inputs import MAX_INPUT_BYTES
-from infera.localnet import LocalNetwork, NodeProcess
 from infera.types import JobStatus
+from infera_testing.localnet import LocalNetwork, NodeProcess
 from support.rpc_proxy import MODES, FlakyProxy
 
 

@@ -13,7 +13,7 @@ from pathlib import Path
 import pytest
 
 from infera.client import InferaClient, JobResult
-from infera.localnet import LocalNetwork
+from infera_testing.localnet import LocalNetwork
 
 
 @pytest.fixture

@@ -12,13 +12,15 @@ from collections.abc import Callable, Coroutine, Iterator, Mapping, Sequence
 from contextlib import contextmanager
 from pathlib import Path
 from types import FrameType
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from infera.agents import Agent, AgentSettings, Budget, Memory
 from infera.client import InferaClient
-from infera.localnet import LocalNetwork
 from infera.logs import configure
 from infera.settings import ChainSettings
+
+if TYPE_CHECKING:
+    from infera_testing.localnet import LocalNetwork
 
 NODE_ACCOUNTS = [1, 2, 3]
 
@@ -32,12 +34,29 @@ def _raise_interrupt(signum: int, _frame: FrameType | None) -> None:
     raise KeyboardInterrupt(f"signal {signum}")
 
 
+def _local_network_class() -> type[LocalNetwork]:
+    """The checkout's test harness, imported only for --demo: a pip-installed SDK has none."""
+    try:
+        from infera_testing.localnet import LocalNetwork
+    except ModuleNotFoundError as exc:
+        if exc.name != "infera_testing":
+            raise
+        raise SystemExit(
+            "--demo starts a whole local network (devnet, deployment, node processes) with the Infera "
+            "checkout's test harness, infera_testing, which is not installed here: run the demo from a "
+            "checkout after `make setup` (`make demo-agent`), or run the agent against a deployment "
+            "by giving its contract address instead of --demo"
+        ) from None
+    return LocalNetwork
+
+
 @contextmanager
 def local_network() -> Iterator[LocalNetwork]:
     """Devnet + deployment + three staked node processes; all stopped on exit, Ctrl-C included."""
+    network_class = _local_network_class()
     run_dir = Path(tempfile.mkdtemp(prefix="infera-agent-"))
     try:
-        with LocalNetwork(run_dir) as net:
+        with network_class(run_dir) as net:
             net.bring_up(NODE_ACCOUNTS, lambda line: print(line, flush=True))
             yield net
     finally:

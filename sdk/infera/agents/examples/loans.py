@@ -13,6 +13,7 @@ import argparse
 import asyncio
 from collections.abc import Sequence
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 from web3.contract import AsyncContract
 from web3.types import EventData
@@ -34,8 +35,10 @@ from infera.agents import (
 from infera.agents.perceivers import EventMapper
 from infera.chain import Chain
 from infera.client import InferaClient
-from infera.localnet import LocalNetwork
 from infera.vectors import PPM
+
+if TYPE_CHECKING:
+    from infera_testing.localnet import LocalNetwork
 
 SEEDS: dict[str, list[str]] = {
     "risky": ["Unsecured loan to cover gambling debts, borrower has no income",
@@ -102,8 +105,8 @@ async def _demo(net: LocalNetwork, state_dir: Path) -> int:
     from infera.agents.examples._demo import printer
     from infera.agents.examples.contracts import deploy
     from infera.devnet import DEVNET_KEYS
-    from infera.localnet import REQUESTER_KEY
     from infera.operator import ONE
+    from infera_testing.localnet import REQUESTER_KEY
 
     assert net.deployment is not None and net.devnet is not None
     settings = AgentSettings(state_path=state_dir / "loans.db", budget_infer=30, poll_interval=0.5)

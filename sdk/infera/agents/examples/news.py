@@ -13,6 +13,7 @@ import argparse
 import asyncio
 from collections.abc import Sequence
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 from eth_utils.crypto import keccak
 from web3.contract import AsyncContract
@@ -33,8 +34,10 @@ from infera.agents import (
 )
 from infera.chain import Chain
 from infera.client import InferaClient
-from infera.localnet import LocalNetwork
 from infera.vectors import PPM
+
+if TYPE_CHECKING:
+    from infera_testing.localnet import LocalNetwork
 
 SEEDS: dict[str, list[str]] = {
     "markets": ["Stocks rally as the central bank holds interest rates steady",
@@ -109,7 +112,7 @@ async def _demo(net: LocalNetwork, state_dir: Path) -> int:
     from infera.agents.examples._demo import printer
     from infera.agents.examples.contracts import deploy
     from infera.devnet import DEVNET_KEYS
-    from infera.localnet import REQUESTER_KEY
+    from infera_testing.localnet import REQUESTER_KEY
 
     settings = AgentSettings(state_path=state_dir / "news.db", budget_infer=30, poll_interval=0.5)
     owner = await net.connect(DEVNET_KEYS[0])

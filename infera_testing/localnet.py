@@ -1,6 +1,7 @@
 """A whole Infera network on this machine: devnet, deployment, staked nodes as real processes.
 
-Used by `make demo` and the end-to-end tests. Every process it starts is recorded and stopped
+Used by `make demo`, the agents' --demo and the end-to-end tests; it runs the checkout's
+`ape run deploy` and the `oracle-node` installed beside this interpreter. Every process it starts is recorded and stopped
 by PID on exit, whatever the exit path.
 """
 
