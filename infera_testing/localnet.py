@@ -23,13 +23,18 @@ from infera.chain import Chain
 from infera.deployment import Deployment, load_deployment
 from infera.devnet import DEVNET_KEYS, Devnet, DevnetError, free_port, stop_process
 from infera.operator import ONE, register_or_top_up
-from infera.paths import project_root
+from infera.paths import checkout_root
 
 NETWORK = "infera:devnet"
 HEARTBEAT_S = 1.0  # seconds between empty blocks on an otherwise instant-mining devnet
 # torch threads per node process: a local network runs three nodes (or so) on this machine.
 SHARED_TORCH_THREADS = max(1, (os.cpu_count() or 1) // 3)
 REQUESTER_KEY = DEVNET_KEYS[9]  # public anvil test key, devnet only
+
+
+def project_root() -> Path:
+    """The checkout that `ape run deploy` runs in: INFERA_PROJECT_ROOT, else the one holding this package."""
+    return checkout_root() or Path(__file__).resolve().parent.parent
 
 
 def _bin(name: str) -> str:
@@ -79,14 +84,20 @@ class LocalNetwork:
         self.stop()
 
     # ------------------------------------------------------------------- chain
-    def start_devnet(self) -> None:
+    def start_devnet(self, heartbeat: bool = True) -> None:
+        """heartbeat=False: a block per transaction and none in between, as `infera-devnet up`
+        mines by default; no job's committee is ever drawn there, but a deployment on it is
+        byte for byte the same every time (the SDK's packaged devnet record)."""
         self.run_dir.mkdir(parents=True, exist_ok=True)
         # block_time 0 means instant inclusion: every transaction is mined at once, and a heartbeat
         # block every second keeps the chain moving as a real one does (a committee is drawn from
         # the block after its job's, which an idle automining devnet would never produce).
         instant = self.block_time == 0
-        self.devnet = Devnet(port=free_port(), block_time=HEARTBEAT_S if instant else self.block_time,
-                             mixed_mining=instant, log_path=self.run_dir / "anvil.log")
+        if instant and not heartbeat:
+            self.devnet = Devnet(port=free_port(), log_path=self.run_dir / "anvil.log")
+        else:
+            self.devnet = Devnet(port=free_port(), block_time=HEARTBEAT_S if instant else self.block_time,
+                                 mixed_mining=instant, log_path=self.run_dir / "anvil.log")
         self.devnet.start()
 
     def deploy(self) -> Deployment:

@@ -1,14 +1,25 @@
-"""Deployment records: which addresses a network's contracts live at, written by `ape run deploy`."""
+"""Deployment records: which addresses a network's contracts live at, written by `ape run deploy`.
+
+A record is looked up by network name in, in turn: the folder the caller names,
+INFERA_DEPLOYMENTS_DIR, the checkout's `deployments/` (when the SDK runs from a checkout), and the
+records packaged with the SDK (infera/deployments/: public networks, and the devnet's, which a
+fresh devnet reproduces exactly). The first record found wins.
+"""
 
 from __future__ import annotations
 
 import json
+import os
+from importlib import resources
+from importlib.resources.abc import Traversable
 from pathlib import Path
 
 from pydantic import BaseModel, ValidationError
 
 from infera.errors import DeploymentNotFound, UnknownModel
-from infera.paths import deployments_dir
+from infera.paths import checkout_root, deployments_dir
+
+PACKAGED_RECORDS = "deployments"  # the folder inside the infera package
 
 
 class ProtocolContracts(BaseModel):
@@ -57,19 +68,58 @@ class Deployment(BaseModel):
             raise UnknownModel(f"model {name_or_id!r} is not in this deployment (known: {known})") from None
 
 
+def record_name(network: str) -> str:
+    """``infera:devnet`` -> ``infera-devnet.json``."""
+    return f"{network.replace(':', '-')}.json"
+
+
 def deployment_file(network: str, directory: Path | None = None) -> Path:
-    """``infera:devnet`` -> ``<deployments>/infera-devnet.json``."""
-    return (directory or deployments_dir()) / f"{network.replace(':', '-')}.json"
+    """Where the record of ``network`` is (or would be written) in ``directory``, by default the
+    folder `ape run deploy` writes to."""
+    return (directory or deployments_dir()) / record_name(network)
+
+
+def packaged_records() -> Traversable:
+    """The records shipped inside the SDK (package data, read through importlib.resources)."""
+    return resources.files("infera") / PACKAGED_RECORDS
+
+
+def record_places(directory: Path | None = None) -> list[tuple[str, Traversable]]:
+    """Every folder a record is looked for in, first wins, each with what it is."""
+    places: list[tuple[str, Traversable]] = []
+    if directory is not None:
+        places.append(("the folder given", directory))
+    configured = os.environ.get("INFERA_DEPLOYMENTS_DIR")
+    if configured:
+        places.append(("INFERA_DEPLOYMENTS_DIR", Path(configured).resolve()))
+    checkout = checkout_root()
+    if checkout is not None:
+        places.append(("this checkout", checkout / "deployments"))
+    places.append(("packaged with the SDK", packaged_records()))
+    unique: dict[str, tuple[str, Traversable]] = {}
+    for label, place in places:
+        unique.setdefault(str(place), (label, place))
+    return list(unique.values())
 
 
 def load_deployment(network: str, directory: Path | None = None) -> Deployment:
-    """Read a deployment record; raises DeploymentNotFound with what to do about it."""
-    path = deployment_file(network, directory)
-    if not path.exists():
-        raise DeploymentNotFound(
-            f"no deployment for {network} at {path}: run `ape run deploy --network {network}:node` "
-            "(or `make deploy` for the devnet)"
-        )
+    """Read the first record of ``network`` found (see the module's docstring); raises
+    DeploymentNotFound naming every place looked in and what to do about it."""
+    name = record_name(network)
+    looked: list[str] = []
+    for label, place in record_places(directory):
+        candidate = place / name
+        if candidate.is_file():
+            return _read_record(candidate)
+        looked.append(f"{candidate} ({label})")
+    raise DeploymentNotFound(
+        f"no deployment record for {network}; looked for {name} in: {'; '.join(looked)}. "
+        f"Deploy with `ape run deploy --network {network}:node` in the Infera checkout (`make deploy` "
+        "for the devnet), or point INFERA_DEPLOYMENTS_DIR at the folder that holds the record"
+    )
+
+
+def _read_record(path: Traversable) -> Deployment:
     try:
         return Deployment.model_validate(json.loads(path.read_text()))
     except (json.JSONDecodeError, ValidationError) as exc:

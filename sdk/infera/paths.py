@@ -1,4 +1,9 @@
-"""Where the project's files are: the build, the exported ABIs and the deployments."""
+"""Where the project's files are: the checkout (when there is one), the ABIs and the deployments.
+
+The SDK runs from a checkout (an editable install of sdk/) or from a wheel in site-packages. Only a
+checkout has ape-config.yaml, a build and the `deployments/` folder `ape run deploy` writes to; a
+wheel carries its ABIs and its known deployment records as package data.
+"""
 
 from __future__ import annotations
 
@@ -7,18 +12,28 @@ from pathlib import Path
 
 _PACKAGE_DIR = Path(__file__).resolve().parent
 ABI_DIR = _PACKAGE_DIR / "abi"
+CHECKOUT_MARKER = "ape-config.yaml"
 
 
-def project_root() -> Path:
-    """The checkout holding ape-config.yaml: INFERA_PROJECT_ROOT, else the folder above sdk/."""
+def checkout_root() -> Path | None:
+    """The checkout this SDK runs from: INFERA_PROJECT_ROOT, else the folder above sdk/ when it
+    holds ape-config.yaml; None for an installed SDK outside any checkout."""
     configured = os.environ.get("INFERA_PROJECT_ROOT")
     if configured:
         return Path(configured).resolve()
-    return _PACKAGE_DIR.parent.parent
+    source_tree = _PACKAGE_DIR.parent.parent
+    return source_tree if (source_tree / CHECKOUT_MARKER).is_file() else None
+
+
+def project_root() -> Path:
+    """The checkout, or the current directory for an installed SDK (where `infera-devnet up`
+    keeps its state)."""
+    return checkout_root() or Path.cwd()
 
 
 def deployments_dir() -> Path:
-    """Where ``<network>.json`` deployment records live (INFERA_DEPLOYMENTS_DIR overrides)."""
+    """Where `ape run deploy` writes ``<network>.json`` records on this machine: INFERA_DEPLOYMENTS_DIR,
+    else the checkout's `deployments/`."""
     configured = os.environ.get("INFERA_DEPLOYMENTS_DIR")
     if configured:
         return Path(configured).resolve()

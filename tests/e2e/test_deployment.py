@@ -1,13 +1,16 @@
-"""`ape run deploy` registers MiniLM with the real weights digest and the published threshold."""
+"""`ape run deploy` registers MiniLM with the real weights digest and the published threshold, and
+on a fresh devnet writes exactly the devnet record the SDK ships."""
 
 from __future__ import annotations
 
 import asyncio
 import json
+from pathlib import Path
 
+from infera.deployment import deployment_file, packaged_records
 from infera.paths import project_root
 from infera.types import Model
-from infera_testing.localnet import LocalNetwork
+from infera_testing.localnet import NETWORK, LocalNetwork
 from oracle_node.inference.embedder import minilm_path, weights_digest
 
 
@@ -28,3 +31,15 @@ def test_registered_model_matches_weights_and_calibration(network: LocalNetwork)
     assert f"threshold_ppm = {published['threshold_ppm']}" in (project_root() / "docs/verification.md").read_text()
     assert model.weights_digest == weights_digest(minilm_path())
     assert (model.dimension, model.quorum, model.min_agreement) == (384, 3, 2)
+
+
+def test_a_fresh_devnet_deploys_exactly_the_record_the_sdk_ships(tmp_path: Path) -> None:
+    """A pip-installed SDK reads the packaged infera-devnet.json instead of a local record; that is
+    right only while a fresh deployment reproduces it. When this fails after a change to
+    scripts/deploy.py, copy the record it printed into sdk/infera/deployments/."""
+    with LocalNetwork(tmp_path / "net") as net:
+        net.start_devnet(heartbeat=False)  # no block before the deploy: its block is 0, as packaged
+        net.deploy()
+        written = json.loads(deployment_file(NETWORK, net.deployments_dir).read_text())
+    packaged = json.loads((packaged_records() / "infera-devnet.json").read_text())
+    assert written == packaged, f"a fresh deploy wrote:\n{json.dumps(written, indent=2)}"

@@ -13,7 +13,15 @@ from eth_utils.crypto import keccak
 
 from infera.abi import decode_revert, load_abi
 from infera.client import InvalidInput, validate_inputs
-from infera.deployment import CONTRACTS, ContractAddresses, deployment_file, load_deployment
+from infera.deployment import (
+    CONTRACTS,
+    ContractAddresses,
+    Deployment,
+    deployment_file,
+    load_deployment,
+    packaged_records,
+)
+from infera.devnet import DEVNET_CHAIN_ID
 from infera.errors import DeploymentNotFound, UnknownModel
 from infera.inputs import canonical_text
 from infera.paths import project_root
@@ -37,6 +45,43 @@ def test_deployment_round_trip_and_model_lookup(tmp_path: Path) -> None:
 def test_missing_deployment_says_how_to_make_one(tmp_path: Path) -> None:
     with pytest.raises(DeploymentNotFound, match="ape run deploy --network infera:testnet"):
         load_deployment("infera:testnet", tmp_path)
+
+
+def _record_in(folder: Path, chain_id: int) -> None:
+    folder.mkdir(parents=True, exist_ok=True)
+    deployment_file("infera:devnet", folder).write_text(json.dumps({**RECORD, "chain_id": chain_id}))
+
+
+def test_records_are_looked_up_given_folder_then_env_then_checkout_then_package(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    given, env, checkout = tmp_path / "given", tmp_path / "env", tmp_path / "checkout"
+    monkeypatch.setenv("INFERA_DEPLOYMENTS_DIR", str(env))
+    monkeypatch.setenv("INFERA_PROJECT_ROOT", str(checkout))
+    for folder, chain_id in ((given, 1), (env, 2), (checkout / "deployments", 3)):
+        _record_in(folder, chain_id)
+    assert load_deployment("infera:devnet", given).chain_id == 1
+    assert load_deployment("infera:devnet").chain_id == 2
+    monkeypatch.delenv("INFERA_DEPLOYMENTS_DIR")
+    assert load_deployment("infera:devnet", tmp_path / "empty").chain_id == 3
+    monkeypatch.setenv("INFERA_PROJECT_ROOT", str(tmp_path / "no-record-here"))
+    packaged = load_deployment("infera:devnet", tmp_path / "empty")
+    assert packaged == Deployment.model_validate_json(
+        (packaged_records() / "infera-devnet.json").read_text())
+    assert (packaged.chain_id, packaged.deployment_block) == (DEVNET_CHAIN_ID, 0)
+
+
+def test_a_missing_record_names_every_place_looked_in(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setenv("INFERA_DEPLOYMENTS_DIR", str(tmp_path / "env"))
+    monkeypatch.setenv("INFERA_PROJECT_ROOT", str(tmp_path / "checkout"))
+    with pytest.raises(DeploymentNotFound) as caught:
+        load_deployment("infera:testnet", tmp_path / "given")
+    message = str(caught.value)
+    for place, label in ((tmp_path / "given", "the folder given"), (tmp_path / "env", "INFERA_DEPLOYMENTS_DIR"),
+                         (tmp_path / "checkout" / "deployments", "this checkout"),
+                         (packaged_records(), "packaged with the SDK")):
+        assert f"{place / 'infera-testnet.json'} ({label})" in message
+    assert "INFERA_DEPLOYMENTS_DIR at the folder that holds the record" in message
 
 
 def test_corrupt_deployment_is_reported(tmp_path: Path) -> None:
