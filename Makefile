@@ -41,11 +41,13 @@ help:
 
 # ---------------------------------------------------------------------------- installation
 # One resolver run for every Python dependency: installing sentence-transformers after ape in a
-# second step pulls click>=8.2 and breaks `ape`.
-$(PY_STAMP): pyproject.toml
+# second step pulls click>=8.2 and breaks `ape`. Two distributions, both editable: the SDK
+# (infera-sdk, sdk/) with every extra, and the node, relayer and test harness (infera, here) with
+# the node's torch and the test tools.
+$(PY_STAMP): pyproject.toml sdk/pyproject.toml
 	@test -x $(PY) || $(PYTHON) -m venv $(VENV)
 	@$(PY) -m pip install --quiet --upgrade pip
-	$(PY) -m pip install --quiet -e '.[test]'
+	$(PY) -m pip install --quiet -e './sdk[ape,langchain,llamaindex]' -e '.[node,test]'
 	@touch $@
 
 $(NPM_STAMP): package.json package-lock.json

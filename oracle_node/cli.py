@@ -22,6 +22,7 @@ from infera.chain import Chain, load_account
 from infera.deployment import load_deployment
 from infera.errors import ConfigError, InferaError, InvalidAmount
 from oracle_node.config import NodeSettings, load_settings
+from oracle_node.inference.embedder import NODE_EXTRA_INSTALL, missing_node_extra
 from oracle_node.keylock import KeyLock
 from oracle_node.logs import configure
 from oracle_node.node import OracleNode, connect_signer
@@ -150,8 +151,24 @@ def _action(args: argparse.Namespace, settings: NodeSettings) -> Callable[[Chain
     return actions[args.command]
 
 
+def _embedding_missing(command: str) -> str | None:
+    """Why `command` cannot run here, when it embeds and the node extra is not installed."""
+    missing = missing_node_extra() if command == "run" else []
+    if not missing:
+        return None
+    verb = "is" if len(missing) == 1 else "are"
+    return (f"`oracle-node run` embeds with torch and sentence-transformers, and {', '.join(missing)} {verb} "
+            f"not installed: install the node extra with `{NODE_EXTRA_INSTALL}` "
+            "(in a checkout: `make setup`, which installs it)")
+
+
 def main(argv: Sequence[str] | None = None) -> int:
     args = build_parser().parse_args(argv)  # a usage error exits 2 here, with argparse's message
+    # Before the settings: a missing install is the first thing to fix, whatever else is set.
+    missing = _embedding_missing(args.command)
+    if missing:
+        print(f"oracle-node: {missing}", file=sys.stderr)
+        return 2
     try:
         settings = load_settings()
     except ConfigError as exc:

