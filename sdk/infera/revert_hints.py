@@ -224,7 +224,7 @@ HINTS: dict[str, Hint] = {
         f"{a['sender']} holds {a['balance']} and needs {a['needed']}: get INFER first (a transfer, or the "
         "devnet faucet account), or pay for fewer texts"),
     "ERC20InsufficientAllowance": lambda a: (
-        f"{a['spender']} may take {a['allowance']} of this account's INFER and needs {a['needed']}: approve it "
+        f"{a['spender']} may take only {a['allowance']} of this account's tokens and needs {a['needed']}: approve it "
         f"first (InferToken.approve({a['spender']}, {a.raw('needed')})), or submit gasless with a permit"),
     "SafeERC20FailedOperation": lambda a: (
         f"a transfer of the token {a['token']} failed: check the balance and the allowance it draws on"),
@@ -251,6 +251,10 @@ HINTS: dict[str, Hint] = {
     "ECDSAInvalidSignatureS": lambda a: (
         "the signature's s is in the upper half of the curve order (malleable): sign again with a standard "
         "signer"),
+    # OpenZeppelin's ShortStrings (the EIP-712 domain name): only a deployment can meet these.
+    "InvalidShortString": lambda a: "an EIP-712 domain string is malformed: a deployment bug, redeploy",
+    "StringTooLong": lambda a: (
+        f"the string {a['str']} is longer than 31 bytes where a short string is needed: a deployment bug"),
     # ---------------------------------------------------------------- governance
     "AccessControlUnauthorizedAccount": lambda a: (
         f"{a['account']} lacks {a['neededRole']}: send this from an account that holds it (the deployment's "
