@@ -13,7 +13,7 @@ from typing import Any
 import structlog
 
 from infera.chain import Chain
-from infera.errors import ContractRevert
+from infera.contract_errors import JobRegistryUnknownJob
 from infera.types import Job, JobStatus
 from infera.vectors import PPM, cosine, unpack
 from relayer.metrics import RelayerMetrics
@@ -21,7 +21,6 @@ from relayer.store import OpenJob, Store
 
 log = structlog.get_logger("relayer")
 CHUNK = 200  # jobs per getJobs call and per log query
-UNKNOWN_JOB = "JobRegistryUnknownJob"
 
 
 @dataclass
@@ -65,9 +64,8 @@ class Tracker:
         such job never stops the tracking of all the others."""
         try:
             return {j.job_id: j for j in await self.chain.get_jobs(job_ids)}
-        except ContractRevert as exc:
-            if exc.name != UNKNOWN_JOB:
-                raise
+        except JobRegistryUnknownJob:
+            pass
         found = await asyncio.gather(*(self._read_one(j) for j in job_ids))
         unknown = [j for j, job in zip(job_ids, found, strict=True) if job is None]
         log.warning("jobs unknown to the chain; not tracked until recorded again", jobs=unknown)
@@ -76,9 +74,7 @@ class Tracker:
     async def _read_one(self, job_id: int) -> Job | None:
         try:
             return await self.chain.get_job(job_id)
-        except ContractRevert as exc:
-            if exc.name != UNKNOWN_JOB:
-                raise
+        except JobRegistryUnknownJob:
             return None
 
     async def _results(self, final: list[tuple[OpenJob, Job]]) -> dict[int, dict[str, Any]]:

@@ -4,14 +4,19 @@ from __future__ import annotations
 
 import json
 from functools import cache
-from typing import Any
-
-from eth_abi.abi import decode as abi_decode
-from eth_utils.crypto import keccak
+from typing import TYPE_CHECKING, Any
 
 from infera.deployment import CONTRACTS
-from infera.errors import ContractRevert
 from infera.paths import ABI_DIR
+
+if TYPE_CHECKING:
+    from infera.errors import ContractRevert
+
+# Every ABI the SDK ships: the protocol's contracts and the consumer interface.
+ABI_NAMES: tuple[str, ...] = (*CONTRACTS, "IInferaConsumer")
+# The NatSpec text of every custom error, by signature: what infera.contract_errors says about
+# an error that has no hint of its own. Exported from the build with the ABIs.
+ERROR_NOTES = "error_notes.json"
 
 
 @cache
@@ -22,41 +27,28 @@ def load_abi(name: str) -> list[dict[str, Any]]:
     return data
 
 
-def _type_string(param: dict[str, Any]) -> str:
+@cache
+def load_error_notes() -> dict[str, str]:
+    """Error signature -> its NatSpec notice; empty when the file was not shipped."""
+    path = ABI_DIR / ERROR_NOTES
+    if not path.exists():
+        return {}
+    notes: dict[str, str] = json.loads(path.read_text())
+    return notes
+
+
+def abi_type_string(param: dict[str, Any]) -> str:
+    """The canonical type of an ABI parameter, tuples spelled out: what selectors hash."""
     kind = str(param["type"])
     if kind.startswith("tuple"):
-        inner = ",".join(_type_string(c) for c in param["components"])
+        inner = ",".join(abi_type_string(c) for c in param["components"])
         return f"({inner}){kind[5:]}"
     return kind
 
 
-@cache
-def _error_table() -> dict[bytes, tuple[str, list[str], list[str]]]:
-    table: dict[bytes, tuple[str, list[str], list[str]]] = {}
-    for contract in CONTRACTS:
-        for entry in load_abi(contract):
-            if entry.get("type") != "error":
-                continue
-            types = [_type_string(p) for p in entry["inputs"]]
-            names = [p.get("name") or f"arg{i}" for i, p in enumerate(entry["inputs"])]
-            selector = keccak(text=f"{entry['name']}({','.join(types)})")[:4]
-            table[selector] = (entry["name"], types, names)
-    return table
-
-
 def decode_revert(data: str | bytes | None) -> ContractRevert | None:
-    """Turn revert data into a named ContractRevert, or None if it is not one of our errors."""
-    if data is None:
-        return None
-    raw = bytes.fromhex(data[2:] if data.startswith("0x") else data) if isinstance(data, str) else bytes(data)
-    if len(raw) < 4:
-        return None
-    entry = _error_table().get(raw[:4])
-    if entry is None:
-        return None
-    name, types, names = entry
-    try:
-        values = abi_decode(types, raw[4:])
-    except Exception:  # malformed data: report the name without arguments
-        values = ()
-    return ContractRevert(name, dict(zip(names, values, strict=False)), "0x" + raw.hex())
+    """Revert data as the typed error of the custom error it encodes (a ContractRevert subclass
+    from infera.contract_errors), or None if it is not one of our errors."""
+    from infera.contract_errors import decode_custom_error  # the classes are built from load_abi
+
+    return decode_custom_error(data)

@@ -1,8 +1,9 @@
 """Async chain access: one RPC connection, an optional signing key, and our contracts.
 
-Every write is simulated first (so a revert surfaces as a decoded ContractRevert before any gas
-is spent), signed locally and sent with a nonce this process tracks; `transact` waits for it,
-`send` does not (many transactions in flight, checked later with `receipt`).
+Every write is simulated first (so a revert surfaces as the contract error's own class, from
+infera.contract_errors, before any gas is spent), signed locally and sent with a nonce this process tracks; `transact` waits for it,
+`send` does not (many transactions in flight, checked later with `receipt`). Every public
+coroutine raises InferaError subclasses only (infera.boundary translates web3's and aiohttp's).
 """
 
 from __future__ import annotations
@@ -24,12 +25,14 @@ from web3 import AsyncWeb3
 from web3.contract import AsyncContract
 from web3.contract.async_contract import AsyncContractFunction
 from web3.datastructures import AttributeDict
-from web3.exceptions import BlockNotFound, ContractLogicError, TimeExhausted, Web3RPCError
+from web3.exceptions import BlockNotFound, ContractLogicError, TimeExhausted
 from web3.types import EventData, Nonce, RPCEndpoint, TxParams, TxReceipt
 
-from infera.abi import decode_revert, load_abi
+from infera.abi import load_abi
+from infera.boundary import public_boundary, revert_data
+from infera.contract_errors import JobRegistryNoDrawDue, NodeRegistryDrawsDue, revert_error
 from infera.deployment import Deployment
-from infera.errors import ConfigError, ContractRevert, InferaError, RpcUnreachable, TransactionFailed, WrongChain
+from infera.errors import ConfigError, InferaError, RpcRequestError, RpcUnreachable, TransactionFailed, WrongChain
 from infera.rpc import OnError, OnSuccess, make_web3, redact_url
 from infera.types import Job, Model, NodeInfo, Seat
 
@@ -83,6 +86,7 @@ def load_account(private_key: str) -> LocalAccount:
         raise ConfigError(f"the private key is not a valid secp256k1 key: {exc}") from None
 
 
+@public_boundary
 class Chain:
     """Connection to one deployment. Use ``await Chain.connect(...)``."""
 
@@ -140,19 +144,20 @@ class Chain:
 
     # ------------------------------------------------------------------ writes
     async def transact(self, fn: AsyncContractFunction, gas: int | None = None) -> TxReceipt:
-        """Simulate, sign, send and wait for ``fn``; raise ContractRevert or TransactionFailed."""
+        """Simulate, sign, send and wait for ``fn``; raise the contract's error or TransactionFailed."""
         tx_hash = await self.send(fn, gas)
         return await self.wait(tx_hash, fn.fn_name)
 
     async def simulate(self, fn: AsyncContractFunction) -> int:
         """Estimate ``fn``'s gas as this account, against the pending block; a revert raises the
-        contract's typed error (ContractRevert) or TransactionFailed, and nothing is sent.
+        contract's error (its class in infera.contract_errors, a ContractRevert), or a
+        TransactionFailed (ContractPanic, ContractRequireError, UnknownRevert), and nothing is sent.
         The pending block matters: a call that settles first makes the committee draws due by
         then, which a simulation on the latest block would leave out."""
         try:
             return int(await fn.estimate_gas({"from": self.address}, block_identifier="pending"))
         except ContractLogicError as exc:
-            raise (decode_revert(_revert_data(exc)) or TransactionFailed(f"{fn.fn_name} would revert: {exc}")) from None
+            raise revert_error(revert_data(exc), f"{fn.fn_name} (simulated)") from exc
 
     @staticmethod
     def gas_limit_for(estimated: int) -> int:
@@ -161,8 +166,8 @@ class Chain:
 
     async def send(self, fn: AsyncContractFunction, gas: int | None = None) -> HexBytes:
         """Simulate, sign and send ``fn``, and return its hash without waiting for it to be
-        mined, so that a caller can have many transactions in flight. Raises ContractRevert
-        when the simulation reverts (nothing is sent then). Long-running senders (the oracle
+        mined, so that a caller can have many transactions in flight. Raises the contract's
+        error when the simulation reverts (nothing is sent then). Long-running senders (the oracle
         node) use infera.txmanager.TxManager instead, which persists nonces and re-sends."""
         sender = self.address
         assert self.account is not None
@@ -199,7 +204,11 @@ class Chain:
         response = await self.w3.provider.make_request(RPCEndpoint("eth_getTransactionReceipt"),
                                                        ["0x" + bytes(tx_hash).hex()])
         if "error" in response:
-            raise Web3RPCError(str(response["error"]), rpc_response=response)
+            error = response["error"]
+            code = error.get("code") if isinstance(error, dict) else None
+            message = str(error.get("message", error)) if isinstance(error, dict) else str(error)
+            raise RpcRequestError(f"eth_getTransactionReceipt was refused by the RPC endpoint: {message}",
+                                  code if isinstance(code, int) else None, message)
         found = response.get("result")
         return None if found is None else receipt_from_json(found)
 
@@ -210,10 +219,8 @@ class Chain:
             return None
         try:
             return await self.transact(self.jobs.functions.assign(max_jobs))
-        except ContractRevert as exc:
-            if exc.name == "JobRegistryNoDrawDue":
-                return None
-            raise
+        except JobRegistryNoDrawDue:
+            return None
 
     async def transact_node_op(self, fn: AsyncContractFunction, attempts: int = 5) -> TxReceipt:
         """Send a NodeRegistry call that changes what committee draws read. Those wait while a
@@ -222,8 +229,8 @@ class Chain:
             await self.assign_due()
             try:
                 return await self.transact(fn)
-            except ContractRevert as exc:
-                if exc.name != "NodeRegistryDrawsDue" or attempt == attempts:
+            except NodeRegistryDrawsDue:
+                if attempt == attempts:
                     raise
         raise AssertionError("unreachable: the last attempt returns or raises")
 
@@ -279,11 +286,11 @@ class Chain:
 
     @staticmethod
     async def _reverts_decoded(call: Awaitable[T]) -> T:
-        """Await an eth_call, turning a revert into the contract's typed error where known."""
+        """Await an eth_call, turning a revert into the contract's error (see revert_error)."""
         try:
             return await call
         except ContractLogicError as exc:
-            raise (decode_revert(_revert_data(exc)) or exc) from None
+            raise revert_error(revert_data(exc)) from exc
 
     async def job_input(self, job_id: int) -> bytes:
         """The input bytes a job was submitted with (see job_inputs)."""
@@ -435,10 +442,3 @@ def _address_topic(address: str) -> str:
 def _job_of(entry: Any) -> int:
     """The job id of a JobRegistry log: its first indexed argument."""
     return int.from_bytes(bytes(entry["topics"][1]), "big")
-
-
-def _revert_data(exc: ContractLogicError) -> str | None:
-    data = exc.data
-    if isinstance(data, dict):
-        data = data.get("data")
-    return data if isinstance(data, str) else None

@@ -17,8 +17,13 @@ class DeploymentNotFound(InferaError):
     """No deployment record exists for the requested network."""
 
 
-class RpcUnreachable(InferaError):
-    """The RPC endpoint does not answer."""
+class RpcError(InferaError):
+    """An RPC request failed: the endpoint could not be reached, or it answered with an error."""
+
+
+class RpcUnreachable(RpcError):
+    """The RPC endpoint does not answer, or refuses the connection itself (an HTTP 4xx, a TLS
+    or URL problem): check INFERA_RPC_URL."""
 
 
 class RpcTransientError(RpcUnreachable):
@@ -27,6 +32,21 @@ class RpcTransientError(RpcUnreachable):
     def __init__(self, message: str, kind: str) -> None:
         super().__init__(message)
         self.kind = kind
+
+
+class RpcRequestError(RpcError):
+    """The endpoint answered a request with a JSON-RPC error that is not a revert (a nonce too
+    low, funds too low for gas, an unsupported method...): `code` and `rpc_message` are its own."""
+
+    def __init__(self, message: str, code: int | None = None, rpc_message: str = "") -> None:
+        super().__init__(message)
+        self.code = code
+        self.rpc_message = rpc_message
+
+
+class Web3Failure(InferaError):
+    """web3 refused or failed a request in a way no narrower error describes (an argument the ABI
+    encoder cannot take, an answer it cannot parse); the message names web3's error."""
 
 
 class WrongChain(InferaError):
@@ -77,19 +97,61 @@ class TransactionFailed(InferaError):
     """A transaction was mined but reverted, or was never mined."""
 
 
+class UnknownRevert(TransactionFailed):
+    """A call or transaction reverted with data that no Infera ABI explains, or with none at all
+    (a consumer contract's own error, an out-of-gas, another ABI version)."""
+
+    def __init__(self, message: str, data: str | None = None) -> None:
+        super().__init__(message)
+        self.data = data
+
+
+class ContractPanic(TransactionFailed):
+    """A contract hit Solidity's Panic(uint256): an assert, an overflow, a division by zero, an
+    index out of bounds. Our contracts are written never to panic, so this is a bug to report."""
+
+    name = "Panic"
+
+    def __init__(self, message: str, code: int, raw: str) -> None:
+        super().__init__(message)
+        self.code = code
+        self.raw = raw
+
+
+class ContractRequireError(TransactionFailed):
+    """A contract reverted with Error(string) (a `require` with a message), not a custom error."""
+
+    name = "Error"
+
+    def __init__(self, message: str, reason: str, raw: str) -> None:
+        super().__init__(message)
+        self.reason = reason
+        self.raw = raw
+
+
 class JobTimeout(InferaError):
     """A job did not reach a terminal state in time."""
 
 
 class ContractRevert(InferaError):
-    """A call reverted with a custom error of our contracts, decoded by name and arguments."""
+    """A call reverted with a custom error of our contracts, decoded by name and arguments.
+
+    Every custom error in the ABIs has its own subclass, named like the Solidity error, in
+    `infera.contract_errors` (catch `NodeRegistryStakeBelowMinimum` rather than comparing
+    `.name`); constructing ContractRevert itself still works, for code written before them."""
+
+    selector: bytes = b""
+    signature: str = ""
 
     def __init__(self, name: str, args: dict[str, Any], raw: str) -> None:
         self.name = name
         self.args_by_name = args
         self.raw = raw
-        rendered = ", ".join(f"{k}={_render(v)}" for k, v in args.items())
-        super().__init__(f"{name}({rendered})")
+        super().__init__(self._message())
+
+    def _message(self) -> str:
+        rendered = ", ".join(f"{k}={_render(v)}" for k, v in self.args_by_name.items())
+        return f"{self.name}({rendered})"
 
 
 def _render(value: Any) -> str:

@@ -35,6 +35,7 @@ from pydantic import BaseModel, ConfigDict, Field
 from web3 import Web3
 
 from infera.abi import load_abi
+from infera.boundary import boundary
 from infera.errors import InferaError
 from infera.inputs import encode_input
 
@@ -215,6 +216,7 @@ def sign_gasless(account: LocalAccount, draft: GaslessDraft) -> SignedGaslessReq
     return draft.signed(permit_signature, _sign(account, draft.forward_typed_data(permit_signature)))
 
 
+@boundary
 async def prepare_gasless(chain: Any, sender: str, model: str | int, texts: list[str], ttl: int = 600,
                           callback: bool = False) -> GaslessDraft:
     """One call: read the model's fee, both nonces and the chain's time, and draft the request

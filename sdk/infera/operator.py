@@ -4,17 +4,19 @@ withdraw, reinstate, claim, status.
 Amounts are integers in wei (1 INFER = 10**18 wei); `parse_infer` turns an operator's decimal
 text into wei exactly and `format_infer` turns wei back into exact decimal text. Every call that
 sends a transaction first checks what it can read from the chain and raises one of the SDK's
-typed errors, with a message that says what to do, instead of a bare revert.
+typed errors, with a message that says what to do, instead of a bare revert; what the chain
+refuses anyway arrives as the contract error's class (infera.contract_errors), and no web3 or
+aiohttp exception leaves a public function (infera.boundary).
 """
 
 from __future__ import annotations
 
 from dataclasses import asdict, dataclass
-from datetime import UTC, datetime
 from decimal import Decimal, Inexact, InvalidOperation, localcontext
 
 from eth_utils.address import to_checksum_address
 
+from infera.boundary import boundary
 from infera.chain import Chain
 from infera.errors import (
     EjectionCooldown,
@@ -28,8 +30,10 @@ from infera.errors import (
     UnbondingNotOver,
 )
 from infera.types import NodeInfo
+from infera.units import ONE as ONE
+from infera.units import format_infer as format_infer
+from infera.units import utc_iso as utc_iso
 
-ONE = 10**18
 DECIMALS = 18
 MAX_UINT96 = 2**96 - 1  # NodeRegistry keeps stakes as uint96
 MAX_CAPACITY = 2**16 - 1  # uint16
@@ -64,18 +68,6 @@ def parse_infer(text: str) -> int:
     if wei > MAX_UINT96:
         raise InvalidAmount(f"{text!r} INFER is more than any stake can be ({format_infer(MAX_UINT96)})")
     return wei
-
-
-def format_infer(wei: int) -> str:
-    """Wei as exact decimal text in INFER (or ETH): 150500000000000000000 -> "150.5"."""
-    sign = "-" if wei < 0 else ""
-    whole, frac = divmod(abs(wei), ONE)
-    return f"{sign}{whole}" + (f".{frac:018d}".rstrip("0") if frac else "")
-
-
-def utc_iso(timestamp: int) -> str:
-    """A Unix time as UTC ISO 8601, e.g. 2025-06-01T12:00:00Z."""
-    return datetime.fromtimestamp(timestamp, UTC).strftime("%Y-%m-%dT%H:%M:%SZ")
 
 
 # ------------------------------------------------------------------- status
@@ -115,6 +107,7 @@ class NodeStatus:
         return asdict(self)
 
 
+@boundary
 async def node_status(chain: Chain, address: str | None = None) -> NodeStatus:
     info = await chain.get_node(address or chain.address)
     nodes = chain.nodes.functions
@@ -192,6 +185,7 @@ async def _check_service(chain: Chain, model_ids: list[int], capacity: int) -> N
 
 
 # -------------------------------------------------------------- operations
+@boundary
 async def register_or_top_up(chain: Chain, stake: int, model_ids: list[int], capacity: int) -> NodeStatus:
     """Make the signer a registered node with at least ``stake`` wei of INFER bonded (a
     registered node's stake is topped up to ``stake``; its service is left as it is)."""
@@ -217,6 +211,7 @@ async def register_or_top_up(chain: Chain, stake: int, model_ids: list[int], cap
     return await node_status(chain)
 
 
+@boundary
 async def add_stake(chain: Chain, amount: int) -> NodeStatus:
     """Bond ``amount`` wei more INFER."""
     if amount <= 0:
@@ -231,6 +226,7 @@ async def add_stake(chain: Chain, amount: int) -> NodeStatus:
     return await node_status(chain)
 
 
+@boundary
 async def update_service(chain: Chain, capacity: int, model_ids: list[int] | None = None) -> NodeStatus:
     """Set the node's capacity and, when ``model_ids`` is given, the models it serves (else the
     models it serves now are kept). Open jobs are unaffected."""
@@ -243,6 +239,7 @@ async def update_service(chain: Chain, capacity: int, model_ids: list[int] | Non
     return await node_status(chain)
 
 
+@boundary
 async def request_unstake(chain: Chain, amount: int) -> NodeStatus:
     """Move ``amount`` wei of bonded stake into unbonding. What stays bonded must be 0 (leaving)
     or at least the minimum stake; each request restarts the clock of everything unbonding."""
@@ -266,6 +263,7 @@ async def request_unstake(chain: Chain, amount: int) -> NodeStatus:
     return await node_status(chain)
 
 
+@boundary
 async def withdraw(chain: Chain) -> int:
     """Withdraw all unbonded stake once its unbonding period has ended; returns the wei withdrawn."""
     info = await _registered(chain)
@@ -282,6 +280,7 @@ async def withdraw(chain: Chain) -> int:
     return info.unbonding
 
 
+@boundary
 async def reinstate(chain: Chain) -> NodeStatus:
     """Bring an ejected node back on probation, once one unbonding period has passed since its
     ejection."""
@@ -304,6 +303,7 @@ async def reinstate(chain: Chain) -> NodeStatus:
 
 
 # ------------------------------------------------------------------ rewards
+@boundary
 async def claimable_epochs(chain: Chain, address: str, lookback: int = 60) -> list[int]:
     """Closed epochs (the last ``lookback``) in which ``address`` earned points and has not claimed."""
     current = int(await chain.rewards.functions.currentEpoch().call())
@@ -315,12 +315,14 @@ async def claimable_epochs(chain: Chain, address: str, lookback: int = 60) -> li
     return epochs
 
 
+@boundary
 async def pending_rewards(chain: Chain, address: str) -> int:
     """INFER the node can claim now, in wei."""
     epochs = await claimable_epochs(chain, address)
     return int(await chain.rewards.functions.pendingRewards(address, epochs).call()) if epochs else 0
 
 
+@boundary
 async def claim_rewards(chain: Chain) -> int:
     """Claim every closed epoch with unclaimed points; returns INFER (wei) minted."""
     epochs = await claimable_epochs(chain, chain.address)

@@ -29,6 +29,10 @@ request rate ("rate limit", "too many requests", "request rate", "rate exceeded"
 or blocks never counts, even with -32005: "query returned more than 10000 results" is -32005 too
 and asking again returns the same answer, so retrying it would only burn the budget.
 
+What leaves the provider is an SDK error, never aiohttp's: a transport error that retrying cannot
+help is ``RpcUnreachable`` (a 401, a TLS mismatch, a bad URL: configuration), a transient one
+on a method sent once is ``RpcTransientError``, each with the original as ``__cause__``.
+
 Methods that are not idempotent (``eth_sendTransaction``, where the node picks the nonce, and the
 devnet ``evm_*``/``hardhat_*``/``anvil_*`` methods: a retried ``evm_mine`` mines twice) are sent
 once, transient errors included. ``eth_sendRawTransaction`` *is* retried: the signed bytes fix
@@ -43,7 +47,7 @@ import errno
 import re
 from collections.abc import Awaitable, Callable, Sequence
 from enum import StrEnum
-from typing import Any, TypeVar, cast
+from typing import Any, NoReturn, TypeVar, cast
 from urllib.parse import urlsplit
 
 import aiohttp
@@ -56,7 +60,7 @@ from web3.providers.async_base import AsyncJSONBaseProvider
 from web3.providers.rpc import AsyncHTTPProvider
 from web3.types import RPCEndpoint, RPCResponse
 
-from infera.errors import ConfigError, RpcTransientError
+from infera.errors import ConfigError, RpcTransientError, RpcUnreachable
 
 log = structlog.get_logger("infera")
 T = TypeVar("T")
@@ -270,7 +274,7 @@ class FailoverProvider(AsyncJSONBaseProvider):
                 result = await send(self.providers[index])
             except Exception as exc:
                 if classify(exc) is None:
-                    raise
+                    _raise_refused(self.labels[index], exc)
                 self._failed(index, exc)
                 last = exc
                 continue
@@ -288,9 +292,14 @@ class FailoverProvider(AsyncJSONBaseProvider):
             self._failed(index, exc)
             return cast(T, exc.response)  # web3 raises it as the Web3RPCError it is
         except Exception as exc:
-            if classify(exc) is not None:
-                self._failed(index, exc)
-            raise
+            kind = classify(exc)
+            if kind is None:
+                _raise_refused(self.labels[index], exc)
+            self._failed(index, exc)
+            raise RpcTransientError(
+                f"RPC endpoint {self.labels[index]} failed ({kind}: {type(exc).__name__}: {_short(exc)}) on a "
+                "method that is sent once (it is not idempotent), so it was not retried; check the chain "
+                "before sending it again", kind=str(kind)) from exc
         self._succeeded()
         return result
 
@@ -350,7 +359,7 @@ class FailoverProvider(AsyncJSONBaseProvider):
                 response = await provider.make_request(RPCEndpoint("eth_chainId"), [])
             except Exception as exc:
                 if classify(exc) is None:
-                    raise
+                    _raise_refused(label, exc)
                 found.append((label, None))
                 continue
             result = response.get("result")
@@ -360,6 +369,17 @@ class FailoverProvider(AsyncJSONBaseProvider):
     async def disconnect(self) -> None:
         """Close every endpoint's aiohttp session (each provider keeps one per event loop)."""
         await asyncio.gather(*(p.disconnect() for p in self.providers))
+
+
+def _raise_refused(endpoint: str, exc: Exception) -> NoReturn:
+    """Raise a transport error retrying cannot help as RpcUnreachable; anything else (a bug of
+    ours, web3's own errors) as it is. Called in an except block."""
+    if not isinstance(exc, (aiohttp.ClientError, OSError, ProviderConnectionError)):
+        raise exc
+    status = f"HTTP {exc.status} " if isinstance(exc, aiohttp.ClientResponseError) else ""
+    raise RpcUnreachable(
+        f"RPC endpoint {endpoint} refused the request ({status}{type(exc).__name__}: {_short(exc)}); asking again "
+        "will not help: check INFERA_RPC_URL (its key, path, scheme and TLS certificate)") from exc
 
 
 def _short(exc: BaseException) -> str:

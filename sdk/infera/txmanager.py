@@ -38,6 +38,7 @@ from web3.contract.async_contract import AsyncContractFunction
 from web3.exceptions import TransactionNotFound
 from web3.types import TxParams, TxReceipt
 
+from infera.boundary import public_boundary
 from infera.chain import Chain
 from infera.storage import open_db, transaction
 
@@ -203,9 +204,11 @@ class TxStore:
         return None if row[0] is None else int(row[0]) + 1
 
 
+@public_boundary
 @dataclass
 class TxManager:
-    """The only sender for one key while it runs (see the module docstring)."""
+    """The only sender for one key while it runs (see the module docstring). Its public
+    coroutines raise InferaError subclasses only (infera.boundary)."""
 
     chain: Chain
     store: TxStore
@@ -230,7 +233,7 @@ class TxManager:
 
     # ------------------------------------------------------------------ sending
     async def send(self, action: str, job_ids: list[int], fn: AsyncContractFunction, gas: int | None = None) -> ManagedTx:
-        """Simulate `fn` (a revert raises ContractRevert and sends nothing), then sign, persist
+        """Simulate `fn` (a revert raises the contract's error and sends nothing), then sign, persist
         and broadcast it with the next nonce. Returns at once; `poll` follows it up."""
         estimated = await self.chain.simulate(fn)
         async with self._lock:

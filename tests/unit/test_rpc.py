@@ -273,9 +273,11 @@ def test_http_401_is_not_retried_nor_failed_over() -> None:
 
     async def body() -> None:
         async with serving(first, second) as urls:
-            with pytest.raises(aiohttp.ClientResponseError) as caught:
+            with pytest.raises(RpcUnreachable, match="HTTP 401.*check INFERA_RPC_URL") as caught:
                 await chain_id(urls, rec)
-            assert caught.value.status == 401
+            assert not isinstance(caught.value, RpcTransientError)
+            cause = caught.value.__cause__
+            assert isinstance(cause, aiohttp.ClientResponseError) and cause.status == 401
 
     run(body)
     assert (first.requests, second.requests) == (1, 0)
@@ -291,8 +293,10 @@ def test_non_idempotent_devnet_method_is_sent_once() -> None:
         async with serving(stub) as urls:
             provider = FailoverProvider(urls, on_error=rec.on_error)
             try:
-                with pytest.raises(aiohttp.ClientResponseError):
+                with pytest.raises(RpcTransientError, match="sent once") as caught:
                     await provider.make_request(RPCEndpoint("evm_mine"), [])
+                assert caught.value.kind == "http_5xx"
+                assert isinstance(caught.value.__cause__, aiohttp.ClientResponseError)
             finally:
                 await provider.disconnect()
 
