@@ -445,6 +445,14 @@ class Infera:
             future.cancel()  # Ctrl-C in the caller: stop the call too
             raise
 
+    async def run_async(self, coro: Coroutine[Any, Any, T]) -> T:
+        """Await one of `client`'s coroutines from another event loop (the caller's): it runs on
+        this object's loop, and the caller's loop is not blocked meanwhile."""
+        if not self._loop.is_running():
+            coro.close()
+            raise InferaError("this Infera client is closed; connect a new one")
+        return await asyncio.wrap_future(asyncio.run_coroutine_threadsafe(coro, self._loop))
+
     def __enter__(self) -> Self:
         return self
 

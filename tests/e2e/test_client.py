@@ -8,16 +8,16 @@ import asyncio
 import math
 import uuid
 from collections.abc import Iterator
-from pathlib import Path
 
 import numpy as np
 import pytest
+import requests
 from eth_account import Account
 
 from infera.chain import Chain
 from infera.client import Embeddings, Infera, InferaClient, JobRef
 from infera.devnet import DEVNET_KEYS
-from infera.errors import InferaError, ResultsTimeout, SubmitUnconfirmed
+from infera.errors import InferaError, RelayerRejected, ResultsTimeout, SubmitUnconfirmed
 from infera.localnet import LocalNetwork
 from infera.operator import ONE
 from relayer.process import LocalRelayer
@@ -190,7 +190,7 @@ def test_relayer_with_an_api_key_retries_a_lost_answer_into_one_request(net: Net
         with Infera.connect(**settings) as infera:
             quote = infera.quote(texts)
             out = infera.embed(texts, timeout=240)
-            stats = infera._run(_relayer_stats(infera))
+            stats = requests.get(f"{net.relayer.url}/v1/stats", timeout=10).json()
     assert proxy.seen[("POST", "/v1/jobs")] == 2  # the first answer was lost, the retry replayed
     assert sum(stats["requests"].values()) == 1
     assert quote.fee_per_job_wei > 0 and quote.model == MODEL
@@ -199,12 +199,6 @@ def test_relayer_with_an_api_key_retries_a_lost_answer_into_one_request(net: Net
     accepted = asyncio.run(net.accepted_vectors(job_ids))
     assert out.vectors == [_unit(accepted[j]) for j in job_ids]
     assert JobRef.parse(str(out.results[0].ref)) == out.results[0].ref
-
-
-async def _relayer_stats(infera: Infera) -> dict[str, dict[str, int]]:
-    transport = infera.client.transport
-    _, stats = await transport._request("GET", "/v1/stats")  # type: ignore[attr-defined]
-    return dict(stats)
 
 
 def test_gasless_through_the_relayer_user_pays_infer_and_no_gas(net: Net) -> None:
@@ -237,7 +231,23 @@ def test_gasless_through_the_relayer_user_pays_infer_and_no_gas(net: Net) -> Non
     assert sorted(j for j, _ in requesters) == sorted(r.job_id for r in out.results if r.job_id is not None)
 
 
-def test_a_public_method_raises_only_infera_errors(net: Net, tmp_path: Path) -> None:
+def test_a_public_method_raises_only_infera_errors(net: Net) -> None:
+    # A deployment record that does not match the chain (no code at the ModelRegistry address):
+    # web3 fails to decode the call, and the client says so as an InferaError.
+    assert net.net.deployment is not None
+    stray = "0x" + "42" * 20
+    wrong = net.net.deployment.model_copy(
+        update={"contracts": net.net.deployment.contracts.model_copy(update={"ModelRegistry": stray})})
+    settings = net.chain_settings(0)
+    settings.pop("deployments_dir")
+    with Infera.connect(**settings, deployment=wrong) as infera:
+        with pytest.raises(InferaError, match="the chain refused a call"):
+            infera.quote(1)
+    # A relayer URL that is some other HTTP service (here the devnet's RPC port).
+    with Infera.connect(**net.relayer_settings(relayer_url=net.net.rpc_url, api_key=net.api_key)) as infera:
+        with pytest.raises(InferaError, match="Infera relayer|refused"):
+            infera.quote(1)
     with Infera.connect(**net.relayer_settings(api_key=net.api_key)) as infera:
-        with pytest.raises(InferaError):
+        with pytest.raises(RelayerRejected) as missing:
             infera.reattach(["req:00000000-0000-0000-0000-000000000000/0"], timeout=5)
+    assert missing.value.status == 404

@@ -15,11 +15,12 @@ from __future__ import annotations
 import asyncio
 import time
 from collections.abc import Sequence
-from typing import Any
+from typing import Any, TypeVar
 
 import aiohttp
 import structlog
 from eth_account.signers.local import LocalAccount
+from pydantic import BaseModel, ConfigDict, ValidationError
 
 from infera.chain import Chain
 from infera.errors import (
@@ -34,9 +35,48 @@ from infera.gasless import prepare_gasless, sign_gasless
 from infera.results import FeeQuote, JobRef, JobResult
 
 log = structlog.get_logger("infera.client")
+M = TypeVar("M", bound=BaseModel)
 MAX_BATCH = 64  # texts per relayer request (its MAX_BATCH)
 FINAL_JOB_STATES = ("accepted", "refunded")
 RETRY_STATUSES = (429, 502, 503, 504)
+
+
+class _Answer(BaseModel):
+    # The fields read here of relayer/models.py's bodies; the SDK does not import the relayer.
+    model_config = ConfigDict(extra="ignore")
+
+
+class _Model(_Answer):
+    name: str
+    model_id: int
+    fee_wei: int
+
+
+class _Models(_Answer):
+    models: list[_Model]
+
+
+class _Submitted(_Answer):
+    request_id: str
+    jobs: int
+
+
+class _Job(_Answer):
+    index: int
+    job_id: int | None
+    status: str
+    result_hash: str | None = None
+    vector: list[int] | None = None
+    agreeing: list[str] = []
+    threshold: float | None = None
+    cosines: list[dict[str, Any]] = []
+
+
+class _Request(_Answer):
+    request_id: str
+    status: str
+    last_error: str | None = None
+    jobs: list[_Job]
 
 
 class RelayerTransport:
@@ -63,6 +103,17 @@ class RelayerTransport:
     def _headers(self, extra: dict[str, str] | None = None) -> dict[str, str]:
         headers = {"Authorization": f"Bearer {self.api_key}"} if self.api_key else {}
         return headers | (extra or {})
+
+    async def _call(self, shape: type[M], method: str, path: str, body: Any = None,
+                    headers: dict[str, str] | None = None) -> M:
+        """`_request`, its answer read as `shape`; another shape is not this API (a wrong URL)."""
+        _, payload = await self._request(method, path, body, headers)
+        try:
+            return shape.model_validate(payload)
+        except ValidationError as exc:
+            raise RelayerRejected(200, "unexpected_answer", f"{self.url}{path} did not answer as an Infera relayer "
+                                  f"({exc.error_count()} problems, first: {exc.errors()[0]['msg']}); check "
+                                  "INFERA_RELAYER_URL") from None
 
     async def _request(self, method: str, path: str, body: Any = None, headers: dict[str, str] | None = None,
                        retry: bool = True) -> tuple[int, Any]:
@@ -93,13 +144,12 @@ class RelayerTransport:
 
     # ------------------------------------------------------------------ quote
     async def quote(self, model: str | int, jobs: int) -> FeeQuote:
-        _, payload = await self._request("GET", "/v1/models")
-        for m in payload["models"]:
-            if model in (m["name"], m["model_id"], str(m["model_id"])):
-                fee = int(m["fee_wei"])
-                return FeeQuote(model=m["name"], model_id=int(m["model_id"]), jobs=jobs, fee_per_job_wei=fee,
-                                total_wei=fee * jobs)
-        known = ", ".join(m["name"] for m in payload["models"]) or "none"
+        served = (await self._call(_Models, "GET", "/v1/models")).models
+        for m in served:
+            if model in (m.name, m.model_id, str(m.model_id)):
+                return FeeQuote(model=m.name, model_id=m.model_id, jobs=jobs, fee_per_job_wei=m.fee_wei,
+                                total_wei=m.fee_wei * jobs)
+        known = ", ".join(m.name for m in served) or "none"
         raise UnknownModel(f"model {model!r} is not served by relayer {self.url} (known: {known})")
 
     # ----------------------------------------------------------------- submit
@@ -126,9 +176,9 @@ class RelayerTransport:
         refs: list[JobRef] = []
         for n, start in enumerate(range(0, len(texts), MAX_BATCH)):
             key = idempotency_key if len(texts) <= MAX_BATCH else f"{idempotency_key}/{n}"
-            _, payload = await self._request("POST", "/v1/jobs", {"model": name, "texts": texts[start:start + MAX_BATCH]},
-                                             {"Idempotency-Key": key})
-            refs.extend(JobRef(request_id=payload["request_id"], index=i) for i in range(int(payload["jobs"])))
+            answer = await self._call(_Submitted, "POST", "/v1/jobs",
+                                      {"model": name, "texts": texts[start:start + MAX_BATCH]}, {"Idempotency-Key": key})
+            refs.extend(JobRef(request_id=answer.request_id, index=i) for i in range(answer.jobs))
         return refs
 
     async def _submit_gasless(self, texts: list[str], model: str | int, idempotency_key: str) -> list[JobRef]:
@@ -143,7 +193,7 @@ class RelayerTransport:
             signed = sign_gasless(self.signer, draft)
             body = signed.model_dump(mode="json", by_alias=True)
             try:
-                _, payload = await self._request("POST", "/v1/jobs/gasless", body)
+                answer = await self._call(_Submitted, "POST", "/v1/jobs/gasless", body)
             except RelayerRejected as exc:
                 if exc.code in ("nonce_queued", "nonce_used") and start == 0:
                     raise SubmitUnconfirmed(
@@ -151,7 +201,7 @@ class RelayerTransport:
                         f"{self.signer.address} already (a retry whose first answer was lost): it runs once, "
                         f"and was not signed again ({exc})", idempotency_key) from exc
                 raise
-            refs.extend(JobRef(request_id=payload["request_id"], index=i) for i in range(int(payload["jobs"])))
+            refs.extend(JobRef(request_id=answer.request_id, index=i) for i in range(answer.jobs))
             if start + MAX_BATCH < len(texts):
                 await self._wait_nonce_used(draft.forwarder_nonce)
         return refs
@@ -172,23 +222,21 @@ class RelayerTransport:
                 raise InferaError(f"{ref} is a chain job reference; read it with the chain transport")
             by_request.setdefault(ref.request_id, []).append(ref)
         out: dict[JobRef, JobResult] = {}
-        views = await asyncio.gather(*(self._request("GET", f"/v1/jobs/{rid}") for rid in by_request))
-        for (request_id, wanted), (_, view) in zip(by_request.items(), views, strict=True):
-            if view["status"] == "failed":
+        views = await asyncio.gather(*(self._call(_Request, "GET", f"/v1/jobs/{rid}") for rid in by_request))
+        for (request_id, wanted), view in zip(by_request.items(), views, strict=True):
+            if view.status == "failed":
                 raise RequestFailed(f"relayer request {request_id} failed before its jobs were on chain (nothing "
-                                    f"was charged): {view.get('last_error')}")
-            jobs = {int(j["index"]): j for j in view["jobs"]}
+                                    f"was charged): {view.last_error}")
+            jobs = {j.index: j for j in view.jobs}
             for ref in wanted:
                 job = jobs.get(ref.index or 0)
                 if job is None:
                     raise InferaError(f"relayer request {request_id} has no job {ref.index}")
-                if job["status"] in FINAL_JOB_STATES:
+                if job.status in FINAL_JOB_STATES:
                     out[ref] = self._result(ref, job)
         return out
 
-    def _result(self, ref: JobRef, job: dict[str, Any]) -> JobResult:
+    def _result(self, ref: JobRef, job: _Job) -> JobResult:
         return JobResult.model_validate({
-            "ref": JobRef(request_id=ref.request_id, index=ref.index, job_id=job["job_id"]),
-            "job_id": job["job_id"], "status": job["status"], "input": self._texts.get(ref.key),
-            "result_hash": job.get("result_hash"), "vector": job.get("vector"), "agreeing": job.get("agreeing", []),
-            "threshold": job.get("threshold"), "cosines": job.get("cosines", [])})
+            **job.model_dump(exclude={"index"}), "input": self._texts.get(ref.key),
+            "ref": JobRef(request_id=ref.request_id, index=ref.index, job_id=job.job_id)})
