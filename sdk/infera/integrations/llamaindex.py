@@ -1,15 +1,18 @@
 """LlamaIndex: ``InferaEmbedding`` is a llama-index-core ``BaseEmbedding`` whose vectors the
 network verified, unit-length floats.
 
-    from llama_index.core import VectorStoreIndex
+    from llama_index.core import Settings, VectorStoreIndex
     from llama_index.core.schema import TextNode
     from infera.integrations.llamaindex import InferaEmbedding
 
+    Settings.llm, Settings.transformations = None, []
     index = VectorStoreIndex([TextNode(text=t) for t in texts], embed_model=InferaEmbedding())
     index.as_retriever(similarity_top_k=1).retrieve("a question")
 
-Build the index from nodes and use its retriever: nothing here needs an LLM, a tokenizer download
-or NLTK data. A refunded job (not verified) raises infera.errors.JobRefunded.
+Build the index from nodes, with ``Settings.transformations = []``, and use its retriever: then
+nothing needs an LLM or a download. (LlamaIndex's default transformation is a SentenceSplitter,
+whose tokenizer fetches tiktoken's encoding from the internet on first use; an index given
+``transformations=[]`` falls back to that default, so set it in Settings.) A refunded job (not verified) raises infera.errors.JobRefunded.
 """
 
 from __future__ import annotations
