@@ -198,3 +198,40 @@ def test_a_dead_relayer_port_is_an_infera_error() -> None:
                      lambda: infera.reattach(["req:r/0"], timeout=1)):
             with pytest.raises(RelayerUnreachable):
                 call()
+
+
+# --------------------------------------------------------------- lazy imports
+def _python(code: str, **env: str) -> str:
+    import os
+    import subprocess
+    import sys
+
+    done = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, timeout=120,
+                          env={**os.environ, **env}, check=False)
+    assert done.returncode == 0, done.stderr[-3000:]
+    return done.stdout.strip()
+
+
+def test_the_client_imports_neither_ape_nor_the_frameworks() -> None:
+    loaded = _python("import sys, infera.client, infera.integrations; "
+                     "print(sorted(m for m in ('ape', 'langchain_core', 'llama_index') if m in sys.modules))")
+    assert loaded == "[]"
+
+
+def test_an_ape_account_signs_through_its_keyfile(tmp_path: Path) -> None:
+    (tmp_path / "accounts").mkdir()
+    keyfile = Account.encrypt(KEY, "pw", kdf="pbkdf2", iterations=2)
+    (tmp_path / "accounts" / "alice.json").write_text(json.dumps(keyfile))
+    # One interpreter for both (importing ape takes seconds), with ape's data folder in tmp_path.
+    code = """
+from infera.client import ClientSettings, load_signer
+from infera.errors import ConfigError
+print(load_signer(ClientSettings(ape_account="alice", keyfile_password="pw")).address)
+try:
+    load_signer(ClientSettings(ape_account="bob", keyfile_password="pw"))
+except ConfigError as exc:
+    print(exc)
+"""
+    address, missing = _python(code, APE_DATA_FOLDER=str(tmp_path)).splitlines()[-2:]
+    assert address == Account.from_key(KEY).address
+    assert missing.startswith("no ape account 'bob'")
