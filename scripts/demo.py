@@ -85,7 +85,7 @@ async def run_jobs(net: LocalNetwork, relayer_url: str, api_key: str) -> int:
                 accepted += 1
                 print(f"  accepted by {len(result.agreeing)} nodes: {', '.join(result.agreeing)}")
                 print(f"  lowest pairwise cosine {detail.min_agreeing_cosine:.6f} (threshold {detail.threshold:.6f})")
-                print(f"  result hash 0x{result.result_hash.hex()}")
+                print(f"  result hash {result.result_hash}")
             else:
                 print(f"  {result.status.name.lower()}: no quorum; the fee was refunded")
         print(f"\nall jobs final after {time.monotonic() - started:.1f}s")

@@ -186,6 +186,36 @@ class Chain:
             self._nonce += 1
             return tx_hash
 
+    async def sign(self, fn: AsyncContractFunction, gas: int | None = None) -> tuple[HexBytes, HexBytes, int]:
+        """Simulate and sign ``fn`` with this account's next nonce without sending it: (raw
+        transaction, hash, nonce). A caller that must never pay twice keeps the bytes and sends
+        the same ones again (`broadcast`) until a receipt comes, instead of signing anew."""
+        sender = self.address
+        assert self.account is not None
+        async with self._send_lock:
+            estimated = await self.simulate(fn)
+            if self._nonce is None:
+                self._nonce = await self.w3.eth.get_transaction_count(sender, "pending")
+            nonce = self._nonce
+            params: TxParams = {"from": sender, "nonce": Nonce(nonce), "gas": gas or self.gas_limit_for(estimated)}
+            tx = await fn.build_transaction(params)
+            signed = self.account.sign_transaction(cast(dict[str, Any], tx))
+            self._nonce += 1
+            return HexBytes(signed.raw_transaction), HexBytes(signed.hash), nonce
+
+    def forget_nonce(self) -> None:
+        """Read the next nonce from the node again on the next send (after a send gave up)."""
+        self._nonce = None
+
+    async def broadcast(self, raw: bytes) -> None:
+        """Send signed bytes; a node that has them already (pooled, or mined: "nonce too low")
+        is not an error: the same bytes can only ever be mined once."""
+        try:
+            await self.w3.eth.send_raw_transaction(raw)
+        except Web3RPCError as exc:
+            if not any(m in str(exc).lower() for m in _ALREADY_SENT):
+                raise
+
     async def wait(self, tx_hash: HexBytes, what: str = "transaction") -> TxReceipt:
         """Wait for a sent transaction; raise TransactionFailed if it is not mined in time or
         reverted on chain."""
@@ -418,6 +448,10 @@ class Chain:
         )
         return list(found)
 
+
+# How nodes say they have a transaction already (geth, anvil, erigon/nethermind, and any node once
+# the nonce is used).
+_ALREADY_SENT = ("already known", "already imported", "known transaction", "nonce too low")
 
 _LAYOUTS: dict[tuple[str, str], tuple[list[tuple[str, str]], list[tuple[str, str]]]] = {}
 

@@ -158,3 +158,51 @@ def _render(value: Any) -> str:
     if isinstance(value, (bytes, bytearray)):
         return "0x" + bytes(value).hex()
     return str(value)
+
+
+# ---------------------------------------------------------------- client (infera.client)
+class RelayerUnreachable(InferaError):
+    """The relayer's HTTP endpoint does not answer (or answers 5xx) for the whole retry budget."""
+
+
+class RelayerRejected(InferaError):
+    """The relayer refused a request (4xx); `code` is its error code, `status` the HTTP status."""
+
+    def __init__(self, status: int, code: str, message: str) -> None:
+        super().__init__(f"relayer refused ({status} {code}): {message}")
+        self.status = status
+        self.code = code
+
+
+class SubmitUnconfirmed(TransactionFailed):
+    """A submission was sent but its confirmation did not come in time. It may still land, and it
+    is never paid twice: call submit again with the same `idempotency_key` (the same signed
+    transaction or request is sent again, not a new one)."""
+
+    def __init__(self, message: str, idempotency_key: str, tx_hashes: tuple[str, ...] = ()) -> None:
+        super().__init__(message)
+        self.idempotency_key = idempotency_key
+        self.tx_hashes = tx_hashes
+
+
+class ResultsTimeout(JobTimeout):
+    """Some jobs were not final in time; `pending` are their references (strings), to reattach to
+    later with InferaClient.reattach, which pays nothing again."""
+
+    def __init__(self, message: str, pending: tuple[str, ...]) -> None:
+        super().__init__(message)
+        self.pending = pending
+
+
+class JobRefunded(InferaError):
+    """A job was refunded (the network could not verify it): there is no vector to return. Pass
+    allow_partial=True to get None in its place instead; `refs` names the refunded jobs."""
+
+    def __init__(self, message: str, refs: tuple[str, ...]) -> None:
+        super().__init__(message)
+        self.refs = refs
+
+
+class RequestFailed(InferaError):
+    """The relayer gave up on a request before any job of it was on chain (nothing was charged);
+    its last error says why."""

@@ -6,6 +6,7 @@ as a package here, since a dependency installs a top-level `tests` package into 
 from __future__ import annotations
 
 import asyncio
+import json
 import threading
 from collections import Counter
 
@@ -26,6 +27,10 @@ class FlakyProxy:
         self.port = free_port()
         self.failing: str | None = None  # one of FAULT_MODES while an outage lasts
         self.refused: Counter[str] = Counter()
+        # While set, eth_getTransactionReceipt answers null (not mined) whatever the chain says:
+        # a sender whose confirmations are lost, though its transactions are mined.
+        self.hide_receipts = False
+        self.methods: Counter[str] = Counter()
         self._loop = asyncio.new_event_loop()
         self._ready = threading.Event()
         self._thread = threading.Thread(target=self._serve, daemon=True)
@@ -64,7 +69,21 @@ class FlakyProxy:
                 return web.Response(status=500)
             return web.Response(status=int(mode), text="bad gateway" if mode == "502" else "too many requests")
         body = await request.read()
+        method = _method(body)
+        self.methods[method] += 1
         async with aiohttp.ClientSession() as session, session.post(
             self.upstream, data=body, headers={"Content-Type": "application/json"}
         ) as upstream:
-            return web.Response(body=await upstream.read(), status=upstream.status, content_type="application/json")
+            answer = await upstream.read()
+            if self.hide_receipts and method == "eth_getTransactionReceipt":
+                reply = json.loads(answer)
+                answer = json.dumps({"jsonrpc": "2.0", "id": reply.get("id"), "result": None}).encode()
+            return web.Response(body=answer, status=upstream.status, content_type="application/json")
+
+
+def _method(body: bytes) -> str:
+    try:
+        parsed = json.loads(body)
+    except ValueError:
+        return "?"
+    return str(parsed.get("method", "?")) if isinstance(parsed, dict) else "batch"

@@ -1,19 +1,17 @@
 """Texts to verified vectors through the network: the agent's only way to see an embedding.
 
-Texts already in memory are not paid for again; the rest go to the chain in one submission
-(after the budget approves the quote), and each accepted job's vector is stored with the nodes
-that agreed on it. A refunded job gives no vector, and its fee is credited back to the budget.
+Texts already in memory are not paid for again; the rest are submitted through the client (on
+chain or through a relayer) in one call, after the budget approves the client's quote, and each
+accepted job's vector is stored with the nodes that agreed on it. A refunded job gives no vector, and its fee is credited back to the budget.
 """
 
 from __future__ import annotations
-
-import asyncio
 
 import structlog
 
 from infera.agents.budget import Budget
 from infera.agents.memory import Memory, VerifiedVector
-from infera.client import InferaClient
+from infera.client import InferaClient, JobResult
 
 log = structlog.get_logger("infera.agents")
 
@@ -40,29 +38,29 @@ class VerifiedEmbedder:
                 missing.append(text)
         if not missing:
             return out
-        model_id = self.client.chain.deployment.model_id(self.model)
-        cost = await Budget.quote(self.client.chain, model_id, len(missing))
-        self.budget.reserve(cost)
+        quote = await self.client.quote(len(missing), self.model)
+        self.budget.reserve(quote.total_wei)
         try:
-            job_ids = await self.client.submit_texts(missing, model=self.model)
+            refs = await self.client.submit(missing, model=self.model)
         except BaseException:
-            self.budget.refund(cost)
+            self.budget.refund(quote.total_wei)
             raise
-        log.info("agent submitted", jobs=len(job_ids), first=job_ids[0], fee_wei=cost)
-        found = await asyncio.gather(*(self._verified(job_id) for job_id in job_ids))
-        for text, vector, job_id in zip(missing, found, job_ids, strict=True):
+        log.info("agent submitted", jobs=len(refs), first=str(refs[0]), fee_wei=quote.total_wei)
+        results = await self.client.results(refs, timeout=self.timeout)
+        for text, result in zip(missing, results, strict=True):
+            vector = self._verified(text, result)
             if vector is None:
-                self.budget.refund(cost // len(missing))
-                log.warning("agent job refunded", job=job_id)
+                self.budget.refund(quote.fee_per_job_wei)
+                log.warning("agent job refunded", job=str(result.ref))
             else:
                 self.memory.remember(vector)
             out[text] = vector
         return out
 
-    async def _verified(self, job_id: int) -> VerifiedVector | None:
-        result = await self.client.wait_for_result(job_id, timeout=self.timeout)
-        if not result.accepted or result.vector is None:
+    @staticmethod
+    def _verified(text: str, result: JobResult) -> VerifiedVector | None:
+        vector = result.int8()
+        if not result.accepted or vector is None or result.job_id is None:
             return None
-        detail = await self.client.verification(job_id)
-        return VerifiedVector(job_id, result.input, result.vector, result.agreeing,
-                              detail.min_agreeing_cosine, detail.threshold)
+        return VerifiedVector(result.job_id, text, vector, tuple(result.agreeing), result.min_agreeing_cosine,
+                              result.threshold if result.threshold is not None else 1.0)

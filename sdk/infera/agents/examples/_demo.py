@@ -17,7 +17,6 @@ from typing import TYPE_CHECKING, Any
 from infera.agents import Agent, AgentSettings, Budget, Memory
 from infera.client import InferaClient
 from infera.logs import configure
-from infera.settings import ChainSettings
 
 if TYPE_CHECKING:
     from infera_testing.localnet import LocalNetwork
@@ -82,9 +81,8 @@ async def run_live(build: Callable[[InferaClient, Memory, Budget, AgentSettings]
                    seeds: Mapping[str, Sequence[str]], threshold: float) -> int:
     """Run the agent `build` makes against the network the INFERA_* settings name, learning its
     prototypes from `seeds` first (unless its saved state has them), until it is stopped."""
-    chain_settings, settings = ChainSettings(), AgentSettings()
-    key = chain_settings.private_key.get_secret_value() if chain_settings.private_key else None
-    client = await InferaClient.connect(chain_settings.network, chain_settings.rpc_url, key)
+    settings = AgentSettings()
+    client = await InferaClient.connect()  # the INFERA_* client settings: network, RPC, signer
     memory = Memory.open(settings.state_path)
     try:
         agent = build(client, memory, Budget(settings.budget_wei), settings)
@@ -93,4 +91,4 @@ async def run_live(build: Callable[[InferaClient, Memory, Budget, AgentSettings]
         return 0
     finally:
         memory.close()
-        await client.chain.close()
+        await client.close()
