@@ -25,7 +25,7 @@ from web3 import AsyncWeb3
 from web3.contract import AsyncContract
 from web3.contract.async_contract import AsyncContractFunction
 from web3.datastructures import AttributeDict
-from web3.exceptions import BlockNotFound, ContractLogicError, TimeExhausted
+from web3.exceptions import BlockNotFound, ContractLogicError, TimeExhausted, Web3RPCError
 from web3.types import EventData, Nonce, RPCEndpoint, TxParams, TxReceipt
 
 from infera.abi import load_abi

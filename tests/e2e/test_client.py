@@ -18,8 +18,8 @@ from infera.chain import Chain
 from infera.client import Embeddings, Infera, InferaClient, JobRef
 from infera.devnet import DEVNET_KEYS
 from infera.errors import InferaError, RelayerRejected, ResultsTimeout, SubmitUnconfirmed
-from infera.localnet import LocalNetwork
 from infera.operator import ONE
+from infera_testing.localnet import LocalNetwork
 from relayer.process import LocalRelayer
 from support.http_proxy import LosingProxy
 from support.rpc_proxy import FlakyProxy

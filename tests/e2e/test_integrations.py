@@ -16,7 +16,7 @@ import pytest
 
 from infera.client import Infera
 from infera.devnet import DEVNET_KEYS
-from infera.localnet import LocalNetwork
+from infera_testing.localnet import LocalNetwork
 
 DOCS = [
     "The cat purred on the warm windowsill.",

@@ -17,8 +17,8 @@ from infera.contract_errors import (
 )
 from infera.devnet import DEVNET_KEYS
 from infera.errors import InferaError, InsufficientStake, RpcRequestError, RpcUnreachable
-from infera.localnet import LocalNetwork
 from infera.operator import ONE, node_status
+from infera_testing.localnet import LocalNetwork
 
 NODE_KEY = DEVNET_KEYS[6]
 

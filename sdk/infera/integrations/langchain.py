@@ -21,7 +21,7 @@ from infera.transport import DEFAULT_MODEL
 try:
     from langchain_core.embeddings import Embeddings
 except ImportError as exc:  # pragma: no cover - the extra is not installed
-    raise ImportError("infera.integrations.langchain needs langchain-core: pip install 'infera[langchain]'") from exc
+    raise ImportError("infera.integrations.langchain needs langchain-core: pip install 'infera-sdk[langchain]'") from exc
 
 
 class InferaEmbeddings(Embeddings):

@@ -28,7 +28,7 @@ from infera.transport.chain import MAX_BATCH
 try:
     from llama_index.core.base.embeddings.base import BaseEmbedding, Embedding
 except ImportError as exc:  # pragma: no cover - the extra is not installed
-    raise ImportError("infera.integrations.llamaindex needs llama-index-core: pip install 'infera[llamaindex]'") from exc
+    raise ImportError("infera.integrations.llamaindex needs llama-index-core: pip install 'infera-sdk[llamaindex]'") from exc
 
 
 class InferaEmbedding(BaseEmbedding):

@@ -21,7 +21,14 @@ from web3.exceptions import TransactionNotFound
 from web3.types import TxReceipt
 
 from infera.chain import Chain
-from infera.errors import ContractRevert, InferaError, InsufficientBalance, SubmitUnconfirmed, TransactionFailed
+from infera.errors import (
+    ContractRevert,
+    InferaError,
+    InsufficientBalance,
+    RpcUnreachable,
+    SubmitUnconfirmed,
+    TransactionFailed,
+)
 from infera.inputs import canonical_text
 from infera.results import FeeQuote, JobRef, JobResult, PairCosine
 from infera.types import JobStatus
@@ -141,18 +148,14 @@ class ChainTransport:
     async def _send_quietly(self, signed: _Signed) -> None:
         try:
             await self.chain.broadcast(signed.raw)
-        except InferaError:
-            raise
-        except Exception as exc:  # noqa: BLE001 - unreachable node: the receipt poll decides
+        except RpcUnreachable as exc:  # a node that does not answer now: the receipt poll decides
             log.warning("submit broadcast failed; retrying the same transaction", tx=signed.hash_hex,
                         error=f"{type(exc).__name__}: {exc}"[:200])
 
     async def _receipt_quietly(self, signed: _Signed) -> TxReceipt | None:
         try:
             receipt = await self.chain.receipt(signed.tx_hash)
-        except InferaError:
-            raise
-        except Exception as exc:  # noqa: BLE001 - the node may answer on the next poll
+        except RpcUnreachable as exc:  # the node may answer on the next poll
             log.warning("receipt read failed", tx=signed.hash_hex, error=f"{type(exc).__name__}: {exc}"[:200])
             return None
         return receipt
