@@ -12,6 +12,8 @@ Run it as `python scripts/demo.py` (it starts its own devnet, so it is not an `a
 from __future__ import annotations
 
 import asyncio
+import os
+import shlex
 import shutil
 import signal
 import sys
@@ -108,19 +110,49 @@ def start_relayer(net: LocalNetwork, run_dir: Path) -> tuple[LocalRelayer, str]:
     return relayer, api_key
 
 
-def hold(url: str) -> None:
+def endpoints_file() -> Path:
+    """Where a held demo writes its endpoints for other terminals (the quick starts in docs/
+    `source` it): INFERA_RUN_DIR, else the checkout's .run/."""
+    return Path(os.environ.get("INFERA_RUN_DIR", Path(__file__).resolve().parent.parent / ".run")) / "localnet.env"
+
+
+def write_endpoints(net: LocalNetwork, relayer_url: str, api_key: str) -> Path:
+    """The held network's settings as shell exports: everything the SDK, the node, `ape run` and
+    the relayer's clients read from INFERA_* variables, so they find this network by name."""
+    path = endpoints_file()
+    path.parent.mkdir(parents=True, exist_ok=True)
+    exports = {
+        "INFERA_NETWORK": "infera:devnet",
+        "INFERA_RPC_URL": net.rpc_url,
+        "INFERA_DEPLOYMENTS_DIR": str(net.deployments_dir),
+        "INFERA_RELAYER_URL": relayer_url,
+        "INFERA_API_KEY": api_key,
+    }
+    lines = ["# Written by `make demo DEMO_ARGS=--hold` for the network it holds; removed when it stops."]
+    lines += [f"export {name}={shlex.quote(value)}" for name, value in exports.items()]
+    path.write_text("\n".join(lines) + "\n")
+    return path
+
+
+def hold(net: LocalNetwork, url: str, api_key: str) -> None:
+    path = write_endpoints(net, url, api_key)
     print(f"holding: the network and {url}/dashboard stay up until Ctrl-C", flush=True)
+    print(f"in another terminal: source {path}", flush=True)
     try:
         while True:
             time.sleep(3600)
     except KeyboardInterrupt:
         pass  # the jobs' outcome stands: stopping a held demo is not a failure
+    finally:
+        path.unlink(missing_ok=True)
 
 
 def main() -> None:
     from infera_testing.localnet import LocalNetwork
 
     signal.signal(signal.SIGTERM, _stop_on_signal)
+    # Ctrl-C stops it even when started from a shell that ignores SIGINT for background jobs.
+    signal.signal(signal.SIGINT, signal.default_int_handler)
     held = "--hold" in sys.argv[1:]
     run_dir = Path(tempfile.mkdtemp(prefix="infera-demo-"))
     code = 1
@@ -131,7 +163,7 @@ def main() -> None:
             try:
                 code = asyncio.run(run_jobs(net, relayer.url, api_key))
                 if held:
-                    hold(relayer.url)
+                    hold(net, relayer.url, api_key)
             finally:
                 relayer.stop()  # before the devnet it talks to
     except KeyboardInterrupt:
