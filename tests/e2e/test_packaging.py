@@ -43,24 +43,18 @@ NODE_INDICES = [1, 2, 3]
 # Run by the fresh venv's interpreter, from a folder outside the checkout. It uses the client
 # through submit_texts and wait_for_result only.
 SUBMIT_SCRIPT = textwrap.dedent('''
-    import asyncio, json, os, sys
+    import json, sys
 
     import infera
-    from infera.client import InferaClient
+    from infera.client import Infera
     from infera.paths import checkout_root
 
-
-    async def main() -> dict[str, object]:
-        client = await InferaClient.connect("infera:devnet", os.environ["INFERA_RPC_URL"],
-                                            os.environ["INFERA_PRIVATE_KEY"])
-        async with client:
-            [job_id] = await client.submit_texts(["a pip-installed SDK submits a verified job"])
-            result = await client.wait_for_result(job_id, timeout=180)
-        return {"job_id": job_id, "accepted": result.accepted, "agreeing": len(result.agreeing),
-                "dimension": 0 if result.vector is None else len(result.vector)}
-
-
-    report = asyncio.run(main())
+    # INFERA_RPC_URL and INFERA_PRIVATE_KEY from the environment; infera:devnet from the wheel.
+    with Infera.connect() as client:
+        out = client.embed(["a pip-installed SDK submits a verified job"], timeout=180)
+    [result] = out.results
+    report = {"job_id": result.job_id, "accepted": result.accepted, "agreeing": len(result.agreeing),
+              "dimension": len(out.vectors[0] or [])}
     report.update(infera_file=infera.__file__, checkout=str(checkout_root()), prefix=sys.prefix,
                   imported=sorted(m for m in ("torch", "sentence_transformers", "ape") if m in sys.modules))
     print(json.dumps(report))
