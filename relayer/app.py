@@ -268,6 +268,9 @@ async def submit_gasless(request: web.Request) -> web.StreamResponse:
                                   min_ttl=services.settings.gasless_min_ttl)
     except GaslessRejected as exc:
         raise ApiError(_GASLESS_STATUS.get(exc.code, 422), exc.code, str(exc)) from None
+    replayed = await services.store.gasless_replay(verified.sender, signed.nonce, signed.signature)
+    if replayed is not None:  # the same signed request again (its first answer was lost): same request
+        return await _gasless_accepted(services, replayed, created=False)
     if len(signed.texts) > services.settings.max_texts_per_request:
         raise ApiError(422, "too_many_texts",
                        f"{len(signed.texts)} texts; this relayer takes {services.settings.max_texts_per_request}")
@@ -285,12 +288,21 @@ async def submit_gasless(request: web.Request) -> web.StreamResponse:
                                                           signed.model_id, signed.texts,
                                                           signed.model_dump(mode="json", by_alias=True))
     except NonceQueued as exc:
+        raced = await services.store.gasless_replay(verified.sender, signed.nonce, signed.signature)
+        if raced is not None:  # the same request, posted twice at once: one row, one answer
+            return await _gasless_accepted(services, raced, created=False)
         raise ApiError(409, "nonce_queued", f"{exc}; wait for it, or sign the next nonce after it") from None
-    services.metrics.requests.labels(outcome="gasless").inc()
     log.info("gasless request stored", request_id=request_id, signer=verified.sender, nonce=signed.nonce,
              texts=len(signed.texts))
+    return await _gasless_accepted(services, request_id, created=True)
+
+
+async def _gasless_accepted(services: Services, request_id: str, created: bool) -> web.StreamResponse:
+    services.metrics.requests.labels(outcome="gasless" if created else "replayed").inc()
+    record = await services.store.get_request(request_id)
+    assert record is not None
     location = f"/v1/jobs/{request_id}"
-    return _json(SubmitJobsResponse(request_id=request_id, status="queued", jobs=len(signed.texts),
+    return _json(SubmitJobsResponse(request_id=request_id, status=_state(record.state), jobs=len(record.jobs),
                                     links={"self": location, "events": f"{location}/events"}),
                  202, {"Location": location})
 

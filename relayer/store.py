@@ -283,6 +283,16 @@ class Store:
             raise NonceQueued(f"a request of {signer} with forwarder nonce {forward_nonce} is queued already") from None
         return request_id
 
+    async def gasless_replay(self, signer: str, forward_nonce: int, signature: str) -> str | None:
+        """The request stored for this very signed request (same signer, forwarder nonce and
+        signature), if any: posting it again, after a lost answer, is a replay, not a conflict."""
+        async with self.engine.connect() as conn:
+            row = (await conn.execute(sa.select(requests.c.id, requests.c.signed).where(
+                requests.c.signer == signer, requests.c.forward_nonce == forward_nonce))).first()
+        if row is None or not isinstance(row.signed, dict) or row.signed.get("signature") != signature:
+            return None
+        return str(row.id)
+
     async def _by_idempotency(self, key_id: str, idempotency_key: str, digest: str) -> str | None:
         async with self.engine.connect() as conn:
             row = (await conn.execute(sa.select(requests.c.id, requests.c.body_hash).where(

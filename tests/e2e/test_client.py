@@ -201,7 +201,7 @@ def test_relayer_with_an_api_key_retries_a_lost_answer_into_one_request(net: Net
     assert JobRef.parse(str(out.results[0].ref)) == out.results[0].ref
 
 
-def test_gasless_through_the_relayer_user_pays_infer_and_no_gas(net: Net) -> None:
+def test_gasless_through_the_relayer_user_pays_infer_and_no_gas_once_though_its_answer_was_lost(net: Net) -> None:
     user = Account.create()
     texts = ["Signed by a user who holds no ETH.", "Gasless."]
 
@@ -213,9 +213,17 @@ def test_gasless_through_the_relayer_user_pays_infer_and_no_gas(net: Net) -> Non
             await chain.close()
 
     asyncio.run(fund())
-    with Infera.connect(**net.relayer_settings(private_key="0x" + bytes(user.key).hex())) as infera:
-        quote = infera.quote(texts)
-        out = infera.embed(texts, timeout=240)
+    stored_before = sum(requests.get(f"{net.relayer.url}/v1/stats", timeout=10).json()["requests"].values())
+    with LosingProxy(net.relayer.url) as proxy:
+        proxy.lose[("POST", "/v1/jobs/gasless")] = 1
+        settings = net.relayer_settings(relayer_url=proxy.url, private_key="0x" + bytes(user.key).hex())
+        with Infera.connect(**settings) as infera:
+            quote = infera.quote(texts)
+            out = infera.embed(texts, timeout=240)
+    # The retry re-posted the same signed request: the relayer answered with the stored one.
+    assert proxy.seen[("POST", "/v1/jobs/gasless")] == 2
+    stored = sum(requests.get(f"{net.relayer.url}/v1/stats", timeout=10).json()["requests"].values())
+    assert stored == stored_before + 1
     assert all(r.accepted for r in out.results)
     assert asyncio.run(net.infer_balance(user.address)) == 10 * ONE - quote.total_wei
 

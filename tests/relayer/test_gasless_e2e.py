@@ -96,9 +96,15 @@ def test_gasless_request_is_verified_relayed_and_paid_by_its_signer(network: Loc
     posted = _post(relayer, body)
     assert posted.status_code == 202, posted.text
     request_id = posted.json()["request_id"]
-    # The same signed request again: its nonce is queued (or, once relayed, used).
+    # The same signed request again (a client whose answer was lost retries it): the same request.
     again = _post(relayer, body)
-    assert again.status_code == 409 and again.json()["error"]["code"] in ("nonce_queued", "nonce_used"), again.text
+    assert again.status_code == 202 and again.json()["request_id"] == request_id, again.text
+    # Another request signed over the same forwarder nonce: only one of them could ever run.
+    rival = sign_gasless(user, replace(asyncio.run(_draft(network, user)), forwarder_nonce=signed.nonce,
+                                       token_nonce=signed.permit.nonce, deadline=signed.deadline + 1))
+    assert rival.signature != signed.signature
+    clash = _post(relayer, rival.model_dump(by_alias=True))
+    assert clash.status_code == 409 and clash.json()["error"]["code"] in ("nonce_queued", "nonce_used"), clash.text
 
     deadline = time.monotonic() + 60
     while True:
@@ -118,8 +124,11 @@ def test_gasless_request_is_verified_relayed_and_paid_by_its_signer(network: Loc
     assert after[relayer_address][0] == before[relayer_address][0]  # the relayer paid no INFER
     assert after[relayer_address][1] < before[relayer_address][1]  # only gas
 
-    # Reused nonce, once relayed: refused before anything is queued.
-    _refused(_post(relayer, body), 409, "nonce_used")
+    # Once relayed: the same signed request is still the same request; a rival over the used
+    # nonce is refused before anything is queued.
+    replayed = _post(relayer, body)
+    assert replayed.status_code == 202 and replayed.json()["request_id"] == request_id, replayed.text
+    _refused(_post(relayer, rival.model_dump(by_alias=True)), 409, "nonce_used")
     assert requests.get(f"{relayer.url}/v1/stats", timeout=10).json()["requests"] == {"submitted": 1}
 
 
