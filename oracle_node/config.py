@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import os
 import re
 from pathlib import Path
 from typing import Literal
@@ -11,6 +10,7 @@ from pydantic import Field, ValidationError, field_validator
 from pydantic_settings import SettingsError
 
 from infera.errors import ConfigError
+from infera.paths import user_data_dir
 from infera.settings import ChainSettings
 
 Fault = Literal["none", "random-vector", "cheaper-model", "truncate-input", "withhold-reveal", "wrong-reveal"]
@@ -20,12 +20,8 @@ MAX_MODELS = 8  # NodeRegistry.MAX_MODELS_PER_NODE
 
 
 def default_state_dir() -> Path:
-    """The per-user data directory of the XDG base-directory spec:
-    ``$XDG_DATA_HOME/infera/node-state``, else ``~/.local/share/infera/node-state`` (the spec
-    says to ignore an XDG_DATA_HOME that is not absolute)."""
-    xdg = os.environ.get("XDG_DATA_HOME", "")
-    base = Path(xdg) if xdg and Path(xdg).is_absolute() else Path.home() / ".local" / "share"
-    return base / "infera" / "node-state"
+    """``$XDG_DATA_HOME/infera/node-state``, else ``~/.local/share/infera/node-state``."""
+    return user_data_dir("node-state")
 
 
 class NodeSettings(ChainSettings):

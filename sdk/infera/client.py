@@ -52,10 +52,12 @@ from infera.errors import (
     TransactionFailed,
 )
 from infera.inputs import InvalidInput, canonical_text, encode_input
+from infera.paths import user_data_dir
 from infera.results import Embeddings, FeeQuote, JobRef, JobResult, PairCosine
 from infera.settings import ChainSettings
 from infera.transport import DEFAULT_MODEL, Transport
 from infera.transport.chain import MAX_BATCH, ChainTransport
+from infera.transport.journal import SubmitJournal
 from infera.transport.relayer import RelayerTransport
 from infera.types import Job, JobStatus
 from infera.vectors import PPM, cosine, unpack
@@ -85,6 +87,10 @@ class ClientSettings(ChainSettings):
     ape_account: str | None = None
     """The alias of an ape account (`ape accounts list`); its keyfile is decrypted with keyfile_password."""
     deployments_dir: Path | None = None
+    state_dir: Path = Field(default_factory=lambda: user_data_dir("client"))
+    """Where the chain transport journals the transactions it signed (submits.sqlite), so that a
+    submit retried with the same idempotency_key after a crash or a restart is not paid twice.
+    Default $XDG_DATA_HOME/infera/client, else ~/.local/share/infera/client."""
     receipt_timeout: float = Field(default=60.0, gt=0)
     """Seconds a submit waits for its transaction's receipt before SubmitUnconfirmed."""
     poll_interval: float = Field(default=POLL_S, gt=0)
@@ -252,7 +258,8 @@ class InferaClient:
             record = deployment or load_deployment(s.network, s.deployments_dir)
             key = "0x" + bytes(signer.key).hex() if signer is not None else None
             chain = await Chain.connect(s.endpoints(), record, key, retry_for=s.rpc_retry_for)
-            transport = ChainTransport(chain, receipt_timeout=s.receipt_timeout)
+            transport = ChainTransport(chain, receipt_timeout=s.receipt_timeout,
+                                       journal=SubmitJournal(s.state_dir / "submits.sqlite"))
         return cls(transport, s.poll_interval)
 
     async def __aenter__(self) -> Self:

@@ -185,6 +185,11 @@ class SubmitUnconfirmed(TransactionFailed):
         self.tx_hashes = tx_hashes
 
 
+class SubmitReplaced(TransactionFailed):
+    """A signed submission can never be mined: another transaction of the same key took its
+    nonce. Nothing was charged for it; submit again (with the same key: it is signed afresh)."""
+
+
 class ResultsTimeout(JobTimeout):
     """Some jobs were not final in time; `pending` are their references (strings), to reattach to
     later with InferaClient.reattach, which pays nothing again."""

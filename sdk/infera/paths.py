@@ -38,3 +38,12 @@ def deployments_dir() -> Path:
     if configured:
         return Path(configured).resolve()
     return project_root() / "deployments"
+
+
+def user_data_dir(*parts: str) -> Path:
+    """A folder in the per-user data directory of the XDG base-directory spec:
+    ``$XDG_DATA_HOME/infera/<parts>``, else ``~/.local/share/infera/<parts>`` (the spec says to
+    ignore an XDG_DATA_HOME that is not absolute)."""
+    xdg = os.environ.get("XDG_DATA_HOME", "")
+    base = Path(xdg) if xdg and Path(xdg).is_absolute() else Path.home() / ".local" / "share"
+    return base.joinpath("infera", *parts)

@@ -8,6 +8,7 @@ import asyncio
 import math
 import uuid
 from collections.abc import Iterator
+from pathlib import Path
 
 import numpy as np
 import pytest
@@ -146,7 +147,7 @@ def test_async_stream_yields_in_completion_order_and_reattach_pays_nothing(net: 
     asyncio.run(go())
 
 
-def test_chain_submit_whose_receipts_are_lost_is_paid_once_after_retrying(net: Net) -> None:
+def test_chain_submit_whose_receipts_are_lost_is_paid_once_after_a_restart(net: Net, tmp_path: Path) -> None:
     payer = Account.from_key(DEVNET_KEYS[6]).address
     texts = ["Mined, but its receipt was lost.", "Paid for once."]
 
@@ -159,7 +160,7 @@ def test_chain_submit_whose_receipts_are_lost_is_paid_once_after_retrying(net: N
             await chain.close()
         before = await net.infer_balance(payer)
         already = await net.submissions_by(payer)
-        settings = net.chain_settings(6, rpc_url=proxy.url, receipt_timeout=4.0)
+        settings = net.chain_settings(6, rpc_url=proxy.url, receipt_timeout=4.0, state_dir=tmp_path)
         async with await InferaClient.connect(**settings) as client:
             quote = await client.quote(texts)
             proxy.hide_receipts = True
@@ -168,9 +169,14 @@ def test_chain_submit_whose_receipts_are_lost_is_paid_once_after_retrying(net: N
                 await client.submit(texts, idempotency_key=key)
             assert unconfirmed.value.idempotency_key == key
             assert proxy.methods["eth_sendRawTransaction"] >= 1
-            proxy.hide_receipts = False
+        proxy.hide_receipts = False
+        # A new client, as after a restart: nothing of the first is in memory, only its journal.
+        async with await InferaClient.connect(**settings) as client:
             refs = await client.submit(texts, idempotency_key=key)  # the same signed bytes, not a new nonce
             results = await client.results(refs, timeout=240)
+            assert await client.submit(texts, idempotency_key=key) == refs  # and again: the same jobs
+            with pytest.raises(InferaError, match="was used for other texts"):
+                await client.submit(texts[:1], idempotency_key=key)
         assert all(r.accepted for r in results)
         mine = [s for s in await net.submissions_by(payer) if s not in already]
         assert sorted(j for j, _ in mine) == sorted(r.job_id for r in refs if r.job_id is not None)

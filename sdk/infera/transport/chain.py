@@ -4,7 +4,9 @@ A submission is never paid twice. Each batch's transaction is signed once, with 
 and its bytes and hash are kept under the call's idempotency key. Until a receipt comes, the same
 bytes are sent again (a node answers "already known", or "nonce too low" once mined); when the
 confirmation does not come in time the call raises SubmitUnconfirmed, and a later submit with the
-same key goes on waiting for those same transactions rather than signing new ones.
+same key goes on waiting for those same transactions rather than signing new ones. What was
+signed is journaled on disk before it is first sent (transport/journal.py), so that holds across
+a crash or a restart of the caller too.
 """
 
 from __future__ import annotations
@@ -13,7 +15,8 @@ import asyncio
 import itertools
 import time
 from collections.abc import Sequence
-from dataclasses import dataclass, field
+from dataclasses import dataclass
+from pathlib import Path
 
 import structlog
 from hexbytes import HexBytes
@@ -26,11 +29,13 @@ from infera.errors import (
     InferaError,
     InsufficientBalance,
     RpcUnreachable,
+    SubmitReplaced,
     SubmitUnconfirmed,
     TransactionFailed,
 )
 from infera.inputs import canonical_text
 from infera.results import FeeQuote, JobRef, JobResult, PairCosine
+from infera.transport.journal import JournalBatch, SubmitJournal, submission_digest
 from infera.types import JobStatus
 from infera.vectors import PPM, cosine, unpack
 
@@ -40,39 +45,32 @@ RECEIPT_POLL_S = 0.25
 UNKNOWN_JOB = "JobRegistryUnknownJob"
 
 
-@dataclass
+@dataclass(frozen=True)
 class _Signed:
-    """One signed submit transaction, kept until its receipt is read."""
+    """One signed submit transaction."""
 
     raw: HexBytes
     tx_hash: HexBytes
     nonce: int
-    refs: list[JobRef] | None = None  # the jobs it created, once its receipt was read
 
     @property
     def hash_hex(self) -> str:
         return "0x" + bytes(self.tx_hash).hex()
 
 
-@dataclass
-class _Submission:
-    """Everything one idempotency key has signed, in batch order."""
-
-    texts: tuple[str, ...]
-    model_id: int
-    batches: list[_Signed] = field(default_factory=list)
-
-
 class ChainTransport:
     name = "chain"
 
-    def __init__(self, chain: Chain, receipt_timeout: float = 60.0, rebroadcast_every: float = 5.0) -> None:
+    def __init__(self, chain: Chain, receipt_timeout: float = 60.0, rebroadcast_every: float = 5.0,
+                 journal: SubmitJournal | None = None) -> None:
         self.chain = chain
         self.receipt_timeout = receipt_timeout
         self.rebroadcast_every = rebroadcast_every
-        self._submissions: dict[str, _Submission] = {}
+        # Without a file, retries are safe within this process only.
+        self.journal = journal or SubmitJournal(Path(":memory:"))
 
     async def close(self) -> None:
+        self.journal.close()
         await self.chain.close()
 
     # ------------------------------------------------------------------ quote
@@ -89,26 +87,37 @@ class ChainTransport:
     async def submit(self, texts: Sequence[str], model: str | int, idempotency_key: str,
                      callback: bool = False) -> list[JobRef]:
         model_id = self.chain.deployment.model_id(model)
-        known = self._submissions.get(idempotency_key)
-        if known is not None and (known.texts != tuple(texts) or known.model_id != model_id):
+        scope, digest = f"{self.chain.deployment.chain_id}:{self.chain.address}", submission_digest(model_id, texts)
+        known = self.journal.load(scope, idempotency_key)
+        if known is not None and known[0] != digest:
             raise InferaError(f"idempotency key {idempotency_key!r} was used for other texts or another model; "
                               "use a new key for a new submission")
+        signed_before = [] if known is None else known[1]
         if known is None:
-            known = self._submissions[idempotency_key] = _Submission(tuple(texts), model_id)
+            self.journal.begin(scope, idempotency_key, digest)
         fee = (await self.chain.get_model(model_id)).fee
         batches = [list(texts[i:i + MAX_BATCH]) for i in range(0, len(texts), MAX_BATCH)]
-        if not known.batches:
+        if not signed_before:
             await self._ensure_allowance(fee * len(texts))
         refs: list[JobRef] = []
         for index, batch in enumerate(batches):
-            if index == len(known.batches):
+            if index == len(signed_before):
                 raw, tx_hash, nonce = await self.chain.sign(
                     self.chain.jobs.functions.submit(model_id, batch, fee, callback))
-                known.batches.append(_Signed(raw, tx_hash, nonce))
-            signed = known.batches[index]
-            if signed.refs is None:
-                signed.refs = await self._confirm(signed, idempotency_key)
-            refs.extend(signed.refs)
+                entry = JournalBatch(raw, tx_hash, nonce, None)
+                self.journal.signed(scope, idempotency_key, index, entry)  # on disk before it is ever sent
+                signed_before.append(entry)
+            entry = signed_before[index]
+            if entry.job_ids is not None:
+                refs.extend(JobRef(job_id=j) for j in entry.job_ids)
+                continue
+            try:
+                created = await self._confirm(_Signed(entry.raw, entry.tx_hash, entry.nonce), idempotency_key)
+            except SubmitReplaced:
+                self.journal.drop_from(scope, idempotency_key, index)
+                raise
+            self.journal.confirmed(scope, idempotency_key, index, [r.job_id for r in created if r.job_id is not None])
+            refs.extend(created)
         return refs
 
     async def _ensure_allowance(self, amount: int) -> None:
@@ -174,8 +183,8 @@ class ChainTransport:
         except Exception as exc:  # noqa: BLE001 - an unreachable node tells nothing; ask again later
             log.warning("nonce check failed", tx=signed.hash_hex, error=f"{type(exc).__name__}: {exc}"[:200])
             return
-        raise TransactionFailed(f"submit tx {signed.hash_hex} was replaced: nonce {signed.nonce} was used by "
-                                    "another transaction of this key; nothing was charged for it, submit again")
+        raise SubmitReplaced(f"submit tx {signed.hash_hex} was replaced: nonce {signed.nonce} was used by "
+                             "another transaction of this key; nothing was charged for it, submit again")
 
     def _jobs_of(self, receipt: TxReceipt, signed: _Signed) -> list[JobRef]:
         if receipt["status"] != 1:
