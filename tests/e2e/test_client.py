@@ -18,7 +18,7 @@ from eth_account import Account
 from infera.chain import Chain
 from infera.client import Embeddings, Infera, InferaClient, JobRef
 from infera.devnet import DEVNET_KEYS
-from infera.errors import InferaError, RelayerRejected, ResultsTimeout, SubmitUnconfirmed
+from infera.errors import DeploymentNotFound, InferaError, RelayerRejected, ResultsTimeout, SubmitUnconfirmed
 from infera.operator import ONE
 from infera_testing.localnet import LocalNetwork
 from relayer.process import LocalRelayer
@@ -247,7 +247,7 @@ def test_gasless_through_the_relayer_user_pays_infer_and_no_gas_once_though_its_
 
 def test_a_public_method_raises_only_infera_errors(net: Net) -> None:
     # A deployment record that does not match the chain (no code at the ModelRegistry address):
-    # web3 fails to decode the call, and the client says so as an InferaError.
+    # web3 fails to decode the call, and the client says what is wrong as an InferaError.
     assert net.net.deployment is not None
     stray = "0x" + "42" * 20
     wrong = net.net.deployment.model_copy(
@@ -255,7 +255,7 @@ def test_a_public_method_raises_only_infera_errors(net: Net) -> None:
     settings = net.chain_settings(0)
     settings.pop("deployments_dir")
     with Infera.connect(**settings, deployment=wrong) as infera:
-        with pytest.raises(InferaError, match="the chain refused a call"):
+        with pytest.raises(DeploymentNotFound, match="no contract code answers at the deployment's address"):
             infera.quote(1)
     # A relayer URL that is some other HTTP service (here the devnet's RPC port).
     with Infera.connect(**net.relayer_settings(relayer_url=net.net.rpc_url, api_key=net.api_key)) as infera:
