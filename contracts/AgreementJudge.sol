@@ -3,15 +3,20 @@ pragma solidity 0.8.28;
 
 import {IJobRegistry} from "./interfaces/IJobRegistry.sol";
 import {Agreement} from "./libraries/Agreement.sol";
+import {PolicyBounds} from "./libraries/PolicyBounds.sol";
 
 /// @title AgreementJudge
 /// @notice Which revealed vectors of a job agree (libraries/Agreement.sol), and the error a
 ///         refused single-job call reverts with, as a stateless contract: JobRegistry creates it
 ///         in its constructor and calls it from finalize() and on refusals, so that this code
-///         lives outside JobRegistry's runtime (the 24,576-byte limit). It reads no storage and
-///         holds nothing; the registry checks every vector against the digest its seat revealed
-///         before asking, and passes what each error reports.
+///         lives outside JobRegistry's runtime (the 24,576-byte limit). It holds nothing; the
+///         registry checks every vector against the digest its seat revealed before asking, and
+///         passes what each error reports. Only whySeatless reads anything: the seats of the
+///         registry that created it, through its getSeats view.
 contract AgreementJudge {
+    /// @notice The JobRegistry that created this judge.
+    IJobRegistry public immutable registry;
+
     /// @dev What a refused call's error reports (see IJobRegistry.Skip and its errors).
     struct Refusal {
         IJobRegistry.Skip skip;
@@ -23,6 +28,33 @@ contract AgreementJudge {
         IJobRegistry.SeatState seatState;
         uint16 dimension;
         uint8 seatCount;
+    }
+
+    constructor() {
+        registry = IJobRegistry(msg.sender);
+    }
+
+    /// @notice Why `caller` holds no seat of `jobId` in state `expected` that its commit or
+    ///         reveal matches (the registry's refusal path only): NotAssigned without a live
+    ///         seat in the job, WrongSeatState with the seat's index when its seat is in another
+    ///         state, else CommitmentMismatch (a reveal that does not open the seat's commitment).
+    /// @param jobId The job.
+    /// @param caller The node that called commit or reveal.
+    /// @param expected The seat state the call needs.
+    /// @return skip Why the call was refused.
+    /// @return index The seat's index, for WrongSeatState.
+    function whySeatless(uint256 jobId, address caller, IJobRegistry.SeatState expected)
+        external
+        view
+        returns (IJobRegistry.Skip skip, uint256 index)
+    {
+        IJobRegistry.Seat[] memory seats = registry.getSeats(jobId);
+        for (uint256 i = 0; i < seats.length; ++i) {
+            if (seats[i].node != caller || seats[i].state == IJobRegistry.SeatState.Dropped) continue;
+            if (seats[i].state != expected) return (IJobRegistry.Skip.WrongSeatState, i);
+            return (IJobRegistry.Skip.CommitmentMismatch, 0);
+        }
+        return (IJobRegistry.Skip.NotAssigned, 0);
     }
 
     /// @notice The medoid of the current round (seats `from` on), every revealed seat within
@@ -40,6 +72,25 @@ contract AgreementJudge {
         returns (uint256 medoid, uint256 agreeingMask, uint256 votes)
     {
         return Agreement.decide(from, thresholdPpm, revealedMask, vectors);
+    }
+
+    /// @notice Revert with JobRegistryInvalidPolicy unless `p` is within JobRegistry's bounds.
+    /// @param p The policy.
+    /// @param emissionPerFeeBps RewardsEmitter's emission per unit of fee paid.
+    function checkPolicy(IJobRegistry.Policy calldata p, uint256 emissionPerFeeBps) external pure {
+        uint16 bps = PolicyBounds.BPS;
+        uint32 step = PolicyBounds.MAX_REPUTATION_STEP;
+        if (
+            p.treasury == address(0) || p.protocolFeeBps > bps / 2 || p.slashBps > PolicyBounds.MAX_SLASH_BPS
+                || p.slashRewardBps > bps || p.callbackGasLimit == 0
+                || p.callbackGasLimit > PolicyBounds.MAX_CALLBACK_GAS || p.reputationGain > step
+                || p.disagreementPenalty > step || p.livenessPenalty > step
+        ) revert IJobRegistry.JobRegistryInvalidPolicy();
+        // Self-dealing for emission must lose money: a requester whose own nodes take every seat
+        // gets back fee * (1 - protocolFee) * (1 + emissionPerFee), which must stay below fee.
+        if (emissionPerFeeBps * (bps - p.protocolFeeBps) >= uint256(p.protocolFeeBps) * bps) {
+            revert IJobRegistry.JobRegistryInvalidPolicy();
+        }
     }
 
     /// @notice Revert with the IJobRegistry error that names `r.skip` (never returns).

@@ -15,6 +15,7 @@ import {IRewardsEmitter} from "./interfaces/IRewardsEmitter.sol";
 import {AgreementJudge} from "./AgreementJudge.sol";
 import {Agreement} from "./libraries/Agreement.sol";
 import {DrawQueue} from "./libraries/DrawQueue.sol";
+import {PolicyBounds} from "./libraries/PolicyBounds.sol";
 import {Seats} from "./libraries/Seats.sol";
 import {ModelRegistry} from "./ModelRegistry.sol";
 import {NodeRegistry} from "./NodeRegistry.sol";
@@ -45,8 +46,11 @@ import {NodeRegistry} from "./NodeRegistry.sol";
 ///      paid once per node per call at its end, callbacks last; faults are settled at once after
 ///      flushing the ledger, so every node's reputation and capacity change in seat order, and
 ///      no draw runs inside the call after the first settlement (docs/security.md, "ledger").
-///      Cosine agreement and the refusal errors run in AgreementJudge (created here), which
-///      keeps this contract under the 24,576-byte limit.
+///      Cosine agreement, the refusal errors, why a commit or reveal found no seat and the
+///      policy bounds check run in AgreementJudge (created here), which keeps this contract
+///      under the 24,576-byte limit.
+///      Seats name nodes by NodeRegistry's permanent ids (given at registration), so no seat
+///      ever writes an id here: a network of many nodes pays no first-seat cost per node.
 ///      The reentrancy guard is in transient storage (EIP-1153, so Cancun or later: OP-stack
 ///      chains since Ecotone): about 2,000 gas less per call than a storage slot.
 ///      Gasless requests (ERC-2771): the requester is _msgSender(), so a submit relayed by the
@@ -68,16 +72,16 @@ contract JobRegistry is IJobRegistry, AccessControl, ERC2771Context, ReentrancyG
     /// @notice Most due draws a settling call (advance, finalize) makes before its own work.
     uint256 public constant MAX_DRAWS_FIRST = 32;
     /// @notice Basis-point denominator.
-    uint16 public constant BPS = 10_000;
+    uint16 public constant BPS = PolicyBounds.BPS;
     /// @notice Largest share of a node's stake one fault can cost (NodeRegistry also caps one
     ///         slash at its stake cap).
-    uint16 public constant MAX_SLASH_BPS = 5_000;
+    uint16 public constant MAX_SLASH_BPS = PolicyBounds.MAX_SLASH_BPS;
     /// @notice Most distinct nodes a call keeps owed settlements for before flushing them.
     uint256 public constant LEDGER_NODES = 16;
     /// @notice Upper bound of the callback gas limit.
-    uint32 public constant MAX_CALLBACK_GAS = 2_000_000;
+    uint32 public constant MAX_CALLBACK_GAS = PolicyBounds.MAX_CALLBACK_GAS;
     /// @notice Largest reputation change one job can cause (1.0 in NodeRegistry's units).
-    uint32 public constant MAX_REPUTATION_STEP = 10_000;
+    uint32 public constant MAX_REPUTATION_STEP = PolicyBounds.MAX_REPUTATION_STEP;
 
     // ------------------------------------------------------------- immutables
     /// @notice INFER.
@@ -165,11 +169,6 @@ contract JobRegistry is IJobRegistry, AccessControl, ERC2771Context, ReentrancyG
     mapping(uint256 jobId => mapping(uint256 seat => Seats.Packed)) private _seats;
     uint256 private _jobCount;
     DrawQueue.Queue private _draws;
-    // Permanent node ids, given at a node's first seat and never reused (NodeRegistry's slot
-    // indices are recycled), so a stored seat names its node for good. Ids are 1-based.
-    mapping(address node => uint32 id) private _idOf;
-    mapping(uint32 id => address node) private _nodeOf;
-    uint32 private _nodeIds;
 
     /// @param token_ INFER.
     /// @param models_ The model registry.
@@ -445,14 +444,17 @@ contract JobRegistry is IJobRegistry, AccessControl, ERC2771Context, ReentrancyG
 
     /// @notice A job's seats in assignment order.
     /// @dev The registry keeps 216 bits of each seat's digest (libraries/Seats.sol): `digest` is
-    ///      the first 27 bytes of the commitment (until reveal) or of keccak256 of the revealed
-    ///      vector (after), followed by 5 zero bytes. Binding: 108-bit collision resistance.
+    ///      the first 27 bytes of keccak256(abi.encode(node)) while assigned, of the commitment
+    ///      once committed and of keccak256 of the revealed vector once revealed, followed by 5
+    ///      zero bytes. Binding: 108-bit collision resistance.
     /// @param jobId The job.
     function getSeats(uint256 jobId) external view returns (Seat[] memory out) {
-        out = new Seat[](_jobs[jobId].seatCount);
-        for (uint256 i = 0; i < out.length; ++i) {
+        uint256 n = _jobs[jobId].seatCount;
+        address[] memory seated = _nodesOf(_seats[jobId], n, type(uint256).max);
+        out = new Seat[](n);
+        for (uint256 i = 0; i < n; ++i) {
             Seats.Packed storage seat = _seats[jobId][i];
-            out[i] = Seat({node: _nodeOf[seat.node], state: seat.state, digest: bytes32(seat.digest)});
+            out[i] = Seat({node: seated[i], state: seat.state, digest: bytes32(seat.digest)});
         }
     }
 
@@ -484,8 +486,10 @@ contract JobRegistry is IJobRegistry, AccessControl, ERC2771Context, ReentrancyG
         if (commitment == bytes32(0)) return (Skip.ZeroCommitment, 0);
         mapping(uint256 => Seats.Packed) storage seats = _seats[jobId];
         uint256 n = job.seatCount;
-        (Skip skip, uint256 index, uint32 id) = _findSeat(seats, n, msg.sender, SeatState.Assigned);
-        if (skip != Skip.None) return (skip, index);
+        // An assigned seat holds its node's tag (Seats), so finding the caller's seat needs no
+        // lookup of the caller's id in NodeRegistry; only a refusal asks why (the judge).
+        (bool found, uint256 index, uint32 id) = _seatWith(seats, job.voteFrom, n, SeatState.Assigned, Seats.tag(msg.sender));
+        if (!found) return _whySeatless(jobId, SeatState.Assigned);
 
         // One SSTORE to the slot assign() wrote; 216 bits of the commitment (Seats).
         seats[index] = Seats.Packed({node: id, state: SeatState.Committed, digest: bytes27(commitment)});
@@ -502,12 +506,12 @@ contract JobRegistry is IJobRegistry, AccessControl, ERC2771Context, ReentrancyG
         if (block.timestamp > job.deadline) return (Skip.DeadlinePassed, 0);
         if (vector.length != job.dimension) return (Skip.InvalidVectorLength, vector.length);
         mapping(uint256 => Seats.Packed) storage seats = _seats[jobId];
-        (Skip skip, uint256 index, uint32 id) = _findSeat(seats, job.seatCount, msg.sender, SeatState.Committed);
-        if (skip != Skip.None) return (skip, index);
-        Seats.Packed storage seat = seats[index];
-        if (bytes27(commitmentOf(jobId, msg.sender, vector, salt)) != seat.digest) {
-            return (Skip.CommitmentMismatch, 0);
-        }
+        // The commitment binds the caller's address, so a committed seat holding it is the
+        // caller's: no id lookup unless refused (the judge says why).
+        bytes27 commitment = bytes27(commitmentOf(jobId, msg.sender, vector, salt));
+        (bool found, uint256 index, uint32 id) =
+            _seatWith(seats, job.voteFrom, job.seatCount, SeatState.Committed, commitment);
+        if (!found) return _whySeatless(jobId, SeatState.Committed);
 
         // State and the vector's digest (216 bits, what finalize checks vectors against) in one SSTORE.
         // No per-job counter: finalize() reads every seat anyway, so "all revealed" is counted
@@ -525,13 +529,17 @@ contract JobRegistry is IJobRegistry, AccessControl, ERC2771Context, ReentrancyG
 
         mapping(uint256 => Seats.Packed) storage seats = _seats[jobId];
         Policy memory p = _policies[job.policyId];
+        uint256 missed = 0;
+        for (uint256 i = job.voteFrom; i < job.seatCount; ++i) {
+            if (seats[i].state == SeatState.Assigned) missed |= 1 << i;
+        }
+        address[] memory seated = _nodesOf(seats, job.seatCount, missed);
         uint256 dropped = 0;
         for (uint256 i = job.voteFrom; i < job.seatCount; ++i) {
-            Seats.Packed storage seat = seats[i];
-            if (seat.state != SeatState.Assigned) continue;
-            seat.state = SeatState.Dropped;
+            if (missed & (1 << i) == 0) continue;
+            seats[i].state = SeatState.Dropped;
             ++dropped;
-            _settle(jobId, _nodeAt(seats, i), SeatOutcome.MissedCommit, -int32(p.livenessPenalty), 0);
+            _settle(jobId, seated[i], SeatOutcome.MissedCommit, -int32(p.livenessPenalty), 0);
         }
         job.dropped += uint8(dropped);
         if (job.committed >= job.minAgreement) {
@@ -734,20 +742,21 @@ contract JobRegistry is IJobRegistry, AccessControl, ERC2771Context, ReentrancyG
         StoredJob storage job = _jobs[jobId];
         mapping(uint256 => Seats.Packed) storage seats = _seats[jobId];
         uint256 n = job.seatCount;
-        address[] memory tried = _nodesOf(seats, n);
+        address[] memory tried = _nodesOf(seats, n, type(uint256).max);
         if (nodes.eligibleExcluding(job.modelId, tried) < seatsNeeded) {
             _releaseOpenSeats(jobId, seats, n);
             _refund(jobId, job, 0);
             return;
         }
         uint256 seed = uint256(keccak256(abi.encode(hash, jobId, n)));
-        address[] memory drawn = nodes.drawCommittee(job.modelId, seed, seatsNeeded, tried);
+        uint256[] memory drawn = nodes.drawCommittee(job.modelId, seed, seatsNeeded, tried);
         job.status = JobStatus.Committing;
         uint40 deadline = uint40(block.timestamp + job.commitWindow);
         job.deadline = deadline;
         for (uint256 k = 0; k < drawn.length; ++k) {
-            seats[n + k] = Seats.Packed({node: _idFor(drawn[k]), state: SeatState.Assigned, digest: bytes27(0)});
-            emit JobAssigned(jobId, drawn[k], uint8(n + k), deadline);
+            address node = address(uint160(drawn[k])); // drawn[k] is node | id << 160
+            seats[n + k] = Seats.Packed({node: uint32(drawn[k] >> 160), state: SeatState.Assigned, digest: Seats.tag(node)});
+            emit JobAssigned(jobId, node, uint8(n + k), deadline);
         }
         job.seatCount = uint8(n + drawn.length);
     }
@@ -789,8 +798,9 @@ contract JobRegistry is IJobRegistry, AccessControl, ERC2771Context, ReentrancyG
         for (uint256 i = 0; i < n; ++i) {
             if (mask & (1 << i) != 0) seats[i].state = SeatState.Dropped;
         }
+        address[] memory seated = _nodesOf(seats, n, mask);
         for (uint256 i = 0; i < n; ++i) {
-            if (mask & (1 << i) != 0) slashed += _settleWithheld(jobId, _nodeAt(seats, i), p);
+            if (mask & (1 << i) != 0) slashed += _settleWithheld(jobId, seated[i], p);
         }
     }
 
@@ -834,11 +844,12 @@ contract JobRegistry is IJobRegistry, AccessControl, ERC2771Context, ReentrancyG
         Ledger memory ledger
     ) private returns (uint256 slashed, address[] memory agreeing) {
         agreeing = new address[](accepted ? Agreement.popcount(agreeingMask) : 0);
+        address[] memory seated = _nodesOf(seats, n, _openMask(seats, n));
         uint256 k = 0;
         for (uint256 i = 0; i < n; ++i) {
+            address node = seated[i];
+            if (node == address(0)) continue; // settled already (dropped)
             SeatState state = seats[i].state;
-            if (state != SeatState.Committed && state != SeatState.Revealed) continue;
-            address node = _nodeAt(seats, i); // only for seats still open: one cold read each
             if (state == SeatState.Committed) {
                 _flushFor(ledger, node);
                 slashed += _settleWithheld(jobId, node, p);
@@ -993,11 +1004,17 @@ contract JobRegistry is IJobRegistry, AccessControl, ERC2771Context, ReentrancyG
     /// @dev Refunded without a decision: this round's committed seats and earlier rounds'
     ///      revealers did nothing wrong.
     function _releaseOpenSeats(uint256 jobId, mapping(uint256 => Seats.Packed) storage seats, uint256 n) private {
+        address[] memory seated = _nodesOf(seats, n, _openMask(seats, n));
+        for (uint256 i = 0; i < n; ++i) {
+            if (seated[i] != address(0)) _settle(jobId, seated[i], SeatOutcome.Released, 0, 0);
+        }
+    }
+
+    /// @dev Seats still open (committed or revealed, not settled yet), as a bitmask.
+    function _openMask(mapping(uint256 => Seats.Packed) storage seats, uint256 n) private view returns (uint256 mask) {
         for (uint256 i = 0; i < n; ++i) {
             SeatState state = seats[i].state;
-            if (state == SeatState.Committed || state == SeatState.Revealed) {
-                _settle(jobId, _nodeAt(seats, i), SeatOutcome.Released, 0, 0);
-            }
+            if (state == SeatState.Committed || state == SeatState.Revealed) mask |= 1 << i;
         }
     }
 
@@ -1027,34 +1044,38 @@ contract JobRegistry is IJobRegistry, AccessControl, ERC2771Context, ReentrancyG
         emit CallbackDelivered(jobId, requester, success);
     }
 
-    function _nodesOf(mapping(uint256 => Seats.Packed) storage seats, uint256 n)
+    /// @dev The nodes of the seats below `n` whose bit is set in `mask` (address(0) for the
+    ///      others), resolved from their permanent ids in one NodeRegistry call.
+    function _nodesOf(mapping(uint256 => Seats.Packed) storage seats, uint256 n, uint256 mask)
         private
         view
-        returns (address[] memory out)
+        returns (address[] memory)
     {
-        out = new address[](n);
+        uint32[] memory ids = new uint32[](n);
         for (uint256 i = 0; i < n; ++i) {
-            out[i] = _nodeAt(seats, i);
+            if (mask & (1 << i) != 0) ids[i] = seats[i].node;
+        }
+        return nodes.nodesById(ids);
+    }
+
+    /// @dev The live seat from `from` on in state `expected` whose digest is `digest` (an
+    ///      assigned seat's node tag or a committed seat's commitment, Seats), and its node id.
+    function _seatWith(
+        mapping(uint256 => Seats.Packed) storage seats,
+        uint256 from,
+        uint256 n,
+        SeatState expected,
+        bytes27 digest
+    ) private view returns (bool found, uint256 index, uint32 id) {
+        for (uint256 i = from; i < n; ++i) {
+            Seats.Packed storage seat = seats[i];
+            if (seat.state == expected && seat.digest == digest) return (true, i, seat.node);
         }
     }
 
-    /// @dev The caller's live seat (a dropped seat does not count) in state `expected`, and the
-    ///      caller's node id: NotAssigned without one, WrongSeatState (with its index) when in
-    ///      another state. One storage read per seat looked at.
-    function _findSeat(mapping(uint256 => Seats.Packed) storage seats, uint256 n, address node, SeatState expected)
-        private
-        view
-        returns (Skip, uint256 index, uint32 id)
-    {
-        id = _idOf[node];
-        if (id == 0) return (Skip.NotAssigned, 0, 0); // never seated on any job
-        for (uint256 i = 0; i < n; ++i) {
-            Seats.Packed storage seat = seats[i];
-            if (seat.node != id || seat.state == SeatState.Dropped) continue;
-            if (seat.state != expected) return (Skip.WrongSeatState, i, id);
-            return (Skip.None, i, id);
-        }
-        return (Skip.NotAssigned, 0, id);
+    /// @dev A refused commit or reveal: the judge says why from the job's seats.
+    function _whySeatless(uint256 jobId, SeatState expected) private view returns (Skip, uint256 detail) {
+        return judge.whySeatless(jobId, msg.sender, expected);
     }
 
     function _toJob(uint256 jobId) private view returns (Job memory) {
@@ -1086,34 +1107,8 @@ contract JobRegistry is IJobRegistry, AccessControl, ERC2771Context, ReentrancyG
         });
     }
 
-    /// @dev The address of seat `i`'s node.
-    function _nodeAt(mapping(uint256 => Seats.Packed) storage seats, uint256 i) private view returns (address) {
-        return _nodeOf[seats[i].node];
-    }
-
-    /// @dev The node's permanent id, given at its first seat on any job.
-    function _idFor(address node) private returns (uint32 id) {
-        id = _idOf[node];
-        if (id != 0) return id;
-        // Once per node ever, not per draw. Checked: reverts only after 2^32 - 1 distinct nodes.
-        // slither-disable-next-line costly-loop
-        id = ++_nodeIds;
-        _idOf[node] = id;
-        _nodeOf[id] = node;
-    }
-
     function _setPolicy(Policy memory p) private {
-        if (
-            p.treasury == address(0) || p.protocolFeeBps > BPS / 2 || p.slashBps > MAX_SLASH_BPS
-                || p.slashRewardBps > BPS || p.callbackGasLimit == 0 || p.callbackGasLimit > MAX_CALLBACK_GAS
-                || p.reputationGain > MAX_REPUTATION_STEP || p.disagreementPenalty > MAX_REPUTATION_STEP
-                || p.livenessPenalty > MAX_REPUTATION_STEP
-        ) revert JobRegistryInvalidPolicy();
-        // Self-dealing for emission must lose money: a requester whose own nodes take every seat
-        // gets back fee * (1 - protocolFee) * (1 + emissionPerFee), which must stay below fee.
-        if (rewards.emissionPerFeeBps() * (BPS - p.protocolFeeBps) >= uint256(p.protocolFeeBps) * BPS) {
-            revert JobRegistryInvalidPolicy();
-        }
+        judge.checkPolicy(p, rewards.emissionPerFeeBps()); // reverts JobRegistryInvalidPolicy
         uint16 id = _policyId + 1;
         _policyId = id;
         _policies[id] = p;

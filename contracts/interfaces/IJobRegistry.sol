@@ -228,4 +228,7 @@ interface IJobRegistry {
     /// @notice Whether a queued draw's block hash is known, so that assign() can draw it. While
     ///         one is, NodeRegistry refuses every change to the weights a draw reads.
     function drawsDue() external view returns (bool);
+
+    /// @notice A job's seats in assignment order.
+    function getSeats(uint256 jobId) external view returns (Seat[] memory);
 }
