@@ -11,24 +11,11 @@ import {PolicyBounds} from "./libraries/PolicyBounds.sol";
 ///         in its constructor and calls it from finalize() and on refusals, so that this code
 ///         lives outside JobRegistry's runtime (the 24,576-byte limit). It holds nothing; the
 ///         registry checks every vector against the digest its seat revealed before asking, and
-///         passes what each error reports. Only whySeatless reads anything: the seats of the
-///         registry that created it, through its getSeats view.
+///         reads what each error reports from the registry's views (getJob, getSeats): only
+///         the registry that created it, never storage of its own.
 contract AgreementJudge {
     /// @notice The JobRegistry that created this judge.
     IJobRegistry public immutable registry;
-
-    /// @dev What a refused call's error reports (see IJobRegistry.Skip and its errors).
-    struct Refusal {
-        IJobRegistry.Skip skip;
-        uint256 jobId;
-        address caller;
-        uint256 detail;
-        IJobRegistry.JobStatus status;
-        uint40 deadline;
-        IJobRegistry.SeatState seatState;
-        uint16 dimension;
-        uint8 seatCount;
-    }
 
     constructor() {
         registry = IJobRegistry(msg.sender);
@@ -93,31 +80,36 @@ contract AgreementJudge {
         }
     }
 
-    /// @notice Revert with the IJobRegistry error that names `r.skip` (never returns).
-    /// @param r The refusal and what its error reports.
-    function refuse(Refusal calldata r) external pure {
-        IJobRegistry.Skip skip = r.skip;
-        uint256 jobId = r.jobId;
-        if (skip == IJobRegistry.Skip.WrongStatus) revert IJobRegistry.JobRegistryWrongStatus(jobId, r.status);
-        if (skip == IJobRegistry.Skip.DeadlinePassed) revert IJobRegistry.JobRegistryDeadlinePassed(jobId, r.deadline);
+    /// @notice Revert with the IJobRegistry error that names `skip` (never returns), reading
+    ///         what it reports from the registry's views.
+    /// @param skip Why the registry refused the call.
+    /// @param jobId The job.
+    /// @param caller Who called the registry.
+    /// @param detail What the refusal found: a seat index for WrongSeatState, a vector length
+    ///        for InvalidVectorLength, a count for VectorCountMismatch, a seat for VectorMismatch.
+    function refuse(IJobRegistry.Skip skip, uint256 jobId, address caller, uint256 detail) external view {
+        IJobRegistry.Job memory job; // all zero (status None) for an unknown job
+        if (jobId != 0 && jobId <= registry.jobCount()) job = registry.getJob(jobId);
+        if (skip == IJobRegistry.Skip.WrongStatus) revert IJobRegistry.JobRegistryWrongStatus(jobId, job.status);
+        if (skip == IJobRegistry.Skip.DeadlinePassed) revert IJobRegistry.JobRegistryDeadlinePassed(jobId, job.deadline);
         if (skip == IJobRegistry.Skip.DeadlineNotReached) {
-            revert IJobRegistry.JobRegistryDeadlineNotReached(jobId, r.deadline);
+            revert IJobRegistry.JobRegistryDeadlineNotReached(jobId, job.deadline);
         }
-        if (skip == IJobRegistry.Skip.RevealPending) revert IJobRegistry.JobRegistryRevealPending(jobId, r.deadline);
-        if (skip == IJobRegistry.Skip.NotAssigned) revert IJobRegistry.JobRegistryNotAssigned(jobId, r.caller);
+        if (skip == IJobRegistry.Skip.RevealPending) revert IJobRegistry.JobRegistryRevealPending(jobId, job.deadline);
+        if (skip == IJobRegistry.Skip.NotAssigned) revert IJobRegistry.JobRegistryNotAssigned(jobId, caller);
         if (skip == IJobRegistry.Skip.WrongSeatState) {
-            revert IJobRegistry.JobRegistryWrongSeatState(jobId, r.caller, r.seatState);
+            revert IJobRegistry.JobRegistryWrongSeatState(jobId, caller, registry.getSeats(jobId)[detail].state);
         }
         if (skip == IJobRegistry.Skip.ZeroCommitment) revert IJobRegistry.JobRegistryZeroCommitment();
         if (skip == IJobRegistry.Skip.InvalidVectorLength) {
-            revert IJobRegistry.JobRegistryInvalidVectorLength(r.detail, r.dimension);
+            revert IJobRegistry.JobRegistryInvalidVectorLength(detail, job.dimension);
         }
         if (skip == IJobRegistry.Skip.CommitmentMismatch) {
-            revert IJobRegistry.JobRegistryCommitmentMismatch(jobId, r.caller);
+            revert IJobRegistry.JobRegistryCommitmentMismatch(jobId, caller);
         }
         if (skip == IJobRegistry.Skip.VectorCountMismatch) {
-            revert IJobRegistry.JobRegistryVectorCountMismatch(r.detail, r.seatCount);
+            revert IJobRegistry.JobRegistryVectorCountMismatch(detail, job.seatCount);
         }
-        revert IJobRegistry.JobRegistryVectorMismatch(jobId, r.detail);
+        revert IJobRegistry.JobRegistryVectorMismatch(jobId, detail);
     }
 }

@@ -69,6 +69,8 @@ contract JobRegistry is IJobRegistry, AccessControl, ERC2771Context, ReentrancyG
     uint256 public constant MAX_INPUT_BYTES = 2048;
     /// @notice Most jobs in one submit call.
     uint256 public constant MAX_BATCH = 64;
+    /// @dev The seat hint of the single-job commit and reveal: none, search the seats.
+    uint256 private constant NO_HINT = type(uint256).max;
     /// @notice Most due draws a settling call (advance, finalize) makes before its own work.
     uint256 public constant MAX_DRAWS_FIRST = 32;
     /// @notice Basis-point denominator.
@@ -276,23 +278,26 @@ contract JobRegistry is IJobRegistry, AccessControl, ERC2771Context, ReentrancyG
     /// @param jobId The job.
     /// @param commitment The commitment hash.
     function commit(uint256 jobId, bytes32 commitment) external nonReentrant {
-        (Skip skip, uint256 detail) = _commit(jobId, commitment);
+        (Skip skip, uint256 detail) = _commit(jobId, NO_HINT, commitment);
         _revertIfSkipped(jobId, skip, detail);
     }
 
     /// @notice commit() for many jobs in one transaction. An item that is late, already
     ///         committed or not the caller's is skipped with BatchItemSkipped; the rest go ahead.
     /// @param jobIds The jobs (1 to MAX_BATCH).
+    /// @param seats For each job, the caller's seat index (JobAssigned.seat). Only a hint: the
+    ///        seat must still be the caller's, and a wrong index costs a search of the job's
+    ///        seats, never the item.
     /// @param commitments One commitment per job.
     /// @return done Items committed; reverts JobRegistryBatchNothingDone when none was.
-    function commitBatch(uint256[] calldata jobIds, bytes32[] calldata commitments)
+    function commitBatch(uint256[] calldata jobIds, uint256[] calldata seats, bytes32[] calldata commitments)
         external
         nonReentrant
         returns (uint256 done)
     {
-        _checkBatch(jobIds.length, commitments.length);
+        _checkBatch(jobIds.length, commitments.length, seats.length);
         for (uint256 i = 0; i < jobIds.length; ++i) {
-            (Skip skip,) = _commit(jobIds[i], commitments[i]);
+            (Skip skip,) = _commit(jobIds[i], seats[i], commitments[i]);
             done += _counted(jobIds[i], skip);
         }
         _checkDone(done, jobIds.length);
@@ -303,25 +308,27 @@ contract JobRegistry is IJobRegistry, AccessControl, ERC2771Context, ReentrancyG
     /// @param vector The packed int8 vector (the model's dimension in bytes).
     /// @param salt The secret salt used in the commitment.
     function reveal(uint256 jobId, bytes calldata vector, bytes32 salt) external nonReentrant {
-        (Skip skip, uint256 detail) = _reveal(jobId, vector, salt);
+        (Skip skip, uint256 detail) = _reveal(jobId, NO_HINT, vector, salt);
         _revertIfSkipped(jobId, skip, detail);
     }
 
     /// @notice reveal() for many jobs in one transaction; items that cannot be revealed are
     ///         skipped with BatchItemSkipped.
     /// @param jobIds The jobs (1 to MAX_BATCH).
+    /// @param seats For each job, the caller's seat index (a hint, as in commitBatch).
     /// @param vectors One packed vector per job.
     /// @param salts One salt per job.
     /// @return done Items revealed; reverts JobRegistryBatchNothingDone when none was.
-    function revealBatch(uint256[] calldata jobIds, bytes[] calldata vectors, bytes32[] calldata salts)
-        external
-        nonReentrant
-        returns (uint256 done)
-    {
-        _checkBatch(jobIds.length, vectors.length);
+    function revealBatch(
+        uint256[] calldata jobIds,
+        uint256[] calldata seats,
+        bytes[] calldata vectors,
+        bytes32[] calldata salts
+    ) external nonReentrant returns (uint256 done) {
+        _checkBatch(jobIds.length, vectors.length, seats.length);
         if (salts.length != jobIds.length) revert JobRegistryBatchLengthMismatch(jobIds.length, salts.length);
         for (uint256 i = 0; i < jobIds.length; ++i) {
-            (Skip skip,) = _reveal(jobIds[i], vectors[i], salts[i]);
+            (Skip skip,) = _reveal(jobIds[i], seats[i], vectors[i], salts[i]);
             done += _counted(jobIds[i], skip);
         }
         _checkDone(done, jobIds.length);
@@ -342,7 +349,7 @@ contract JobRegistry is IJobRegistry, AccessControl, ERC2771Context, ReentrancyG
     /// @param jobIds The jobs (1 to MAX_BATCH).
     /// @return done Jobs advanced; reverts JobRegistryBatchNothingDone when none was.
     function advanceBatch(uint256[] calldata jobIds) external nonReentrant returns (uint256 done) {
-        _checkBatch(jobIds.length, jobIds.length);
+        _checkBatch(jobIds.length, jobIds.length, jobIds.length);
         for (uint256 i = 0; i < jobIds.length; ++i) {
             done += _counted(jobIds[i], _advance(jobIds[i]));
         }
@@ -378,7 +385,7 @@ contract JobRegistry is IJobRegistry, AccessControl, ERC2771Context, ReentrancyG
         nonReentrant
         returns (uint256 done)
     {
-        _checkBatch(jobIds.length, vectors.length);
+        _checkBatch(jobIds.length, vectors.length, vectors.length);
         Ledger memory ledger = _newLedger(jobIds.length);
         for (uint256 i = 0; i < jobIds.length; ++i) {
             (Skip skip,) = _finalize(jobIds[i], vectors[i], ledger);
@@ -479,7 +486,7 @@ contract JobRegistry is IJobRegistry, AccessControl, ERC2771Context, ReentrancyG
     /// @dev The phases return why they did nothing instead of reverting, so that one bad item
     ///      never sinks a batch; the single-job entry points turn the reason back into the
     ///      matching error (_revertIfSkipped). `detail` carries what that error reports.
-    function _commit(uint256 jobId, bytes32 commitment) private returns (Skip, uint256 detail) {
+    function _commit(uint256 jobId, uint256 hint, bytes32 commitment) private returns (Skip, uint256 detail) {
         StoredJob storage job = _jobs[jobId];
         if (job.status != JobStatus.Committing) return (Skip.WrongStatus, 0);
         if (block.timestamp > job.deadline) return (Skip.DeadlinePassed, 0);
@@ -488,7 +495,8 @@ contract JobRegistry is IJobRegistry, AccessControl, ERC2771Context, ReentrancyG
         uint256 n = job.seatCount;
         // An assigned seat holds its node's tag (Seats), so finding the caller's seat needs no
         // lookup of the caller's id in NodeRegistry; only a refusal asks why (the judge).
-        (bool found, uint256 index, uint32 id) = _seatWith(seats, job.voteFrom, n, SeatState.Assigned, Seats.tag(msg.sender));
+        (bool found, uint256 index, uint32 id) =
+            _seatWith(seats, hint, job.voteFrom, n, SeatState.Assigned, Seats.tag(msg.sender));
         if (!found) return _whySeatless(jobId, SeatState.Assigned);
 
         // One SSTORE to the slot assign() wrote; 216 bits of the commitment (Seats).
@@ -500,7 +508,10 @@ contract JobRegistry is IJobRegistry, AccessControl, ERC2771Context, ReentrancyG
         return (Skip.None, 0);
     }
 
-    function _reveal(uint256 jobId, bytes calldata vector, bytes32 salt) private returns (Skip, uint256 detail) {
+    function _reveal(uint256 jobId, uint256 hint, bytes calldata vector, bytes32 salt)
+        private
+        returns (Skip, uint256 detail)
+    {
         StoredJob storage job = _jobs[jobId];
         if (job.status != JobStatus.Revealing) return (Skip.WrongStatus, 0);
         if (block.timestamp > job.deadline) return (Skip.DeadlinePassed, 0);
@@ -510,7 +521,7 @@ contract JobRegistry is IJobRegistry, AccessControl, ERC2771Context, ReentrancyG
         // caller's: no id lookup unless refused (the judge says why).
         bytes27 commitment = bytes27(commitmentOf(jobId, msg.sender, vector, salt));
         (bool found, uint256 index, uint32 id) =
-            _seatWith(seats, job.voteFrom, job.seatCount, SeatState.Committed, commitment);
+            _seatWith(seats, hint, job.voteFrom, job.seatCount, SeatState.Committed, commitment);
         if (!found) return _whySeatless(jobId, SeatState.Committed);
 
         // State and the vector's digest (216 bits, what finalize checks vectors against) in one SSTORE.
@@ -622,28 +633,15 @@ contract JobRegistry is IJobRegistry, AccessControl, ERC2771Context, ReentrancyG
 
     /// @dev The error a single-job call reverts with for `skip` (see the Skip enum).
     function _revertIfSkipped(uint256 jobId, Skip skip, uint256 detail) private view {
-        if (skip == Skip.None) return;
-        StoredJob storage job = _jobs[jobId];
-        SeatState seatState = skip == Skip.WrongSeatState ? _seats[jobId][detail].state : SeatState.Assigned;
         // Always reverts, with the error named by `skip`, which bubbles up unchanged.
-        judge.refuse(
-            AgreementJudge.Refusal({
-                skip: skip,
-                jobId: jobId,
-                caller: msg.sender,
-                detail: detail,
-                status: job.status,
-                deadline: job.deadline,
-                seatState: seatState,
-                dimension: job.dimension,
-                seatCount: job.seatCount
-            })
-        );
+        if (skip != Skip.None) judge.refuse(skip, jobId, msg.sender, detail);
     }
 
-    function _checkBatch(uint256 count, uint256 items) private pure {
+    /// @dev `count` jobs, and two of the call's other arrays, which must be as long.
+    function _checkBatch(uint256 count, uint256 items, uint256 more) private pure {
         if (count == 0 || count > MAX_BATCH) revert JobRegistryInvalidBatch(count);
         if (items != count) revert JobRegistryBatchLengthMismatch(count, items);
+        if (more != count) revert JobRegistryBatchLengthMismatch(count, more);
     }
 
     /// @dev 1 for an item done; 0, with the event that says why, for one skipped.
@@ -1058,15 +1056,22 @@ contract JobRegistry is IJobRegistry, AccessControl, ERC2771Context, ReentrancyG
         return nodes.nodesById(ids);
     }
 
-    /// @dev The live seat from `from` on in state `expected` whose digest is `digest` (an
-    ///      assigned seat's node tag or a committed seat's commitment, Seats), and its node id.
+    /// @dev The seat in state `expected` whose digest is `digest` (an assigned seat's node tag
+    ///      or a committed seat's commitment, Seats), and its node id: seat `hint` when it is
+    ///      that seat (one read), else found among the seats from `from` on. The digest, not
+    ///      the hint, makes it the caller's seat, so a wrong hint only costs the search.
     function _seatWith(
         mapping(uint256 => Seats.Packed) storage seats,
+        uint256 hint,
         uint256 from,
         uint256 n,
         SeatState expected,
         bytes27 digest
     ) private view returns (bool found, uint256 index, uint32 id) {
+        if (hint < n) {
+            Seats.Packed storage hinted = seats[hint];
+            if (hinted.state == expected && hinted.digest == digest) return (true, hint, hinted.node);
+        }
         for (uint256 i = from; i < n; ++i) {
             Seats.Packed storage seat = seats[i];
             if (seat.state == expected && seat.digest == digest) return (true, i, seat.node);
