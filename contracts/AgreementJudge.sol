@@ -88,8 +88,7 @@ contract AgreementJudge {
     /// @param detail What the refusal found: a seat index for WrongSeatState, a vector length
     ///        for InvalidVectorLength, a count for VectorCountMismatch, a seat for VectorMismatch.
     function refuse(IJobRegistry.Skip skip, uint256 jobId, address caller, uint256 detail) external view {
-        IJobRegistry.Job memory job; // all zero (status None) for an unknown job
-        if (jobId != 0 && jobId <= registry.jobCount()) job = registry.getJob(jobId);
+        IJobRegistry.Job memory job = _jobOrNone(jobId);
         if (skip == IJobRegistry.Skip.WrongStatus) revert IJobRegistry.JobRegistryWrongStatus(jobId, job.status);
         if (skip == IJobRegistry.Skip.DeadlinePassed) revert IJobRegistry.JobRegistryDeadlinePassed(jobId, job.deadline);
         if (skip == IJobRegistry.Skip.DeadlineNotReached) {
@@ -111,5 +110,11 @@ contract AgreementJudge {
             revert IJobRegistry.JobRegistryVectorCountMismatch(detail, job.seatCount);
         }
         revert IJobRegistry.JobRegistryVectorMismatch(jobId, detail);
+    }
+
+    /// @dev The job's record, or all zero (status None) for an id the registry never gave,
+    ///      whose getJob would revert with another error than the refusal's.
+    function _jobOrNone(uint256 jobId) private view returns (IJobRegistry.Job memory job) {
+        if (jobId != 0 && jobId <= registry.jobCount()) job = registry.getJob(jobId);
     }
 }

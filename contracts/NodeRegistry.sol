@@ -455,16 +455,6 @@ contract NodeRegistry is AccessControl, ReentrancyGuard {
         return _nodeById[id];
     }
 
-    /// @notice The nodes with the given permanent ids, in order (address(0) for id 0 or an id
-    ///         not given yet): JobRegistry resolves a job's seats in one call.
-    /// @param ids The ids.
-    function nodesById(uint32[] calldata ids) external view returns (address[] memory out) {
-        out = new address[](ids.length);
-        for (uint256 k = 0; k < ids.length; ++k) {
-            if (ids[k] != 0) out[k] = _nodeById[ids[k]];
-        }
-    }
-
     /// @notice The models a node serves.
     /// @param node The node.
     function modelsOf(address node) external view returns (uint32[] memory) {
