@@ -26,8 +26,8 @@ PHASES = ("submit", "assign", "commit", "reveal", "finalize")
 DIM = 384
 MAX_BATCH = 64  # JobRegistry.MAX_BATCH: most jobs in one batched call
 BATCH_SIGNATURES = [
-    "commitBatch(uint256[],bytes32[])",
-    "revealBatch(uint256[],bytes[],bytes32[])",
+    "commitBatch(uint256[],uint256[],bytes32[])",
+    "revealBatch(uint256[],uint256[],bytes[],bytes32[])",
     "advanceBatch(uint256[])",
     "finalizeBatch(uint256[],bytes[][])",
 ]
@@ -158,13 +158,14 @@ class JobDriver:
             chain = self.node(node)
             for part in _parts(held):
                 commitments = [self._commitment(chain, j, self.vectors(j)[seat]) for j, seat in part]
-                fn = chain.jobs.functions.commitBatch([j for j, _ in part], commitments)
+                fn = chain.jobs.functions.commitBatch([j for j, _ in part], [seat for _, seat in part], commitments)
                 self._add_batch("commit", await chain.transact(fn))
         for node, held in by_node.items():
             chain = self.node(node)
             for part in _parts(held):
                 fn = chain.jobs.functions.revealBatch(
-                    [j for j, _ in part], [self.vectors(j)[seat] for j, seat in part], [salt_of(j, node) for j, _ in part]
+                    [j for j, _ in part], [seat for _, seat in part], [self.vectors(j)[seat] for j, seat in part],
+                    [salt_of(j, node) for j, _ in part],
                 )
                 self._add_batch("reveal", await chain.transact(fn))
         closer = self.node(next(iter(by_node)))

@@ -15,6 +15,7 @@ import {IRewardsEmitter} from "./interfaces/IRewardsEmitter.sol";
 import {AgreementJudge} from "./AgreementJudge.sol";
 import {Agreement} from "./libraries/Agreement.sol";
 import {DrawQueue} from "./libraries/DrawQueue.sol";
+import {PolicyBounds} from "./libraries/PolicyBounds.sol";
 import {Seats} from "./libraries/Seats.sol";
 import {ModelRegistry} from "./ModelRegistry.sol";
 import {NodeRegistry} from "./NodeRegistry.sol";
@@ -45,8 +46,11 @@ import {NodeRegistry} from "./NodeRegistry.sol";
 ///      paid once per node per call at its end, callbacks last; faults are settled at once after
 ///      flushing the ledger, so every node's reputation and capacity change in seat order, and
 ///      no draw runs inside the call after the first settlement (docs/security.md, "ledger").
-///      Cosine agreement and the refusal errors run in AgreementJudge (created here), which
-///      keeps this contract under the 24,576-byte limit.
+///      Cosine agreement, the refusal errors, why a commit or reveal found no seat and the
+///      policy bounds check run in AgreementJudge (created here), which keeps this contract
+///      under the 24,576-byte limit.
+///      Seats name nodes by NodeRegistry's permanent ids (given at registration), so no seat
+///      ever writes an id here: a network of many nodes pays no first-seat cost per node.
 ///      The reentrancy guard is in transient storage (EIP-1153, so Cancun or later: OP-stack
 ///      chains since Ecotone): about 2,000 gas less per call than a storage slot.
 ///      Gasless requests (ERC-2771): the requester is _msgSender(), so a submit relayed by the
@@ -65,19 +69,21 @@ contract JobRegistry is IJobRegistry, AccessControl, ERC2771Context, ReentrancyG
     uint256 public constant MAX_INPUT_BYTES = 2048;
     /// @notice Most jobs in one submit call.
     uint256 public constant MAX_BATCH = 64;
+    /// @dev The seat hint of the single-job commit and reveal: none, search the seats.
+    uint256 private constant NO_HINT = type(uint256).max;
     /// @notice Most due draws a settling call (advance, finalize) makes before its own work.
     uint256 public constant MAX_DRAWS_FIRST = 32;
     /// @notice Basis-point denominator.
-    uint16 public constant BPS = 10_000;
+    uint16 public constant BPS = PolicyBounds.BPS;
     /// @notice Largest share of a node's stake one fault can cost (NodeRegistry also caps one
     ///         slash at its stake cap).
-    uint16 public constant MAX_SLASH_BPS = 5_000;
+    uint16 public constant MAX_SLASH_BPS = PolicyBounds.MAX_SLASH_BPS;
     /// @notice Most distinct nodes a call keeps owed settlements for before flushing them.
     uint256 public constant LEDGER_NODES = 16;
     /// @notice Upper bound of the callback gas limit.
-    uint32 public constant MAX_CALLBACK_GAS = 2_000_000;
+    uint32 public constant MAX_CALLBACK_GAS = PolicyBounds.MAX_CALLBACK_GAS;
     /// @notice Largest reputation change one job can cause (1.0 in NodeRegistry's units).
-    uint32 public constant MAX_REPUTATION_STEP = 10_000;
+    uint32 public constant MAX_REPUTATION_STEP = PolicyBounds.MAX_REPUTATION_STEP;
 
     // ------------------------------------------------------------- immutables
     /// @notice INFER.
@@ -165,11 +171,6 @@ contract JobRegistry is IJobRegistry, AccessControl, ERC2771Context, ReentrancyG
     mapping(uint256 jobId => mapping(uint256 seat => Seats.Packed)) private _seats;
     uint256 private _jobCount;
     DrawQueue.Queue private _draws;
-    // Permanent node ids, given at a node's first seat and never reused (NodeRegistry's slot
-    // indices are recycled), so a stored seat names its node for good. Ids are 1-based.
-    mapping(address node => uint32 id) private _idOf;
-    mapping(uint32 id => address node) private _nodeOf;
-    uint32 private _nodeIds;
 
     /// @param token_ INFER.
     /// @param models_ The model registry.
@@ -277,23 +278,26 @@ contract JobRegistry is IJobRegistry, AccessControl, ERC2771Context, ReentrancyG
     /// @param jobId The job.
     /// @param commitment The commitment hash.
     function commit(uint256 jobId, bytes32 commitment) external nonReentrant {
-        (Skip skip, uint256 detail) = _commit(jobId, commitment);
+        (Skip skip, uint256 detail) = _commit(jobId, NO_HINT, commitment);
         _revertIfSkipped(jobId, skip, detail);
     }
 
     /// @notice commit() for many jobs in one transaction. An item that is late, already
     ///         committed or not the caller's is skipped with BatchItemSkipped; the rest go ahead.
     /// @param jobIds The jobs (1 to MAX_BATCH).
+    /// @param seats For each job, the caller's seat index (JobAssigned.seat). Only a hint: the
+    ///        seat must still be the caller's, and a wrong index costs a search of the job's
+    ///        seats, never the item.
     /// @param commitments One commitment per job.
     /// @return done Items committed; reverts JobRegistryBatchNothingDone when none was.
-    function commitBatch(uint256[] calldata jobIds, bytes32[] calldata commitments)
+    function commitBatch(uint256[] calldata jobIds, uint256[] calldata seats, bytes32[] calldata commitments)
         external
         nonReentrant
         returns (uint256 done)
     {
-        _checkBatch(jobIds.length, commitments.length);
+        _checkBatch(jobIds.length, commitments.length, seats.length);
         for (uint256 i = 0; i < jobIds.length; ++i) {
-            (Skip skip,) = _commit(jobIds[i], commitments[i]);
+            (Skip skip,) = _commit(jobIds[i], seats[i], commitments[i]);
             done += _counted(jobIds[i], skip);
         }
         _checkDone(done, jobIds.length);
@@ -304,25 +308,27 @@ contract JobRegistry is IJobRegistry, AccessControl, ERC2771Context, ReentrancyG
     /// @param vector The packed int8 vector (the model's dimension in bytes).
     /// @param salt The secret salt used in the commitment.
     function reveal(uint256 jobId, bytes calldata vector, bytes32 salt) external nonReentrant {
-        (Skip skip, uint256 detail) = _reveal(jobId, vector, salt);
+        (Skip skip, uint256 detail) = _reveal(jobId, NO_HINT, vector, salt);
         _revertIfSkipped(jobId, skip, detail);
     }
 
     /// @notice reveal() for many jobs in one transaction; items that cannot be revealed are
     ///         skipped with BatchItemSkipped.
     /// @param jobIds The jobs (1 to MAX_BATCH).
+    /// @param seats For each job, the caller's seat index (a hint, as in commitBatch).
     /// @param vectors One packed vector per job.
     /// @param salts One salt per job.
     /// @return done Items revealed; reverts JobRegistryBatchNothingDone when none was.
-    function revealBatch(uint256[] calldata jobIds, bytes[] calldata vectors, bytes32[] calldata salts)
-        external
-        nonReentrant
-        returns (uint256 done)
-    {
-        _checkBatch(jobIds.length, vectors.length);
+    function revealBatch(
+        uint256[] calldata jobIds,
+        uint256[] calldata seats,
+        bytes[] calldata vectors,
+        bytes32[] calldata salts
+    ) external nonReentrant returns (uint256 done) {
+        _checkBatch(jobIds.length, vectors.length, seats.length);
         if (salts.length != jobIds.length) revert JobRegistryBatchLengthMismatch(jobIds.length, salts.length);
         for (uint256 i = 0; i < jobIds.length; ++i) {
-            (Skip skip,) = _reveal(jobIds[i], vectors[i], salts[i]);
+            (Skip skip,) = _reveal(jobIds[i], seats[i], vectors[i], salts[i]);
             done += _counted(jobIds[i], skip);
         }
         _checkDone(done, jobIds.length);
@@ -343,7 +349,7 @@ contract JobRegistry is IJobRegistry, AccessControl, ERC2771Context, ReentrancyG
     /// @param jobIds The jobs (1 to MAX_BATCH).
     /// @return done Jobs advanced; reverts JobRegistryBatchNothingDone when none was.
     function advanceBatch(uint256[] calldata jobIds) external nonReentrant returns (uint256 done) {
-        _checkBatch(jobIds.length, jobIds.length);
+        _checkBatch(jobIds.length, jobIds.length, jobIds.length);
         for (uint256 i = 0; i < jobIds.length; ++i) {
             done += _counted(jobIds[i], _advance(jobIds[i]));
         }
@@ -379,7 +385,7 @@ contract JobRegistry is IJobRegistry, AccessControl, ERC2771Context, ReentrancyG
         nonReentrant
         returns (uint256 done)
     {
-        _checkBatch(jobIds.length, vectors.length);
+        _checkBatch(jobIds.length, vectors.length, vectors.length);
         Ledger memory ledger = _newLedger(jobIds.length);
         for (uint256 i = 0; i < jobIds.length; ++i) {
             (Skip skip,) = _finalize(jobIds[i], vectors[i], ledger);
@@ -445,14 +451,17 @@ contract JobRegistry is IJobRegistry, AccessControl, ERC2771Context, ReentrancyG
 
     /// @notice A job's seats in assignment order.
     /// @dev The registry keeps 216 bits of each seat's digest (libraries/Seats.sol): `digest` is
-    ///      the first 27 bytes of the commitment (until reveal) or of keccak256 of the revealed
-    ///      vector (after), followed by 5 zero bytes. Binding: 108-bit collision resistance.
+    ///      the first 27 bytes of keccak256(abi.encode(node)) while assigned, of the commitment
+    ///      once committed and of keccak256 of the revealed vector once revealed, followed by 5
+    ///      zero bytes. Binding: 108-bit collision resistance.
     /// @param jobId The job.
     function getSeats(uint256 jobId) external view returns (Seat[] memory out) {
-        out = new Seat[](_jobs[jobId].seatCount);
-        for (uint256 i = 0; i < out.length; ++i) {
+        uint256 n = _jobs[jobId].seatCount;
+        address[] memory seated = _nodesOf(_seats[jobId], n);
+        out = new Seat[](n);
+        for (uint256 i = 0; i < n; ++i) {
             Seats.Packed storage seat = _seats[jobId][i];
-            out[i] = Seat({node: _nodeOf[seat.node], state: seat.state, digest: bytes32(seat.digest)});
+            out[i] = Seat({node: seated[i], state: seat.state, digest: bytes32(seat.digest)});
         }
     }
 
@@ -477,15 +486,18 @@ contract JobRegistry is IJobRegistry, AccessControl, ERC2771Context, ReentrancyG
     /// @dev The phases return why they did nothing instead of reverting, so that one bad item
     ///      never sinks a batch; the single-job entry points turn the reason back into the
     ///      matching error (_revertIfSkipped). `detail` carries what that error reports.
-    function _commit(uint256 jobId, bytes32 commitment) private returns (Skip, uint256 detail) {
+    function _commit(uint256 jobId, uint256 hint, bytes32 commitment) private returns (Skip, uint256 detail) {
         StoredJob storage job = _jobs[jobId];
         if (job.status != JobStatus.Committing) return (Skip.WrongStatus, 0);
         if (block.timestamp > job.deadline) return (Skip.DeadlinePassed, 0);
         if (commitment == bytes32(0)) return (Skip.ZeroCommitment, 0);
         mapping(uint256 => Seats.Packed) storage seats = _seats[jobId];
         uint256 n = job.seatCount;
-        (Skip skip, uint256 index, uint32 id) = _findSeat(seats, n, msg.sender, SeatState.Assigned);
-        if (skip != Skip.None) return (skip, index);
+        // An assigned seat holds its node's tag (Seats), so finding the caller's seat needs no
+        // lookup of the caller's id in NodeRegistry; only a refusal asks why (the judge).
+        (bool found, uint256 index, uint32 id) =
+            _seatWith(seats, hint, job.voteFrom, n, SeatState.Assigned, Seats.tag(msg.sender));
+        if (!found) return _whySeatless(jobId, SeatState.Assigned);
 
         // One SSTORE to the slot assign() wrote; 216 bits of the commitment (Seats).
         seats[index] = Seats.Packed({node: id, state: SeatState.Committed, digest: bytes27(commitment)});
@@ -496,18 +508,21 @@ contract JobRegistry is IJobRegistry, AccessControl, ERC2771Context, ReentrancyG
         return (Skip.None, 0);
     }
 
-    function _reveal(uint256 jobId, bytes calldata vector, bytes32 salt) private returns (Skip, uint256 detail) {
+    function _reveal(uint256 jobId, uint256 hint, bytes calldata vector, bytes32 salt)
+        private
+        returns (Skip, uint256 detail)
+    {
         StoredJob storage job = _jobs[jobId];
         if (job.status != JobStatus.Revealing) return (Skip.WrongStatus, 0);
         if (block.timestamp > job.deadline) return (Skip.DeadlinePassed, 0);
         if (vector.length != job.dimension) return (Skip.InvalidVectorLength, vector.length);
         mapping(uint256 => Seats.Packed) storage seats = _seats[jobId];
-        (Skip skip, uint256 index, uint32 id) = _findSeat(seats, job.seatCount, msg.sender, SeatState.Committed);
-        if (skip != Skip.None) return (skip, index);
-        Seats.Packed storage seat = seats[index];
-        if (bytes27(commitmentOf(jobId, msg.sender, vector, salt)) != seat.digest) {
-            return (Skip.CommitmentMismatch, 0);
-        }
+        // The commitment binds the caller's address, so a committed seat holding it is the
+        // caller's: no id lookup unless refused (the judge says why).
+        bytes27 commitment = bytes27(commitmentOf(jobId, msg.sender, vector, salt));
+        (bool found, uint256 index, uint32 id) =
+            _seatWith(seats, hint, job.voteFrom, job.seatCount, SeatState.Committed, commitment);
+        if (!found) return _whySeatless(jobId, SeatState.Committed);
 
         // State and the vector's digest (216 bits, what finalize checks vectors against) in one SSTORE.
         // No per-job counter: finalize() reads every seat anyway, so "all revealed" is counted
@@ -614,28 +629,15 @@ contract JobRegistry is IJobRegistry, AccessControl, ERC2771Context, ReentrancyG
 
     /// @dev The error a single-job call reverts with for `skip` (see the Skip enum).
     function _revertIfSkipped(uint256 jobId, Skip skip, uint256 detail) private view {
-        if (skip == Skip.None) return;
-        StoredJob storage job = _jobs[jobId];
-        SeatState seatState = skip == Skip.WrongSeatState ? _seats[jobId][detail].state : SeatState.Assigned;
         // Always reverts, with the error named by `skip`, which bubbles up unchanged.
-        judge.refuse(
-            AgreementJudge.Refusal({
-                skip: skip,
-                jobId: jobId,
-                caller: msg.sender,
-                detail: detail,
-                status: job.status,
-                deadline: job.deadline,
-                seatState: seatState,
-                dimension: job.dimension,
-                seatCount: job.seatCount
-            })
-        );
+        if (skip != Skip.None) judge.refuse(skip, jobId, msg.sender, detail);
     }
 
-    function _checkBatch(uint256 count, uint256 items) private pure {
+    /// @dev `count` jobs, and two of the call's other arrays, which must be as long.
+    function _checkBatch(uint256 count, uint256 items, uint256 more) private pure {
         if (count == 0 || count > MAX_BATCH) revert JobRegistryInvalidBatch(count);
         if (items != count) revert JobRegistryBatchLengthMismatch(count, items);
+        if (more != count) revert JobRegistryBatchLengthMismatch(count, more);
     }
 
     /// @dev 1 for an item done; 0, with the event that says why, for one skipped.
@@ -741,13 +743,14 @@ contract JobRegistry is IJobRegistry, AccessControl, ERC2771Context, ReentrancyG
             return;
         }
         uint256 seed = uint256(keccak256(abi.encode(hash, jobId, n)));
-        address[] memory drawn = nodes.drawCommittee(job.modelId, seed, seatsNeeded, tried);
+        uint256[] memory drawn = nodes.drawCommittee(job.modelId, seed, seatsNeeded, tried);
         job.status = JobStatus.Committing;
         uint40 deadline = uint40(block.timestamp + job.commitWindow);
         job.deadline = deadline;
         for (uint256 k = 0; k < drawn.length; ++k) {
-            seats[n + k] = Seats.Packed({node: _idFor(drawn[k]), state: SeatState.Assigned, digest: bytes27(0)});
-            emit JobAssigned(jobId, drawn[k], uint8(n + k), deadline);
+            address node = address(uint160(drawn[k])); // drawn[k] is node | id << 160
+            seats[n + k] = Seats.Packed({node: uint32(drawn[k] >> 160), state: SeatState.Assigned, digest: Seats.tag(node)});
+            emit JobAssigned(jobId, node, uint8(n + k), deadline);
         }
         job.seatCount = uint8(n + drawn.length);
     }
@@ -838,7 +841,7 @@ contract JobRegistry is IJobRegistry, AccessControl, ERC2771Context, ReentrancyG
         for (uint256 i = 0; i < n; ++i) {
             SeatState state = seats[i].state;
             if (state != SeatState.Committed && state != SeatState.Revealed) continue;
-            address node = _nodeAt(seats, i); // only for seats still open: one cold read each
+            address node = _nodeAt(seats, i); // only for seats still open
             if (state == SeatState.Committed) {
                 _flushFor(ledger, node);
                 slashed += _settleWithheld(jobId, node, p);
@@ -1038,23 +1041,37 @@ contract JobRegistry is IJobRegistry, AccessControl, ERC2771Context, ReentrancyG
         }
     }
 
-    /// @dev The caller's live seat (a dropped seat does not count) in state `expected`, and the
-    ///      caller's node id: NotAssigned without one, WrongSeatState (with its index) when in
-    ///      another state. One storage read per seat looked at.
-    function _findSeat(mapping(uint256 => Seats.Packed) storage seats, uint256 n, address node, SeatState expected)
-        private
-        view
-        returns (Skip, uint256 index, uint32 id)
-    {
-        id = _idOf[node];
-        if (id == 0) return (Skip.NotAssigned, 0, 0); // never seated on any job
-        for (uint256 i = 0; i < n; ++i) {
-            Seats.Packed storage seat = seats[i];
-            if (seat.node != id || seat.state == SeatState.Dropped) continue;
-            if (seat.state != expected) return (Skip.WrongSeatState, i, id);
-            return (Skip.None, i, id);
+    /// @dev The address of seat `i`'s node, from its permanent id (Seats). One call per seat
+    ///      settled: measured cheaper than resolving a job's seats in one array call.
+    function _nodeAt(mapping(uint256 => Seats.Packed) storage seats, uint256 i) private view returns (address) {
+        return nodes.nodeById(seats[i].node);
+    }
+
+    /// @dev The seat in state `expected` whose digest is `digest` (an assigned seat's node tag
+    ///      or a committed seat's commitment, Seats), and its node id: seat `hint` when it is
+    ///      that seat (one read), else found among the seats from `from` on. The digest, not
+    ///      the hint, makes it the caller's seat, so a wrong hint only costs the search.
+    function _seatWith(
+        mapping(uint256 => Seats.Packed) storage seats,
+        uint256 hint,
+        uint256 from,
+        uint256 n,
+        SeatState expected,
+        bytes27 digest
+    ) private view returns (bool found, uint256 index, uint32 id) {
+        if (hint < n) {
+            Seats.Packed storage hinted = seats[hint];
+            if (hinted.state == expected && hinted.digest == digest) return (true, hint, hinted.node);
         }
-        return (Skip.NotAssigned, 0, id);
+        for (uint256 i = from; i < n; ++i) {
+            Seats.Packed storage seat = seats[i];
+            if (seat.state == expected && seat.digest == digest) return (true, i, seat.node);
+        }
+    }
+
+    /// @dev A refused commit or reveal: the judge says why from the job's seats.
+    function _whySeatless(uint256 jobId, SeatState expected) private view returns (Skip, uint256 detail) {
+        return judge.whySeatless(jobId, msg.sender, expected);
     }
 
     function _toJob(uint256 jobId) private view returns (Job memory) {
@@ -1086,34 +1103,8 @@ contract JobRegistry is IJobRegistry, AccessControl, ERC2771Context, ReentrancyG
         });
     }
 
-    /// @dev The address of seat `i`'s node.
-    function _nodeAt(mapping(uint256 => Seats.Packed) storage seats, uint256 i) private view returns (address) {
-        return _nodeOf[seats[i].node];
-    }
-
-    /// @dev The node's permanent id, given at its first seat on any job.
-    function _idFor(address node) private returns (uint32 id) {
-        id = _idOf[node];
-        if (id != 0) return id;
-        // Once per node ever, not per draw. Checked: reverts only after 2^32 - 1 distinct nodes.
-        // slither-disable-next-line costly-loop
-        id = ++_nodeIds;
-        _idOf[node] = id;
-        _nodeOf[id] = node;
-    }
-
     function _setPolicy(Policy memory p) private {
-        if (
-            p.treasury == address(0) || p.protocolFeeBps > BPS / 2 || p.slashBps > MAX_SLASH_BPS
-                || p.slashRewardBps > BPS || p.callbackGasLimit == 0 || p.callbackGasLimit > MAX_CALLBACK_GAS
-                || p.reputationGain > MAX_REPUTATION_STEP || p.disagreementPenalty > MAX_REPUTATION_STEP
-                || p.livenessPenalty > MAX_REPUTATION_STEP
-        ) revert JobRegistryInvalidPolicy();
-        // Self-dealing for emission must lose money: a requester whose own nodes take every seat
-        // gets back fee * (1 - protocolFee) * (1 + emissionPerFee), which must stay below fee.
-        if (rewards.emissionPerFeeBps() * (BPS - p.protocolFeeBps) >= uint256(p.protocolFeeBps) * BPS) {
-            revert JobRegistryInvalidPolicy();
-        }
+        judge.checkPolicy(p, rewards.emissionPerFeeBps()); // reverts JobRegistryInvalidPolicy
         uint16 id = _policyId + 1;
         _policyId = id;
         _policies[id] = p;

@@ -29,6 +29,8 @@ contract NodeRegistry is AccessControl, ReentrancyGuard {
 
     // ------------------------------------------------------------------ types
     /// @dev Two slots: balances and unbonding time, then the bookkeeping that changes per job.
+    ///      `id` sits in the second slot, which registration writes anyway and every draw reads
+    ///      (reputation), so JobRegistry learns a drawn node's id without a storage read of its own.
     struct Node {
         uint96 stake; // bonded INFER, counted for selection
         uint96 unbonding; // INFER waiting out the unbonding period (still slashable)
@@ -37,8 +39,9 @@ contract NodeRegistry is AccessControl, ReentrancyGuard {
         uint16 capacity; // most open jobs at once
         uint16 openJobs; // seats not yet settled
         uint32 reputation; // fixed point, REP_ONE == 1.0
-        uint128 listedWeight; // weight currently stored in the trees of the node's models
+        uint96 listedWeight; // weight currently stored in the trees of the node's models (<= stakeCap)
         uint32 ejectedAt; // when reputation last fell below the ejection line (uint32 lasts to 2106)
+        uint32 id; // permanent 1-based id, given at the first registration and never reused
     }
 
     // -------------------------------------------------------------- constants
@@ -86,6 +89,11 @@ contract NodeRegistry is AccessControl, ReentrancyGuard {
     mapping(uint32 modelId => uint256) private _eligibleCount;
     uint32 private _nodeCount;
     uint32[] private _freeSlots; // indices of nodes that fully exited, reused first
+    // Permanent ids (unlike slot indices, which are recycled): JobRegistry stores a seat's node
+    // as its id, so a seat names its node for good, even after the node exits and its slot
+    // serves another. Written once per address ever, at its first registration.
+    mapping(uint32 id => address node) private _nodeById;
+    uint32 private _idCount;
 
     // ----------------------------------------------------------------- events
     /// @notice A node registered with its first stake.
@@ -218,8 +226,10 @@ contract NodeRegistry is AccessControl, ReentrancyGuard {
         n.index = index;
         n.stake = stake;
         n.capacity = capacity;
-        // A returning address keeps the reputation it left with (an ejected node stays ejected).
+        // A returning address keeps the reputation it left with (an ejected node stays ejected)
+        // and its id.
         if (n.reputation == 0 && n.ejectedAt == 0) n.reputation = REP_ONE;
+        if (n.id == 0) _giveId(msg.sender, n);
         _nodeAt[index] = msg.sender;
         _servedModels[msg.sender] = modelIds;
         emit NodeRegistered(msg.sender, stake, modelIds, capacity);
@@ -307,23 +317,26 @@ contract NodeRegistry is AccessControl, ReentrancyGuard {
     /// @param seed Randomness for the draw.
     /// @param count Committee size.
     /// @param exclude Nodes that may not be drawn (e.g. already tried for this job).
-    /// @return drawn The committee, in draw order.
+    /// @return drawn The committee, in draw order, each as `address | id << 160` with the node's
+    ///         permanent id (idOf): one word per seat, which JobRegistry stores as the seat's node.
     function drawCommittee(uint32 modelId, uint256 seed, uint256 count, address[] calldata exclude)
         external
         onlyJobManager
-        returns (address[] memory drawn)
+        returns (uint256[] memory drawn)
     {
         Draw memory d = _prepareDraw(modelId, count, exclude);
-        drawn = new address[](count);
+        address[] memory picked = new address[](count);
         for (uint256 k = 0; k < count; ++k) {
-            drawn[k] = _drawOne(_trees[modelId], d, seed, k, exclude.length + k);
+            picked[k] = _drawOne(_trees[modelId], d, seed, k, exclude.length + k);
         }
+        drawn = new uint256[](count);
         for (uint256 k = 0; k < count; ++k) {
-            Node storage n = _nodes[drawn[k]];
+            Node storage n = _nodes[picked[k]];
+            drawn[k] = uint256(uint160(picked[k])) | (uint256(n.id) << 160);
             uint16 open = n.openJobs + 1;
             n.openJobs = open;
-            emit SeatTaken(drawn[k], open);
-            _syncWeight(drawn[k]);
+            emit SeatTaken(picked[k], open);
+            _syncWeight(picked[k]);
         }
     }
 
@@ -429,6 +442,19 @@ contract NodeRegistry is AccessControl, ReentrancyGuard {
         return _nodes[node];
     }
 
+    /// @notice A node's permanent id: given at its first registration, kept when it exits and
+    ///         comes back, never given to another address (0 = never registered).
+    /// @param node The node.
+    function idOf(address node) external view returns (uint32) {
+        return _nodes[node].id;
+    }
+
+    /// @notice The node with permanent id `id` (address(0) for an id not given yet).
+    /// @param id The id.
+    function nodeById(uint32 id) external view returns (address) {
+        return _nodeById[id];
+    }
+
     /// @notice The models a node serves.
     /// @param node The node.
     function modelsOf(address node) external view returns (uint32[] memory) {
@@ -523,7 +549,7 @@ contract NodeRegistry is AccessControl, ReentrancyGuard {
 
     /// @dev Reputation is applied at draw time (_drawOne), not here, so that settling a seat
     ///      changes the tree only when the node crosses its capacity or the ejection line.
-    function _targetWeight(Node storage n) private view returns (uint128) {
+    function _targetWeight(Node storage n) private view returns (uint96) {
         uint96 stake = n.stake;
         if (stake < minStake || n.openJobs >= n.capacity || n.reputation < ejectionThreshold) return 0;
         uint96 cap = stakeCap;
@@ -533,8 +559,8 @@ contract NodeRegistry is AccessControl, ReentrancyGuard {
     /// @dev Bring every served model's tree in line with the node's current weight.
     function _syncWeight(address node) private {
         Node storage n = _nodes[node];
-        uint128 target = _targetWeight(n);
-        uint128 listed = n.listedWeight;
+        uint96 target = _targetWeight(n);
+        uint96 listed = n.listedWeight;
         if (target == listed) return;
         uint32[] storage served = _servedModels[node];
         for (uint256 k = 0; k < served.length; ++k) {
@@ -551,7 +577,7 @@ contract NodeRegistry is AccessControl, ReentrancyGuard {
     /// @dev Remove the node's weight from all its trees (before its model list changes).
     function _delist(address node) private {
         Node storage n = _nodes[node];
-        uint128 listed = n.listedWeight;
+        uint96 listed = n.listedWeight;
         if (listed == 0) return;
         uint32[] storage served = _servedModels[node];
         for (uint256 k = 0; k < served.length; ++k) {
@@ -586,6 +612,13 @@ contract NodeRegistry is AccessControl, ReentrancyGuard {
         n.stake -= fromStake;
         n.unbonding -= uint96(amount - fromStake);
         emit NodeSlashed(node, amount, n.stake, n.unbonding);
+    }
+
+    /// @dev Once per address ever. Checked: reverts only after 2^32 - 1 distinct addresses.
+    function _giveId(address node, Node storage n) private {
+        uint32 id = ++_idCount;
+        n.id = id;
+        _nodeById[id] = node;
     }
 
     function _takeSlot() private returns (uint32 index) {

@@ -19,7 +19,7 @@ import numpy.typing as npt
 import structlog
 from web3.contract.async_contract import AsyncContractFunction
 
-from infera.chain import ASSIGN_BATCH, Chain, commitment_of
+from infera.chain import ASSIGN_BATCH, NO_SEAT_HINT, Chain, commitment_of
 from infera.deployment import load_deployment
 from infera.errors import ConfigError, ContractRevert, InferaError, InsufficientStake, TransactionFailed
 from infera.inputs import canonical_text
@@ -266,6 +266,7 @@ class OracleNode:
         for job_id in store.record_assignments([(a.job_id, a.block_number, a.block_hash) for a in found.assignments]):
             self.metrics.jobs.labels(event="seen").inc()
             log.info("assigned", job=job_id, seat=seats[job_id])
+        store.set_seats(seats)
         self._keeper().watch(found.submitted)
 
     async def commit_pending(self) -> None:
@@ -405,7 +406,8 @@ class OracleNode:
         for chunk in _chunks(ready, BATCH_LIMIT):
             ids = [w.job_id for w in chunk]
             commitments = [self._commitment(w) for w in chunk]
-            if await self._send_batch("committed", ids, chain.jobs.functions.commitBatch(ids, commitments)):
+            fn = chain.jobs.functions.commitBatch(ids, seat_hints(chunk), commitments)
+            if await self._send_batch("committed", ids, fn):
                 store.set_states(ids, WorkState.COMMITTED)
                 self.metrics.jobs.labels(event="committed").inc(len(ids))
                 faults.crash_at(self.settings.crash_at, "after-commit")
@@ -546,7 +548,8 @@ class OracleNode:
             ids = [w.job_id for w in chunk]
             vectors = [w.vector or b"" for w in chunk]
             salts = [faults.reveal_salt(self.settings.fault, w.salt or b"") for w in chunk]
-            if await self._send_batch("revealed", ids, chain.jobs.functions.revealBatch(ids, vectors, salts)):
+            fn = chain.jobs.functions.revealBatch(ids, seat_hints(chunk), vectors, salts)
+            if await self._send_batch("revealed", ids, fn):
                 store.set_states(ids, WorkState.REVEALED)
                 self.metrics.jobs.labels(event="revealed").inc(len(ids))
                 faults.crash_at(self.settings.crash_at, "after-reveal")
@@ -595,6 +598,12 @@ class OracleNode:
         if self.txm is None or self.scanner is None:
             raise RuntimeError("OracleNode.setup() has not run")
         return self.txm, self.scanner
+
+
+def seat_hints(works: list[Work]) -> list[int]:
+    """Each job's seat index for the batched calls, which then read one seat instead of
+    searching the job's; a job recorded by an older node has none (the registry searches)."""
+    return [NO_SEAT_HINT if w.seat is None else w.seat for w in works]
 
 
 def _chunks(items: list[T], size: int) -> list[list[T]]:

@@ -12,6 +12,7 @@ from contextlib import AbstractContextManager
 from dataclasses import dataclass
 from enum import StrEnum
 from pathlib import Path
+from typing import Any
 
 from infera.storage import open_db, transaction
 
@@ -31,6 +32,14 @@ class Work:
     vector: bytes | None
     salt: bytes | None
     ready_since: float | None
+    seat: int | None = None  # our seat index from JobAssigned: a hint for commitBatch/revealBatch
+
+
+_WORK_COLUMNS = "job_id, state, vector, salt, ready_since, seat"
+
+
+def _work(r: tuple[Any, ...]) -> Work:
+    return Work(int(r[0]), WorkState(r[1]), r[2], r[3], r[4], None if r[5] is None else int(r[5]))
 
 
 class WorkStore:
@@ -51,6 +60,7 @@ class WorkStore:
         self._add_column("assigned_block", "INTEGER")
         self._add_column("assigned_hash", "BLOB")
         self._add_column("submit_block", "INTEGER")
+        self._add_column("seat", "INTEGER")
 
     def _add_column(self, name: str, kind: str) -> None:
         """Stores written by an older node lack the newer columns; add them in place."""
@@ -103,6 +113,12 @@ class WorkStore:
         with self._transaction():
             self._db.executemany("UPDATE work SET submit_block=? WHERE job_id=?",
                                  [(block, job_id) for job_id, block in blocks.items()])
+
+    def set_seats(self, seats: dict[int, int]) -> None:
+        """Record our seat index on each job (job id -> seat), from its latest JobAssigned, in
+        one transaction. A reorg may redraw the job with another seat: the latest wins."""
+        with self._transaction():
+            self._db.executemany("UPDATE work SET seat=? WHERE job_id=?", [(seat, job_id) for job_id, seat in seats.items()])
 
     def blocks_of(self, job_ids: list[int]) -> dict[int, tuple[int | None, int | None]]:
         """Job id -> (submit block, assignment block), where known: they bound the log reads."""
@@ -202,10 +218,10 @@ class WorkStore:
     def in_states(self, *states: WorkState) -> list[Work]:
         marks = ",".join("?" for _ in states)
         rows = self._db.execute(
-            f"SELECT job_id, state, vector, salt, ready_since FROM work WHERE state IN ({marks}) ORDER BY job_id",
+            f"SELECT {_WORK_COLUMNS} FROM work WHERE state IN ({marks}) ORDER BY job_id",
             [s.value for s in states],
         ).fetchall()
-        return [Work(int(r[0]), WorkState(r[1]), r[2], r[3], r[4]) for r in rows]
+        return [_work(r) for r in rows]
 
     def open_job_ids(self) -> set[int]:
         """Jobs this node still holds (any state but done), without their vectors and salts."""
@@ -218,10 +234,8 @@ class WorkStore:
         return {str(state): int(n) for state, n in rows}
 
     def get(self, job_id: int) -> Work | None:
-        r = self._db.execute(
-            "SELECT job_id, state, vector, salt, ready_since FROM work WHERE job_id=?", (job_id,)
-        ).fetchone()
-        return None if r is None else Work(int(r[0]), WorkState(r[1]), r[2], r[3], r[4])
+        r = self._db.execute(f"SELECT {_WORK_COLUMNS} FROM work WHERE job_id=?", (job_id,)).fetchone()
+        return None if r is None else _work(r)
 
     def get_meta(self, key: str) -> str | None:
         row = self._db.execute("SELECT value FROM meta WHERE key=?", (key,)).fetchone()

@@ -89,8 +89,9 @@ interface IJobRegistry {
         uint16 policyId; // the settlement policy in force at submission
     }
 
-    /// @dev What getSeats returns. `digest` is the commitment until reveal, then keccak256 of the
-    ///      revealed vector, each cut to its first 216 bits (27 bytes, then 5 zero bytes): the
+    /// @dev What getSeats returns. `digest` is the node's tag (keccak256 of its address) while
+    ///      assigned, the commitment until reveal, then keccak256 of the revealed vector, each
+    ///      cut to its first 216 bits (27 bytes, then 5 zero bytes): the
     ///      registry stores a seat in one slot (libraries/Seats.sol). Commitments and revealed
     ///      vectors are checked against those 216 bits, 108-bit collision resistance.
     struct Seat {
@@ -228,4 +229,13 @@ interface IJobRegistry {
     /// @notice Whether a queued draw's block hash is known, so that assign() can draw it. While
     ///         one is, NodeRegistry refuses every change to the weights a draw reads.
     function drawsDue() external view returns (bool);
+
+    /// @notice A job's record; reverts for an unknown id.
+    function getJob(uint256 jobId) external view returns (Job memory);
+
+    /// @notice A job's seats in assignment order.
+    function getSeats(uint256 jobId) external view returns (Seat[] memory);
+
+    /// @notice Number of jobs ever submitted (ids run from 1).
+    function jobCount() external view returns (uint256);
 }

@@ -20,9 +20,13 @@ contract JobManagerHarness {
 
     function drawCommittee(uint32 modelId, uint256 seed, uint256 count, address[] calldata exclude)
         external
-        returns (address[] memory)
+        returns (address[] memory drawn)
     {
-        return nodes.drawCommittee(modelId, seed, count, exclude);
+        uint256[] memory packed = nodes.drawCommittee(modelId, seed, count, exclude);
+        drawn = new address[](packed.length);
+        for (uint256 k = 0; k < packed.length; ++k) {
+            drawn[k] = address(uint160(packed[k]));
+        }
     }
 
     function settleSeat(address node, int32 reputationDelta, uint16 slashBps) external returns (uint256, uint32) {

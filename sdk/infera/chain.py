@@ -40,6 +40,9 @@ T = TypeVar("T")
 RECEIPT_TIMEOUT_S = 120.0
 # Committee draws one assign() transaction makes: about 150k gas each, so 64 stay near 10M gas.
 ASSIGN_BATCH = 64
+# The seat hint commitBatch/revealBatch take per job when the caller does not know its seat
+# index (JobAssigned.seat): out of range, so the registry searches the job's seats instead.
+NO_SEAT_HINT = 2**256 - 1
 
 
 def commitment_of(chain_id: int, registry: str, job_id: int, node: str, vector: bytes, salt: bytes) -> bytes:

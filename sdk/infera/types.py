@@ -132,6 +132,7 @@ class NodeInfo:
     reputation: int
     listed_weight: int
     ejected_at: int
+    node_id: int  # permanent, from the first registration on; seats name their node by it
 
     @property
     def registered(self) -> bool:

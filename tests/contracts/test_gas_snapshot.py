@@ -84,10 +84,12 @@ def _batched_lifecycle(chain: Any, jobs: Any, requester: Any, by_address: dict[s
     for address in seats[ids[0]]:
         node = by_address[address]
         mine = {j: vectors[j][seats[j].index(address)] for j in ids}
-        commits.append(jobs.commitBatch(ids, [commit_for(chain, jobs, j, node, mine[j]) for j in ids], sender=node))
+        hints = [seats[j].index(address) for j in ids]
+        commits.append(jobs.commitBatch(ids, hints, [commit_for(chain, jobs, j, node, mine[j]) for j in ids], sender=node))
     for address in seats[ids[0]]:
         node = by_address[address]
-        reveals.append(jobs.revealBatch(ids, [vectors[j][seats[j].index(address)] for j in ids], [SALT] * BATCH,
+        hints = [seats[j].index(address) for j in ids]
+        reveals.append(jobs.revealBatch(ids, hints, [vectors[j][seats[j].index(address)] for j in ids], [SALT] * BATCH,
                                         sender=node))
     final = jobs.finalizeBatch(ids, [vectors[j] for j in ids], sender=requester)
     phases = {

@@ -138,6 +138,7 @@ class NodeView:
     reputation: int
     listed_weight: int
     ejected_at: int
+    node_id: int
 
 
 @dataclass(frozen=True)
@@ -403,6 +404,7 @@ class InferaMachine(RuleBasedStateMachine):
         self.refunded_events: Counter[int] = Counter()
         self.terminal_seen: dict[int, int] = {}
         self.fees_earned: Counter[tuple[int, str]] = Counter()  # (epoch, node) -> fees paid, as points
+        self.node_ids: dict[str, int] = {}  # the permanent id each address was first seen with
         self.credited: set[tuple[int, str]] = set()  # (epoch, node) that earned points
         self.claimed: set[tuple[int, str]] = set()
         self.claimed_by_epoch: Counter[int] = Counter()
@@ -460,7 +462,7 @@ class InferaMachine(RuleBasedStateMachine):
             nodes[account.address] = NodeView(
                 registered=n.index != 0, stake=n.stake, unbonding=n.unbonding, unbonding_until=n.unbondingUntil,
                 capacity=n.capacity, open_jobs=n.openJobs, reputation=n.reputation, listed_weight=n.listedWeight,
-                ejected_at=n.ejectedAt,
+                ejected_at=n.ejectedAt, node_id=n.id,
             )
         jobs: dict[int, JobView] = {}
         for job_id in self.job_ids:
@@ -1224,6 +1226,16 @@ class InferaMachine(RuleBasedStateMachine):
         for node, n in v.nodes.items():
             assert n.open_jobs <= n.capacity, f"{node} holds {n.open_jobs} open jobs, capacity {n.capacity}"
             assert n.open_jobs == open_seats[node], f"{node}: openJobs {n.open_jobs} != unsettled seats {open_seats[node]}"
+
+    @invariant()
+    def node_ids_are_permanent_and_distinct(self) -> None:
+        """Seats name nodes by these ids, so an id may never change or pass to another address."""
+        given = {node: n.node_id for node, n in self.view.nodes.items() if n.node_id != 0}
+        assert len(set(given.values())) == len(given), f"two addresses share an id: {given}"
+        for node, node_id in given.items():
+            assert self.node_ids.setdefault(node, node_id) == node_id, f"{node} changed id to {node_id}"
+        for node, n in self.view.nodes.items():
+            assert n.registered <= (n.node_id != 0), f"{node} is registered without an id"
 
     @invariant()
     def selection_weights_match_nodes(self) -> None:

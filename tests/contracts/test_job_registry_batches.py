@@ -24,6 +24,7 @@ from contract_helpers import (
     time_travel,
     web3_view,
 )
+from infera.chain import NO_SEAT_HINT
 
 REVEALING, ACCEPTED = 3, 4
 # IJobRegistry.Skip
@@ -52,17 +53,23 @@ def wide_nodes(register: Callable[..., None], node_accounts: list[Any]) -> list[
 def commit_all(chain: Any, jobs: Any, nodes: list[Any], job_ids: list[int]) -> None:
     for node in nodes:
         commitments = [commit_for(chain, jobs, j, node, vectors_for(j)[_seat(jobs, j, node)]) for j in job_ids]
-        jobs.commitBatch(job_ids, commitments, sender=node)
+        jobs.commitBatch(job_ids, seats_of(jobs, job_ids, node), commitments, sender=node)
 
 
 def reveal_all(jobs: Any, nodes: list[Any], job_ids: list[int]) -> None:
     for node in nodes:
-        jobs.revealBatch(job_ids, [vectors_for(j)[_seat(jobs, j, node)] for j in job_ids], [SALT] * len(job_ids),
-                         sender=node)
+        jobs.revealBatch(job_ids, seats_of(jobs, job_ids, node), [vectors_for(j)[_seat(jobs, j, node)] for j in job_ids],
+                         [SALT] * len(job_ids), sender=node)
 
 
 def _seat(jobs: Any, job_id: int, node: Any) -> int:
     return seat_nodes(jobs, job_id).index(node.address)
+
+
+def seats_of(jobs: Any, job_ids: list[int], node: Any) -> list[int]:
+    """The node's seat index on each job (the batched calls' hints), NO_SEAT_HINT where it has none."""
+    return [_seat(jobs, j, node) if j <= jobs.jobCount() and node.address in seat_nodes(jobs, j) else NO_SEAT_HINT
+            for j in job_ids]
 
 
 # ------------------------------------------------------------------------------- commit
@@ -74,13 +81,45 @@ def test_commit_batch_commits_the_callers_jobs_and_skips_the_rest_with_the_reaso
     c = {j: commit_for(chain, jobs, j, node, random_vector(j)) for j in (1, 2, 3)}
     jobs.commit(1, c[1], sender=node)
 
-    tx = jobs.commitBatch([1, 2, 3, 99], [c[1], c[2], b"\x00" * 32, c[1]], sender=node)
+    tx = jobs.commitBatch([1, 2, 3, 99], seats_of(jobs, [1, 2, 3, 99], node), [c[1], c[2], b"\x00" * 32, c[1]], sender=node)
 
     assert [e.jobId for e in tx.decode_logs(jobs.Committed)] == [2]
     assert skipped(tx, jobs) == {1: WRONG_SEAT_STATE, 3: ZERO_COMMITMENT, 99: WRONG_STATUS}
     # Somebody without a seat: every item skipped, so the batch refuses to spend gas for nothing.
     with reverts_with(jobs.JobRegistryBatchNothingDone, count=1):
-        jobs.commitBatch([2], [c[2]], sender=requester)
+        jobs.commitBatch([2], [NO_SEAT_HINT], [c[2]], sender=requester)
+
+
+def test_a_seat_hint_naming_another_nodes_seat_never_takes_it(
+    chain: Any, jobs: Any, register: Callable[..., None], node_accounts: list[Any], submit: Callable[..., Any]
+) -> None:
+    """The hint only saves a search: the seat's digest (its node's tag, then the commitment that
+    binds the node's address) decides whose seat it is."""
+    for account in node_accounts[:4]:
+        register(account)
+    submit(["a"])
+    by_address = {a.address: a for a in node_accounts[:4]}
+    first, second, third = (by_address[n] for n in seat_nodes(jobs, 1))
+    outsider = next(a for a in node_accounts[:4] if a.address not in seat_nodes(jobs, 1))
+    vectors = vectors_for(1)
+    before = [bytes(s.digest) for s in jobs.getSeats(1)]
+
+    # A seated node pointing at seat 0 (not its own) commits its own seat, 1.
+    tx = jobs.commitBatch([1], [0], [commit_for(chain, jobs, 1, second, vectors[1])], sender=second)
+    assert [e.node for e in tx.decode_logs(jobs.Committed)] == [second.address]
+    digests = [bytes(s.digest) for s in jobs.getSeats(1)]
+    assert digests[0] == before[0] and digests[1] != before[1]
+    # A registered node without a seat gets nothing, whatever it points at.
+    with reverts_with(jobs.JobRegistryBatchNothingDone, count=1):
+        jobs.commitBatch([1], [0], [commit_for(chain, jobs, 1, outsider, vectors[0])], sender=outsider)
+    assert bytes(jobs.getSeats(1)[0].digest) == before[0]
+
+    for node, seat in ((first, 0), (third, 2)):
+        jobs.commit(1, commit_for(chain, jobs, 1, node, vectors[seat]), sender=node)
+    # Reveal: pointing at another committed seat still opens only the caller's own commitment.
+    tx = jobs.revealBatch([1], [0], [vectors[1]], [SALT], sender=second)
+    assert [e.node for e in tx.decode_logs(jobs.Revealed)] == [second.address]
+    assert [s.state for s in jobs.getSeats(1)] == [1, 2, 1]  # Committed, Revealed, Committed
 
 
 def test_a_late_commit_in_a_batch_is_skipped_while_the_others_land(
@@ -90,7 +129,8 @@ def test_a_late_commit_in_a_batch_is_skipped_while_the_others_land(
     time_travel(chain, COMMIT_WINDOW + 1)
     submit(["fresh"])
     node = three_nodes[0]
-    tx = jobs.commitBatch([1, 2], [commit_for(chain, jobs, j, node, random_vector(j)) for j in (1, 2)], sender=node)
+    tx = jobs.commitBatch([1, 2], seats_of(jobs, [1, 2], node),
+                          [commit_for(chain, jobs, j, node, random_vector(j)) for j in (1, 2)], sender=node)
     assert skipped(tx, jobs) == {1: DEADLINE_PASSED}
     assert [e.jobId for e in tx.decode_logs(jobs.Committed)] == [2]
 
@@ -99,13 +139,17 @@ def test_batches_check_their_shape(jobs: Any, three_nodes: list[Any], submit: Ca
     submit(["a"])
     node = three_nodes[0]
     with reverts_with(jobs.JobRegistryInvalidBatch, count=0):
-        jobs.commitBatch([], [], sender=node)
+        jobs.commitBatch([], [], [], sender=node)
     with reverts_with(jobs.JobRegistryInvalidBatch, count=65):
         jobs.advanceBatch([1] * 65, sender=node)
     with reverts_with(jobs.JobRegistryBatchLengthMismatch, jobs=1, items=2):
-        jobs.commitBatch([1], [b"\x01" * 32] * 2, sender=node)
+        jobs.commitBatch([1], [0], [b"\x01" * 32] * 2, sender=node)
     with reverts_with(jobs.JobRegistryBatchLengthMismatch, jobs=1, items=0):
-        jobs.revealBatch([1], [random_vector(1)], [], sender=node)
+        jobs.commitBatch([1], [], [b"\x01" * 32], sender=node)
+    with reverts_with(jobs.JobRegistryBatchLengthMismatch, jobs=1, items=0):
+        jobs.revealBatch([1], [0], [random_vector(1)], [], sender=node)
+    with reverts_with(jobs.JobRegistryBatchLengthMismatch, jobs=1, items=0):
+        jobs.revealBatch([1], [], [random_vector(1)], [SALT], sender=node)
     with reverts_with(jobs.JobRegistryBatchLengthMismatch, jobs=2, items=1):
         jobs.finalizeBatch([1, 1], [[b"", b"", b""]], sender=node)
 
@@ -122,7 +166,8 @@ def test_reveal_batch_skips_a_wrong_salt_a_wrong_length_and_a_repeat(
     mine = {j: vectors_for(j)[_seat(jobs, j, node)] for j in ids}
     jobs.reveal(4, mine[4], SALT, sender=node)
 
-    tx = jobs.revealBatch(ids, [mine[1], mine[2], mine[3][:-1], mine[4]], [SALT, b"\x07" * 32, SALT, SALT], sender=node)
+    tx = jobs.revealBatch(ids, seats_of(jobs, ids, node), [mine[1], mine[2], mine[3][:-1], mine[4]],
+                          [SALT, b"\x07" * 32, SALT, SALT], sender=node)
 
     assert [e.jobId for e in tx.decode_logs(jobs.Revealed)] == [1]
     assert skipped(tx, jobs) == {2: COMMITMENT_MISMATCH, 3: INVALID_VECTOR_LENGTH, 4: WRONG_SEAT_STATE}
@@ -182,11 +227,12 @@ def _batch_gas(chain: Any, jobs: Any, nodes: list[Any], job_ids: list[int]) -> t
     commit = reveal = 0
     for node in nodes:
         mine = {j: vectors_for(j)[_seat(jobs, j, node)] for j in job_ids}
-        commit += jobs.commitBatch(job_ids, [commit_for(chain, jobs, j, node, mine[j]) for j in job_ids],
-                                   sender=node).gas_used
+        commit += jobs.commitBatch(job_ids, seats_of(jobs, job_ids, node),
+                                   [commit_for(chain, jobs, j, node, mine[j]) for j in job_ids], sender=node).gas_used
     for node in nodes:
         mine = {j: vectors_for(j)[_seat(jobs, j, node)] for j in job_ids}
-        reveal += jobs.revealBatch(job_ids, [mine[j] for j in job_ids], [SALT] * len(job_ids), sender=node).gas_used
+        reveal += jobs.revealBatch(job_ids, seats_of(jobs, job_ids, node), [mine[j] for j in job_ids],
+                                   [SALT] * len(job_ids), sender=node).gas_used
     finalize_tx = jobs.finalizeBatch(job_ids, [vectors_for(j) for j in job_ids], sender=nodes[0])
     assert [e.jobId for e in finalize_tx.decode_logs(jobs.JobAccepted)] == job_ids
     return commit, reveal, finalize_tx.gas_used

@@ -372,6 +372,23 @@ def test_a_fully_exited_node_frees_its_slot(nodes: Any, token: Any, chain: Any, 
     assert nodes.getNode(first).index == 3
 
 
+def test_a_node_keeps_its_permanent_id_across_exits_and_slots(nodes: Any, chain: Any, node_accounts: list[Any], register: Callable[..., None]) -> None:
+    """Slots are recycled, ids never: JobRegistry names a seat's node by its id for good."""
+    first, second, third = node_accounts[:3]
+    register(first, stake=MIN_STAKE)
+    register(second, stake=MIN_STAKE)
+    assert [nodes.idOf(a) for a in (first, second, third)] == [1, 2, 0]
+    assert nodes.getNode(first).id == 1 and nodes.nodeById(2) == second.address
+    nodes.requestUnstake(MIN_STAKE, sender=first)
+    time_travel(chain, UNBONDING)
+    nodes.withdraw(sender=first)  # slot 1 released
+    register(third, stake=MIN_STAKE)  # slot 1 again, but a new id
+    assert (nodes.getNode(third).index, nodes.idOf(third)) == (1, 3)
+    register(first, stake=MIN_STAKE)  # back on slot 3, with the id it had
+    assert (nodes.getNode(first).index, nodes.idOf(first), nodes.nodeById(1)) == (3, 1, first.address)
+    assert nodes.nodeById(4) == "0x" + "00" * 20
+
+
 def test_an_ejected_node_cannot_wash_its_reputation_by_exiting(nodes: Any, manager: Any, deployer: Any, chain: Any, node_accounts: list[Any], register: Callable[..., None]) -> None:
     node = node_accounts[0]
     register(node, stake=MIN_STAKE)

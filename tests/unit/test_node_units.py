@@ -8,10 +8,11 @@ from pathlib import Path
 import numpy as np
 import pytest
 
+from infera.chain import NO_SEAT_HINT
 from oracle_node import faults
 from oracle_node.config import NodeSettings
 from oracle_node.inference.embedder import Embedder, ModelDigestMismatch, minilm_path, weights_digest
-from oracle_node.node import keeper_grace
+from oracle_node.node import keeper_grace, seat_hints
 from oracle_node.store import WorkState, WorkStore
 
 
@@ -109,6 +110,22 @@ def test_keeper_grace_orders_nodes_differently_per_job() -> None:
     # Every node is first (moves the job on) for some jobs: no node always pays for the race.
     firsts = {min(range(3), key=lambda i, gs=gs: gs[i]) for gs in graces.values()}
     assert firsts == {0, 1, 2}
+
+
+def test_the_store_keeps_our_latest_seat_index_as_the_batched_calls_hint(tmp_path: Path) -> None:
+    """commitBatch and revealBatch read one seat when told its index; a job recorded without one
+    (an older store) sends NO_SEAT_HINT, so the registry searches instead."""
+    store = WorkStore(tmp_path / "node.sqlite3")
+    store.record_assignments([(5, 100, b"\xaa" * 32), (6, 100, b"\xaa" * 32)])
+    store.set_seats({5: 2})
+    store.set_seats({5: 1})  # redrawn after a reorg: the latest JobAssigned wins
+    store.seal(5, b"\x01" * 4, b"\x02" * 32)
+    store.seal(6, b"\x01" * 4, b"\x02" * 32)
+    sealed = store.in_states(WorkState.SEALED)
+    assert [(w.job_id, w.seat) for w in sealed] == [(5, 1), (6, None)]
+    assert seat_hints(sealed) == [1, NO_SEAT_HINT]
+    work = store.get(5)
+    assert work is not None and work.seat == 1
 
 
 def test_an_assignment_from_a_new_block_reopens_a_closed_job_and_keeps_its_salt(tmp_path: Path) -> None:
