@@ -47,6 +47,7 @@ from infera.errors import (
     InferaError,
     JobRefunded,
     JobTimeout,
+    RelayerUnreachable,
     ResultsTimeout,
     RpcUnreachable,
     TransactionFailed,
@@ -179,8 +180,6 @@ def _as_infera_error(exc: BaseException) -> InferaError:
     """An error of a library below the SDK, as the SDK's own: what failed and what to do."""
     text = f"{type(exc).__name__}: {exc}"[:500]
     if isinstance(exc, aiohttp.ClientError):
-        from infera.errors import RelayerUnreachable
-
         return RelayerUnreachable(f"the relayer does not answer ({text}); check INFERA_RELAYER_URL")
     if isinstance(exc, Web3Exception) and not isinstance(exc, TimeoutError):
         return TransactionFailed(f"the chain refused a call ({text})")
