@@ -166,7 +166,7 @@ class LocalNetwork:
         self.nodes.append(node)
         return node
 
-    def bring_up(self, node_indices: list[int], say: Callable[[str], None]) -> Deployment:
+    def bring_up(self, node_indices: list[int], say: Callable[[str], None] = lambda _line: None) -> Deployment:
         """Devnet, deployment and staked node processes for devnet accounts `node_indices`, ready
         to take jobs; `say` gets a line for each step (the demos print them)."""
         self.start_devnet()

@@ -234,12 +234,7 @@ async def submit_jobs(request: web.Request) -> web.StreamResponse:
         raise ApiError(409, "idempotency_conflict", str(exc)) from None
     services.metrics.requests.labels(outcome="accepted" if created else "replayed").inc()
     log.info("request stored", request_id=request_id, key_id=key.key_id, texts=len(submitted.texts), created=created)
-    record = await services.store.get_request(request_id)
-    assert record is not None
-    location = f"/v1/jobs/{request_id}"
-    return _json(SubmitJobsResponse(request_id=request_id, status=_state(record.state), jobs=len(record.jobs),
-                                    links={"self": location, "events": f"{location}/events"}),
-                 202, {"Location": location})
+    return await _accepted(services, request_id)
 
 
 # A signature that is not `from`'s is an authentication failure (401), judged before anything
@@ -299,6 +294,11 @@ async def submit_gasless(request: web.Request) -> web.StreamResponse:
 
 async def _gasless_accepted(services: Services, request_id: str, created: bool) -> web.StreamResponse:
     services.metrics.requests.labels(outcome="gasless" if created else "replayed").inc()
+    return await _accepted(services, request_id)
+
+
+async def _accepted(services: Services, request_id: str) -> web.StreamResponse:
+    """202 for a stored request (new or replayed): where to follow it, and what it holds now."""
     record = await services.store.get_request(request_id)
     assert record is not None
     location = f"/v1/jobs/{request_id}"

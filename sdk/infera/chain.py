@@ -172,39 +172,41 @@ class Chain:
         mined, so that a caller can have many transactions in flight. Raises the contract's
         error when the simulation reverts (nothing is sent then). Long-running senders (the oracle
         node) use infera.txmanager.TxManager instead, which persists nonces and re-sends."""
-        sender = self.address
-        assert self.account is not None
         async with self._send_lock:
-            estimated = await self.simulate(fn)
-            if self._nonce is None:
-                self._nonce = await self.w3.eth.get_transaction_count(sender, "pending")
-            params: TxParams = {"from": sender, "nonce": Nonce(self._nonce), "gas": gas or self.gas_limit_for(estimated)}
-            tx = await fn.build_transaction(params)
-            signed = self.account.sign_transaction(cast(dict[str, Any], tx))
+            raw, _, _ = await self._sign_next(fn, gas)
             try:
-                tx_hash = await self.w3.eth.send_raw_transaction(signed.raw_transaction)
+                tx_hash = await self.w3.eth.send_raw_transaction(raw)
             except Exception:
                 self._nonce = None  # resynchronise from the node next time
                 raise
-            self._nonce += 1
+            self._spend_nonce()
             return tx_hash
 
     async def sign(self, fn: AsyncContractFunction, gas: int | None = None) -> tuple[HexBytes, HexBytes, int]:
         """Simulate and sign ``fn`` with this account's next nonce without sending it: (raw
         transaction, hash, nonce). A caller that must never pay twice keeps the bytes and sends
         the same ones again (`broadcast`) until a receipt comes, instead of signing anew."""
+        async with self._send_lock:
+            signed = await self._sign_next(fn, gas)
+            self._spend_nonce()
+            return signed
+
+    async def _sign_next(self, fn: AsyncContractFunction, gas: int | None) -> tuple[HexBytes, HexBytes, int]:
+        """Simulate ``fn`` and sign it with the next nonce, which stays unspent (hold _send_lock)."""
         sender = self.address
         assert self.account is not None
-        async with self._send_lock:
-            estimated = await self.simulate(fn)
-            if self._nonce is None:
-                self._nonce = await self.w3.eth.get_transaction_count(sender, "pending")
-            nonce = self._nonce
-            params: TxParams = {"from": sender, "nonce": Nonce(nonce), "gas": gas or self.gas_limit_for(estimated)}
-            tx = await fn.build_transaction(params)
-            signed = self.account.sign_transaction(cast(dict[str, Any], tx))
-            self._nonce += 1
-            return HexBytes(signed.raw_transaction), HexBytes(signed.hash), nonce
+        estimated = await self.simulate(fn)
+        if self._nonce is None:
+            self._nonce = await self.w3.eth.get_transaction_count(sender, "pending")
+        nonce = self._nonce
+        params: TxParams = {"from": sender, "nonce": Nonce(nonce), "gas": gas or self.gas_limit_for(estimated)}
+        tx = await fn.build_transaction(params)
+        signed = self.account.sign_transaction(cast(dict[str, Any], tx))
+        return HexBytes(signed.raw_transaction), HexBytes(signed.hash), nonce
+
+    def _spend_nonce(self) -> None:
+        assert self._nonce is not None
+        self._nonce += 1
 
     def forget_nonce(self) -> None:
         """Read the next nonce from the node again on the next send (after a send gave up)."""
@@ -216,7 +218,7 @@ class Chain:
         try:
             await self.w3.eth.send_raw_transaction(raw)
         except Web3RPCError as exc:
-            if not any(m in str(exc).lower() for m in _ALREADY_SENT):
+            if not any(m in str(exc).lower() for m in ALREADY_SENT):
                 raise
 
     async def wait(self, tx_hash: HexBytes, what: str = "transaction") -> TxReceipt:
@@ -454,7 +456,7 @@ class Chain:
 
 # How nodes say they have a transaction already (geth, anvil, erigon/nethermind, and any node once
 # the nonce is used).
-_ALREADY_SENT = ("already known", "already imported", "known transaction", "nonce too low")
+ALREADY_SENT = ("already known", "already imported", "known transaction", "nonce too low")
 
 _LAYOUTS: dict[tuple[str, str], tuple[list[tuple[str, str]], list[tuple[str, str]]]] = {}
 

@@ -39,15 +39,14 @@ from web3.exceptions import TransactionNotFound
 from web3.types import TxParams, TxReceipt
 
 from infera.boundary import public_boundary
-from infera.chain import Chain
+from infera.chain import ALREADY_SENT, Chain
 from infera.storage import open_db, transaction
 
 log = structlog.get_logger("infera")
 
 # Errors an RPC gives for a raw transaction it already has, or that another of our attempts
 # (same nonce) already replaced or got mined: sending again did no harm.
-_ALREADY_SENT = ("already known", "already imported", "known transaction", "nonce too low",
-                 "replacement transaction underpriced", "transaction already")
+_ALREADY_SENT = (*ALREADY_SENT, "replacement transaction underpriced", "transaction already")
 # Errors that mean the fee is below what the next block needs: re-price, then send again.
 _FEE_TOO_LOW = ("max fee per gas less than block base fee", "fee cap less than block base fee",
                 "underpriced", "feecap")

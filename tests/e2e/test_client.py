@@ -74,16 +74,11 @@ class Net:
 def net(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Net]:
     run_dir = tmp_path_factory.mktemp("client")
     with LocalNetwork(run_dir / "net") as network:
-        network.start_devnet()
-        network.deploy()
-        asyncio.run(network.register_nodes([1, 2, 3]))
-        for index in (1, 2, 3):
-            network.start_node(index)
+        network.bring_up([1, 2, 3])
         relayer = LocalRelayer(network, run_dir)
         try:
             api_key = relayer.cli("keys", "create", "--name", "client", "--quota", "100")
             relayer.start()
-            network.wait_nodes_ready()
             yield Net(network, relayer, api_key)
         finally:
             relayer.stop()

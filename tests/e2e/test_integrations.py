@@ -34,12 +34,7 @@ QUERIES = {
 @pytest.fixture(scope="module")
 def net(tmp_path_factory: pytest.TempPathFactory) -> Iterator[LocalNetwork]:
     with LocalNetwork(tmp_path_factory.mktemp("integrations") / "net") as network:
-        network.start_devnet()
-        network.deploy()
-        asyncio.run(network.register_nodes([1, 2, 3]))
-        for index in (1, 2, 3):
-            network.start_node(index)
-        network.wait_nodes_ready()
+        network.bring_up([1, 2, 3])
         yield network
 
 

@@ -4,49 +4,23 @@ retry must then not make a second request)."""
 
 from __future__ import annotations
 
-import asyncio
-import threading
 from collections import Counter
 
 import aiohttp
 from aiohttp import web
 
-from infera.devnet import free_port
+from support.loopback import LoopbackServer
 
 
-class LosingProxy:
+class LosingProxy(LoopbackServer):
     def __init__(self, upstream: str) -> None:
+        super().__init__()
         self.upstream = upstream.rstrip("/")
-        self.port = free_port()
         self.lose: Counter[tuple[str, str]] = Counter()  # (method, path) -> answers still to lose
         self.seen: Counter[tuple[str, str]] = Counter()
-        self._loop = asyncio.new_event_loop()
-        self._ready = threading.Event()
-        self._thread = threading.Thread(target=self._serve, daemon=True)
 
-    @property
-    def url(self) -> str:
-        return f"http://127.0.0.1:{self.port}"
-
-    def __enter__(self) -> LosingProxy:
-        self._thread.start()
-        assert self._ready.wait(10), "proxy did not start"
-        return self
-
-    def __exit__(self, *exc: object) -> None:
-        self._loop.call_soon_threadsafe(self._loop.stop)
-        self._thread.join(10)
-
-    def _serve(self) -> None:
-        asyncio.set_event_loop(self._loop)
-        app = web.Application()
+    def routes(self, app: web.Application) -> None:
         app.router.add_route("*", "/{tail:.*}", self._forward)
-        runner = web.AppRunner(app)
-        self._loop.run_until_complete(runner.setup())
-        self._loop.run_until_complete(web.TCPSite(runner, "127.0.0.1", self.port).start())
-        self._ready.set()
-        self._loop.run_forever()
-        self._loop.run_until_complete(runner.cleanup())
 
     async def _forward(self, request: web.Request) -> web.StreamResponse:
         key = (request.method, request.path)

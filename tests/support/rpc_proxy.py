@@ -5,59 +5,33 @@ as a package here, since a dependency installs a top-level `tests` package into 
 
 from __future__ import annotations
 
-import asyncio
 import json
-import threading
 from collections import Counter
 
 import aiohttp
 from aiohttp import web
 
-from infera.devnet import free_port
+from support.loopback import LoopbackServer
 
 MODES = ("502", "429", "reset")
 
 
-class FlakyProxy:
+class FlakyProxy(LoopbackServer):
     """A JSON-RPC forwarder on a free loopback port that fails every request while `failing` is
     set: "502" and "429" answer with that HTTP status, "reset" aborts the connection."""
 
     def __init__(self, upstream: str) -> None:
+        super().__init__()
         self.upstream = upstream
-        self.port = free_port()
         self.failing: str | None = None  # one of FAULT_MODES while an outage lasts
         self.refused: Counter[str] = Counter()
         # While set, eth_getTransactionReceipt answers null (not mined) whatever the chain says:
         # a sender whose confirmations are lost, though its transactions are mined.
         self.hide_receipts = False
         self.methods: Counter[str] = Counter()
-        self._loop = asyncio.new_event_loop()
-        self._ready = threading.Event()
-        self._thread = threading.Thread(target=self._serve, daemon=True)
 
-    @property
-    def url(self) -> str:
-        return f"http://127.0.0.1:{self.port}"
-
-    def __enter__(self) -> FlakyProxy:
-        self._thread.start()
-        assert self._ready.wait(10), "proxy did not start"
-        return self
-
-    def __exit__(self, *exc: object) -> None:
-        self._loop.call_soon_threadsafe(self._loop.stop)
-        self._thread.join(10)
-
-    def _serve(self) -> None:
-        asyncio.set_event_loop(self._loop)
-        app = web.Application()
+    def routes(self, app: web.Application) -> None:
         app.router.add_post("/", self._forward)
-        runner = web.AppRunner(app)
-        self._loop.run_until_complete(runner.setup())
-        self._loop.run_until_complete(web.TCPSite(runner, "127.0.0.1", self.port).start())
-        self._ready.set()
-        self._loop.run_forever()
-        self._loop.run_until_complete(runner.cleanup())
 
     async def _forward(self, request: web.Request) -> web.Response:
         mode = self.failing

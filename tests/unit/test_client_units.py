@@ -27,19 +27,9 @@ from infera.errors import (
 )
 from infera.results import FeeQuote, InvalidJobRef
 from infera.types import JobStatus
+from support.settings import isolated_settings as isolated_settings  # autouse: no machine settings
 
 KEY = DEVNET_KEYS[4]
-
-
-@pytest.fixture(autouse=True)
-def no_ambient_settings(monkeypatch: pytest.MonkeyPatch, tmp_path: Path) -> None:
-    """Settings come from these tests only: no INFERA_* variables, no .env file."""
-    import os
-
-    for name in list(os.environ):
-        if name.startswith("INFERA_"):
-            monkeypatch.delenv(name)
-    monkeypatch.chdir(tmp_path)
 
 
 # ------------------------------------------------------------------ settings

@@ -12,20 +12,10 @@ from infera.operator import ONE, format_infer, parse_infer, utc_iso
 from oracle_node import cli
 from oracle_node.config import NodeSettings, default_state_dir
 from oracle_node.keylock import KeyInUse, KeyLock
+from support.settings import isolated_settings as isolated_settings  # autouse: no machine settings
 
 KEY = "0x" + "ab" * 32
 ADDRESS = Account.from_key(KEY).address
-
-
-@pytest.fixture(autouse=True)
-def clean_env(monkeypatch: pytest.MonkeyPatch, tmp_path: Path) -> None:
-    """No INFERA_* variable or .env of the machine leaks in; the working directory is empty."""
-    import os
-
-    for name in list(os.environ):
-        if name.startswith("INFERA_"):
-            monkeypatch.delenv(name)
-    monkeypatch.chdir(tmp_path)
 
 
 # ------------------------------------------------------------------ amounts

@@ -5,7 +5,6 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
-from infera.chain import Chain
 from infera.errors import InferaError
 from infera.operator import format_infer
 
@@ -22,11 +21,6 @@ class Budget:
     @property
     def left_wei(self) -> int:
         return max(0, self.limit_wei - self.spent_wei)
-
-    @staticmethod
-    async def quote(chain: Chain, model_id: int, texts: int) -> int:
-        """What `texts` jobs cost now: the model's fee (from ModelRegistry) times their number."""
-        return (await chain.get_model(model_id)).fee * texts
 
     def reserve(self, cost_wei: int) -> None:
         """Count `cost_wei` as spent, or raise BudgetExhausted and count nothing."""
