@@ -21,7 +21,7 @@ NPM_STAMP := node_modules/.installed
 SOLC_STAMP := .solcx/.installed
 BUILD_STAMP := .build/.compiled
 
-.PHONY: help setup browser compile abi deploy demo demo-agent bench test test-contracts test-python soak gas-snapshot lint typecheck calibrate devnet-up devnet-down clean
+.PHONY: help setup browser compile abi deploy demo demo-agent bench test test-contracts test-python soak gas-snapshot gas-profile lint typecheck calibrate devnet-up devnet-down clean
 
 help:
 	@echo "make setup        install Python and npm dependencies, solc, compile contracts"
@@ -32,6 +32,7 @@ help:
 	@echo "make test         every test (contracts on a throwaway devnet, unit, end to end, dashboard in chromium)"
 	@echo "make browser      install Debian chromium for the dashboard test (as root; make test runs it)"
 	@echo "make gas-snapshot refresh the committed gas figures after a change that moves gas on purpose"
+	@echo "make gas-profile  trace the batched job's transactions: gas by phase, contract and opcode kind"
 	@echo "make soak         long randomized runs (the invariant machine under the soak profile)"
 	@echo "make lint         ruff, mypy and slither (also part of make test)"
 	@echo "make calibrate    regenerate the cosine-threshold evidence in docs/calibration/"
@@ -135,6 +136,10 @@ soak: setup
 
 # Refresh tests/contracts/gas_snapshot.json after a change that moves gas on purpose; commit it
 # with the change (make test fails when a tracked figure rises more than 2% above it).
+# Where each phase's gas goes (opcode-level trace of the batched three-node scenario).
+gas-profile: setup
+	$(PY) -m benchmarks.gas_profile
+
 gas-snapshot: setup
 	INFERA_UPDATE_GAS_SNAPSHOT=1 $(BIN)/infera-devnet run -- $(BIN)/ape test tests/contracts/test_gas_snapshot.py --network infera:devnet:node --disable-isolation -q --tb=short -p no:cacheprovider
 

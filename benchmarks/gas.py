@@ -49,9 +49,9 @@ class GasResult:
         return dict(self.ledger.txs)
 
 
-def _fresh_network(run_dir: Path) -> LocalNetwork:
+def fresh_network(run_dir: Path, steps_tracing: bool = False) -> LocalNetwork:
     net = LocalNetwork(run_dir)
-    net.start_devnet()
+    net.start_devnet(steps_tracing=steps_tracing)
     net.deploy()
     return net
 
@@ -80,7 +80,7 @@ async def _three_nodes(net: LocalNetwork, jobs: int, batched: bool) -> GasResult
 
 def three_node_gas(run_dir: Path, jobs: int, batched: bool) -> GasResult | None:
     """Gas per job with three nodes; None for batched when the deployment lacks the batched calls."""
-    with _fresh_network(run_dir) as net:
+    with fresh_network(run_dir) as net:
         result = asyncio.run(_three_nodes(net, jobs, batched))
     log.info("gas measured", scenario="three nodes", mode="batched" if batched else "single",
              per_job=result.total_per_job() if result else None)
@@ -102,7 +102,7 @@ async def _fleet(net: LocalNetwork, jobs: int, nodes: int) -> GasResult:
 
 def fleet_gas(run_dir: Path, jobs: int, nodes: int) -> GasResult:
     """Gas per job with ``nodes`` registered nodes (batched when the deployment has it)."""
-    with _fresh_network(run_dir) as net:
+    with fresh_network(run_dir) as net:
         result = asyncio.run(_fleet(net, jobs, nodes))
     log.info("gas measured", scenario=f"{nodes} nodes", mode=result.mode, per_job=result.total_per_job())
     return result

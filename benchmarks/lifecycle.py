@@ -39,10 +39,12 @@ class GasLedger:
 
     gas: dict[str, int] = field(default_factory=lambda: dict.fromkeys(PHASES, 0))
     txs: dict[str, int] = field(default_factory=lambda: dict.fromkeys(PHASES, 0))
+    receipts: list[tuple[str, TxReceipt]] = field(default_factory=list)  # (phase, receipt), in order sent
 
     def add(self, phase: str, receipt: TxReceipt) -> None:
         self.gas[phase] += gas_used(receipt)
         self.txs[phase] += 1
+        self.receipts.append((phase, receipt))
 
     def total_per_job(self, jobs: int) -> int:
         return round(sum(self.gas.values()) / jobs)

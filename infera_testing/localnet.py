@@ -84,7 +84,7 @@ class LocalNetwork:
         self.stop()
 
     # ------------------------------------------------------------------- chain
-    def start_devnet(self, heartbeat: bool = True) -> None:
+    def start_devnet(self, heartbeat: bool = True, steps_tracing: bool = False) -> None:
         """heartbeat=False: a block per transaction and none in between, as `infera-devnet up`
         mines by default; no job's committee is ever drawn there, but a deployment on it is
         byte for byte the same every time (the SDK's packaged devnet record)."""
@@ -98,6 +98,7 @@ class LocalNetwork:
         else:
             self.devnet = Devnet(port=free_port(), block_time=HEARTBEAT_S if instant else self.block_time,
                                  mixed_mining=instant, log_path=self.run_dir / "anvil.log")
+        self.devnet.steps_tracing = steps_tracing
         self.devnet.start()
 
     def deploy(self) -> Deployment:

@@ -92,6 +92,8 @@ class Devnet:
     # With a block time: also mine every transaction at once (anvil --mixed-mining), so the chain
     # is both quick and never idle. Committee draws need a block after the submitting one.
     mixed_mining: bool = False
+    # Keep every step of every transaction, for geth-style debug_traceTransaction (gas profiles).
+    steps_tracing: bool = False
 
     @property
     def rpc_url(self) -> str:
@@ -113,6 +115,8 @@ class Devnet:
             cmd += ["--block-time", f"{self.block_time:g}"]
             if self.mixed_mining:
                 cmd.append("--mixed-mining")
+        if self.steps_tracing:
+            cmd.append("--steps-tracing")
         return cmd
 
     def advance_time(self, seconds: int) -> None:
