@@ -106,10 +106,12 @@ contract JobRegistry is IJobRegistry, AccessControl, ERC2771Context, ReentrancyG
     uint8 public immutable maxReassignments;
 
     // ------------------------------------------------------------------ types
-    /// @dev A job as stored; getJob converts it to the ABI's Job (same fields, another order).
-    ///      Slot 0 holds everything assign, commit and reveal read or write, so each of them
-    ///      touches one slot of the job; slot 1 the requester and fee (read when paying or
-    ///      refunding); slot 2 the result hash. Field meanings: IJobRegistry.Job.
+    /// @dev A job as stored: one slot, everything assign, commit and reveal read or write, so
+    ///      each of them touches one slot of the job. The requester and fee are the same for every
+    ///      job of one submit call, so they are stored once per call (Batch), which `batchOffset`
+    ///      (the job's place in its call, below MAX_BATCH) leads to: 22,100 gas a job less than a
+    ///      second slot per job. getJob converts it to the ABI's Job (same fields, another
+    ///      order). Field meanings: IJobRegistry.Job.
     struct StoredJob {
         JobStatus status;
         uint8 seatCount;
@@ -126,7 +128,13 @@ contract JobRegistry is IJobRegistry, AccessControl, ERC2771Context, ReentrancyG
         uint24 thresholdPpm;
         uint24 commitWindow;
         uint24 revealWindow;
-        uint32 modelId; // slot 0 ends here: 9 * 8 + 40 + 2 * 16 + 3 * 24 + 32 = 248 bits
+        uint32 modelId;
+        uint8 batchOffset; // 9 * 8 + 40 + 2 * 16 + 3 * 24 + 32 + 8 = 256 bits
+    }
+
+    /// @dev Who paid for one submit call's jobs and each job's fee, keyed by the call's first
+    ///      job id (read when paying, refunding or calling back).
+    struct Batch {
         address requester;
         uint96 fee;
     }
@@ -164,6 +172,7 @@ contract JobRegistry is IJobRegistry, AccessControl, ERC2771Context, ReentrancyG
     mapping(uint16 policyId => Policy) private _policies;
     uint16 private _policyId;
     mapping(uint256 jobId => StoredJob) private _jobs;
+    mapping(uint256 firstJobId => Batch) private _batches;
     // A mapping, not an array: the job's seatCount is the length, so no length slot is written.
     // One slot per seat (Seats.Packed); getSeats converts to the ABI's Seat.
     // Written through a storage pointer in _draw, which slither does not follow.
@@ -669,8 +678,9 @@ contract JobRegistry is IJobRegistry, AccessControl, ERC2771Context, ReentrancyG
         for (uint256 i = 0; i < inputs.length; ++i) {
             uint256 length = bytes(inputs[i]).length;
             if (length == 0 || length > MAX_INPUT_BYTES) revert JobRegistryInvalidInput(i, length);
-            _createJob(firstJobId + i, modelId, model, inputs[i], callback, requester);
+            _createJob(firstJobId + i, uint8(i), modelId, model, inputs[i], callback, requester);
         }
+        _batches[firstJobId] = Batch({requester: requester, fee: model.fee});
         _draws.push(firstJobId, inputs.length, model.quorum);
         emit DrawQueued(firstJobId, inputs.length, block.number);
 
@@ -680,6 +690,7 @@ contract JobRegistry is IJobRegistry, AccessControl, ERC2771Context, ReentrancyG
 
     function _createJob(
         uint256 jobId,
+        uint8 batchOffset,
         uint32 modelId,
         ModelRegistry.Model memory model,
         string calldata input,
@@ -687,12 +698,11 @@ contract JobRegistry is IJobRegistry, AccessControl, ERC2771Context, ReentrancyG
         address requester
     ) private {
         StoredJob storage job = _jobs[jobId];
-        job.requester = requester;
         job.modelId = modelId;
+        job.batchOffset = batchOffset;
         job.status = JobStatus.Drawing;
         job.minAgreement = model.minAgreement;
         job.callback = callback;
-        job.fee = model.fee;
         // ModelRegistry bounds these: threshold <= 1e6 and windows <= MAX_WINDOW (< 2^24).
         job.thresholdPpm = uint24(model.thresholdPpm);
         job.commitWindow = uint24(model.commitWindow);
@@ -815,11 +825,11 @@ contract JobRegistry is IJobRegistry, AccessControl, ERC2771Context, ReentrancyG
         job.status = JobStatus.Accepted;
         (uint256 slashed, address[] memory agreeing) =
             _settleReveals(jobId, seats, job.seatCount, agreeingMask, true, p, ledger);
-        emit JobAccepted(jobId, resultHash, agreeing, vector);
-        _pay(jobId, job.fee, slashed, agreeing, p, ledger);
+        Batch storage batch = _batchOf(jobId, job);
+        _pay(jobId, resultHash, vector, batch.fee, slashed, agreeing, p, ledger);
         if (job.callback) {
             ledger.callbacks[ledger.callbackCount++] = Callback({
-                jobId: jobId, requester: job.requester, resultHash: resultHash, gasLimit: p.callbackGasLimit, vector: vector
+                jobId: jobId, requester: batch.requester, resultHash: resultHash, gasLimit: p.callbackGasLimit, vector: vector
             });
         }
     }
@@ -846,9 +856,9 @@ contract JobRegistry is IJobRegistry, AccessControl, ERC2771Context, ReentrancyG
                 _flushFor(ledger, node);
                 slashed += _settleWithheld(jobId, node, p);
             } else if (!accepted) {
-                _defer(ledger, jobId, node, SeatOutcome.Released, 0);
+                _release(ledger, jobId, node);
             } else if (agreeingMask & (1 << i) != 0) {
-                _defer(ledger, jobId, node, SeatOutcome.Agreed, p.reputationGain);
+                // Settled by _pay, after JobAccepted names it: no SeatSettled (one event a job).
                 agreeing[k++] = node;
             } else {
                 _flushFor(ledger, node);
@@ -872,13 +882,19 @@ contract JobRegistry is IJobRegistry, AccessControl, ERC2771Context, ReentrancyG
         return _settle(jobId, node, SeatOutcome.Withheld, -int32(p.livenessPenalty), p.slashBps);
     }
 
-    /// @dev Fee and slash reward split equally among the agreeing nodes; the protocol's share,
-    ///      the rest of the slashed stake and any rounding dust go to the treasury.
+    /// @dev Announce the result (JobAccepted), then settle the agreeing seats (owed to the
+    ///      ledger: capacity freed and reputation raised at its flush) and split the fee and slash
+    ///      reward equally among their nodes. JobAccepted names them and carries each one's share:
+    ///      one event a job, not one a node, and every owed settlement of this job follows it in
+    ///      the log. The protocol's share, the rest of
+    ///      the slashed stake and any rounding dust go to the treasury.
     ///      Owed to the ledger, transferred at the end of the call. Emission follows paid work:
     ///      a node's points are the fee it earned, never the slash reward, so unpaid jobs earn
     ///      nothing and self-dealing costs the protocol fee.
     function _pay(
         uint256 jobId,
+        bytes32 resultHash,
+        bytes calldata vector,
         uint96 fee,
         uint256 slashed,
         address[] memory agreeing,
@@ -888,9 +904,11 @@ contract JobRegistry is IJobRegistry, AccessControl, ERC2771Context, ReentrancyG
         uint256 k = agreeing.length;
         uint256 feeEach = (uint256(fee) * (BPS - p.protocolFeeBps)) / BPS / k;
         uint256 rewardEach = (slashed * p.slashRewardBps) / BPS / k;
+        emit JobAccepted(jobId, resultHash, agreeing, feeEach, rewardEach, vector);
         for (uint256 i = 0; i < k; ++i) {
-            emit NodePaid(jobId, agreeing[i], feeEach, rewardEach);
             uint256 at = _slot(ledger, agreeing[i]);
+            ledger.seats[at] += 1;
+            ledger.gain[at] += p.reputationGain;
             ledger.pay[at] += feeEach + rewardEach;
             ledger.points[at] += feeEach;
         }
@@ -913,13 +931,11 @@ contract JobRegistry is IJobRegistry, AccessControl, ERC2771Context, ReentrancyG
         }
     }
 
-    /// @dev Settle an agreed or released seat at the end of the call: its event now, the node's
-    ///      capacity and reputation gain with the node's other owed seats.
-    function _defer(Ledger memory ledger, uint256 jobId, address node, SeatOutcome outcome, uint256 gain) private {
-        emit SeatSettled(jobId, node, outcome, 0);
-        uint256 k = _slot(ledger, node);
-        ledger.seats[k] += 1;
-        ledger.gain[k] += gain;
+    /// @dev Release the seat of a job refunded without fault at the end of the call: its event
+    ///      now, the node's capacity with the node's other owed seats.
+    function _release(Ledger memory ledger, uint256 jobId, address node) private {
+        emit SeatSettled(jobId, node, SeatOutcome.Released, 0);
+        ledger.seats[_slot(ledger, node)] += 1;
     }
 
     /// @dev The ledger entry of `node`, added (after flushing a full ledger) when absent.
@@ -1008,8 +1024,10 @@ contract JobRegistry is IJobRegistry, AccessControl, ERC2771Context, ReentrancyG
     function _refund(uint256 jobId, StoredJob storage job, uint256 slashed) private {
         job.status = JobStatus.Refunded;
         job.deadline = 0;
-        emit JobRefunded(jobId, job.requester, job.fee);
-        if (job.fee != 0) token.safeTransfer(job.requester, job.fee);
+        Batch storage batch = _batchOf(jobId, job);
+        (address requester, uint96 fee) = (batch.requester, batch.fee);
+        emit JobRefunded(jobId, requester, fee);
+        if (fee != 0) token.safeTransfer(requester, fee);
         if (slashed != 0) token.safeTransfer(_policies[job.policyId].treasury, slashed);
     }
 
@@ -1074,14 +1092,20 @@ contract JobRegistry is IJobRegistry, AccessControl, ERC2771Context, ReentrancyG
         return judge.whySeatless(jobId, msg.sender, expected);
     }
 
+    /// @dev The requester and fee of a job's submit call.
+    function _batchOf(uint256 jobId, StoredJob storage job) private view returns (Batch storage) {
+        return _batches[jobId - job.batchOffset];
+    }
+
     function _toJob(uint256 jobId) private view returns (Job memory) {
         StoredJob storage j = _jobs[jobId];
+        Batch storage batch = _batchOf(jobId, j);
         uint256 revealed = 0;
         for (uint256 i = j.voteFrom; i < j.seatCount; ++i) {
             if (_seats[jobId][i].state == SeatState.Revealed) ++revealed;
         }
         return Job({
-            requester: j.requester,
+            requester: batch.requester,
             modelId: j.modelId,
             status: j.status,
             seatCount: j.seatCount,
@@ -1092,7 +1116,7 @@ contract JobRegistry is IJobRegistry, AccessControl, ERC2771Context, ReentrancyG
             dropped: j.dropped,
             round: j.round,
             deadline: j.deadline,
-            fee: j.fee,
+            fee: batch.fee,
             thresholdPpm: j.thresholdPpm,
             commitWindow: j.commitWindow,
             revealWindow: j.revealWindow,

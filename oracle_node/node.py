@@ -24,7 +24,7 @@ from infera.deployment import load_deployment
 from infera.errors import ConfigError, ContractRevert, InferaError, InsufficientStake, TransactionFailed
 from infera.inputs import canonical_text
 from infera.txmanager import TxCounters, TxManager, TxOutcome, TxStore
-from infera.types import Job, JobStatus, SeatState
+from infera.types import Job, JobStatus, SeatOutcome, SeatState
 from infera.vectors import quantize_packed
 from oracle_node import faults
 from oracle_node.config import NodeSettings
@@ -55,7 +55,6 @@ MAX_ASSIGNS_PER_TICK = 4
 # is bounded by the job's age, never by the chain's.
 INPUT_LOOKBACK_BLOCKS = 512
 MAX_INPUT_LOOKBACK_BLOCKS = 1 << 20
-SEAT_AGREED = 0  # IJobRegistry.SeatOutcome.Agreed
 # The metrics' action label of each batch the worker sends.
 TX_ACTION = {"committed": "commit", "revealed": "reveal", "advanced": "advance", "finalized": "finalize"}
 
@@ -534,7 +533,7 @@ class OracleNode:
         chain, store = self._parts()
         submitted = [b for b, _ in store.blocks_of(closed).values() if b is not None]
         for outcome, slashed in (await chain.seat_outcomes(closed, chain.address, min(submitted, default=None))).values():
-            if outcome == SEAT_AGREED:
+            if outcome == SeatOutcome.AGREED:
                 self.metrics.jobs.labels(event="accepted").inc()
             elif slashed:
                 self.metrics.jobs.labels(event="slashed").inc()

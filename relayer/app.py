@@ -463,9 +463,10 @@ async def _read_nodes(chain: Chain) -> NodesResponse:
     addresses = [a for a in addresses if int(a, 16) != 0]  # a released slot reads as address(0)
     start = chain.deployment.deployment_block
     earned: dict[str, int] = {}
-    for e in await chain.logs(chain.jobs, "NodePaid", start):
-        node = str(e["args"]["node"])
-        earned[node] = earned.get(node, 0) + int(e["args"]["fee"]) + int(e["args"]["slashReward"])
+    for e in await chain.logs(chain.jobs, "JobAccepted", start):
+        share = int(e["args"]["feeEach"]) + int(e["args"]["slashRewardEach"])
+        for node in map(str, e["args"]["agreeing"]):
+            earned[node] = earned.get(node, 0) + share
     slashes: dict[str, list[int]] = {}
     for e in await chain.logs(chain.nodes, "NodeSlashed", start):
         slashes.setdefault(str(e["args"]["node"]), []).append(int(e["args"]["amount"]))

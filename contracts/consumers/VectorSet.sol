@@ -12,7 +12,7 @@ import {Cosine} from "../libraries/Cosine.sol";
 /// @dev Why code and not storage: a consumer reads its set inside the registry's callback gas
 ///      limit. 4 vectors of 384 components are 48 storage slots, 100,800 gas of cold SLOADs;
 ///      as code they are one EXTCODECOPY, 2,600 gas plus 3 per word. Scoring is the rest: about
-///      17,500 gas per 384-dim vector, mostly Cosine.prepare (12,400), then dot and decision. Writing is cheaper too
+///      13,000 gas per 384-dim vector, mostly Cosine.prepare (7,500), then dot and decision. Writing is cheaper too
 ///      (200 gas a byte against 20,000 a slot). The data contract's code starts with a STOP
 ///      byte, so calling it does nothing; a set is never changed, only replaced by a new one.
 library VectorSet {
@@ -67,7 +67,7 @@ library VectorSet {
         for (uint256 i = 0; i < count; ++i) {
             // i < count = set.length / n, so (i + 1) * n <= set.length.
             Cosine.Prepared memory b = Cosine.prepare(set[i * n:(i + 1) * n]);
-            int256 d = Cosine.dot(a, b);
+            int256 d = Cosine.dot(vector, a, b);
             if (!anyWithin && Cosine.agrees(d, a.normSq, b.normSq, thresholdPpm)) anyWithin = true;
             int256 s = _ppm(d, a.normSq, b.normSq);
             if (s > similarityPpm) {

@@ -138,18 +138,28 @@ interface IJobRegistry {
     event RevealStarted(uint256 indexed jobId, uint40 revealDeadline);
     /// @notice A node revealed its vector (one int8 per byte).
     event Revealed(uint256 indexed jobId, address indexed node, bytes vector);
-    /// @notice A seat was settled, with the stake slashed from it.
+    /// @notice A seat was settled other than by agreement, with the stake slashed from it. The
+    ///         seats that agreed with an accepted result are named by JobAccepted instead.
     event SeatSettled(uint256 indexed jobId, address indexed node, SeatOutcome outcome, uint256 slashed);
     /// @notice A redraw round was queued: fresh nodes for the seats that missed the commit
     ///         deadline, or a whole fresh committee after a reveal phase without a quorum (then
     ///         voteFrom moved). The new seats arrive with JobAssigned once assign() draws them.
     event JobReassigned(uint256 indexed jobId, uint8 round);
-    /// @notice The job was accepted: the medoid's vector is the result.
-    event JobAccepted(uint256 indexed jobId, bytes32 resultHash, address[] agreeing, bytes vector);
+    /// @notice The job was accepted: the medoid's vector is the result. Each node in `agreeing`
+    ///         had its seat settled as agreed (capacity freed, reputation raised by the policy's
+    ///         gain) and was paid `feeEach` plus `slashRewardEach` (its share of the stake slashed
+    ///         from this job's other seats): one event a job rather than two a node. `feeEach` is
+    ///         also what each earned in emission points.
+    event JobAccepted(
+        uint256 indexed jobId,
+        bytes32 resultHash,
+        address[] agreeing,
+        uint256 feeEach,
+        uint256 slashRewardEach,
+        bytes vector
+    );
     /// @notice The job could not be accepted; the requester got the fee back.
     event JobRefunded(uint256 indexed jobId, address indexed requester, uint96 fee);
-    /// @notice A node was paid for a job.
-    event NodePaid(uint256 indexed jobId, address indexed node, uint256 fee, uint256 slashReward);
     /// @notice The requester's callback ran; `success` is false if it reverted or ran out of gas.
     event CallbackDelivered(uint256 indexed jobId, address indexed requester, bool success);
     /// @notice One item of a batched call was skipped (late, already done, or not the

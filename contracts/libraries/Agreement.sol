@@ -40,7 +40,7 @@ library Agreement {
     /// @dev masks[i] has bit j set when seats i and j both revealed (revealedMask; their vectors
     ///      were checked against the stored digests by the caller) and agree (bit i itself unless
     ///      the vector is zero). Two seats of earlier rounds are never compared: the medoid is of
-    ///      the current round. Each vector is prepared (spread into lanes, normed) once, not once
+    ///      the current round. Each vector is prepared (lanes reversed, normed) once, not once
     ///      per pair.
     function _masks(uint256 from, uint256 threshold, uint256 revealedMask, bytes[] calldata vectors)
         private
@@ -59,7 +59,7 @@ library Agreement {
             if (revealedMask & (1 << i) == 0) continue;
             for (uint256 j = i + 1 > from ? i + 1 : from; j < n; ++j) {
                 if (revealedMask & (1 << j) == 0) continue;
-                int256 d = Cosine.dot(prepared[i], prepared[j]);
+                int256 d = Cosine.dot(vectors[i], prepared[i], prepared[j]);
                 if (Cosine.agrees(d, prepared[i].normSq, prepared[j].normSq, threshold)) {
                     masks[i] |= 1 << j;
                     masks[j] |= 1 << i;

@@ -16,7 +16,7 @@ contract CosineHarness {
         _checkLengths(a, b);
         Cosine.Prepared memory pa = Cosine.prepare(a);
         Cosine.Prepared memory pb = Cosine.prepare(b);
-        return (Cosine.dot(pa, pb), pa.normSq, pb.normSq);
+        return (Cosine.dot(a, pa, pb), pa.normSq, pb.normSq);
     }
 
     /// @notice Whether cos(a, b) >= thresholdPpm / 1e6 under the on-chain rule.
@@ -27,7 +27,7 @@ contract CosineHarness {
         _checkLengths(a, b);
         Cosine.Prepared memory pa = Cosine.prepare(a);
         Cosine.Prepared memory pb = Cosine.prepare(b);
-        return Cosine.agrees(Cosine.dot(pa, pb), pa.normSq, pb.normSq, thresholdPpm);
+        return Cosine.agrees(Cosine.dot(a, pa, pb), pa.normSq, pb.normSq, thresholdPpm);
     }
 
     /// @notice Gas of preparing one vector, and of the dot product plus decision for one pair of
@@ -41,7 +41,7 @@ contract CosineHarness {
         perVector = start - gasleft();
         Cosine.Prepared memory pb = Cosine.prepare(b);
         start = gasleft();
-        Cosine.agrees(Cosine.dot(pa, pb), pa.normSq, pb.normSq, 999_200);
+        Cosine.agrees(Cosine.dot(a, pa, pb), pa.normSq, pb.normSq, 999_200);
         perPair = start - gasleft();
     }
 

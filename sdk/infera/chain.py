@@ -34,7 +34,7 @@ from infera.contract_errors import JobRegistryNoDrawDue, NodeRegistryDrawsDue, r
 from infera.deployment import Deployment
 from infera.errors import ConfigError, InferaError, RpcRequestError, RpcUnreachable, TransactionFailed, WrongChain
 from infera.rpc import OnError, OnSuccess, make_web3, redact_url
-from infera.types import Job, Model, NodeInfo, Seat
+from infera.types import Job, Model, NodeInfo, Seat, SeatOutcome
 
 T = TypeVar("T")
 RECEIPT_TIMEOUT_S = 120.0
@@ -385,8 +385,10 @@ class Chain:
     async def seat_outcomes(self, job_ids: list[int], node: str, from_block: int | None = None
                             ) -> dict[int, tuple[int, int]]:
         """How `node`'s seat on each job was settled: job id -> (SeatOutcome, stake slashed).
-        Filtered on the node's topic by the RPC and decoded from the raw log (a node asks this
-        for every job it closes; web3's event decoding cost more than the query)."""
+        A seat that agreed has no SeatSettled (JobAccepted names the agreeing nodes, one event a
+        job), so those come from JobAccepted. Decoded from the raw logs, SeatSettled filtered on
+        the node's topic by the RPC (a node asks this for every job it closes; web3's event
+        decoding cost more than the query)."""
         if not job_ids:
             return {}
         out: dict[int, tuple[int, int]] = {}
@@ -394,6 +396,11 @@ class Chain:
                                                second=_address_topic(node)):
             args = self.decode_log("SeatSettled", entry)
             out[int(args["jobId"])] = (int(args["outcome"]), int(args["slashed"]))
+        me = to_checksum_address(node)
+        for entry in await self._logs_for_jobs(self.jobs.events.JobAccepted.topic, job_ids, from_block):
+            args = self.decode_log("JobAccepted", entry)
+            if me in args["agreeing"]:
+                out[int(args["jobId"])] = (SeatOutcome.AGREED, 0)
         return out
 
     async def revealed_vectors(self, job_id: int) -> dict[str, bytes]:
@@ -422,7 +429,7 @@ class Chain:
                    for (name, kind), topic in zip(indexed, list(entry["topics"])[1:], strict=True)]
         values = abi_decode([kind for _, kind in plain], bytes(entry["data"]))
         decoded += [(name, kind, value) for (name, kind), value in zip(plain, values, strict=True)]
-        return {name: to_checksum_address(value) if kind == "address" else value for name, kind, value in decoded}
+        return {name: _checksummed(kind, value) for name, kind, value in decoded}
 
     async def _logs_for_jobs(self, topic: Any, job_ids: list[int], from_block: int | None = None,
                              to_block: int | str = "latest", second: str | None = None) -> list[Any]:
@@ -452,6 +459,15 @@ class Chain:
             from_block=from_block, to_block=to_block, argument_filters=filters or None
         )
         return list(found)
+
+
+def _checksummed(kind: str, value: Any) -> Any:
+    """Addresses as web3 gives them: checksummed, alone or in an array."""
+    if kind == "address":
+        return to_checksum_address(value)
+    if kind == "address[]":
+        return tuple(to_checksum_address(v) for v in value)
+    return value
 
 
 # How nodes say they have a transaction already (geth, anvil, erigon/nethermind, and any node once

@@ -27,6 +27,16 @@ class SeatState(IntEnum):
     DROPPED = 3
 
 
+class SeatOutcome(IntEnum):
+    """IJobRegistry.SeatOutcome: how a settled seat ended."""
+
+    AGREED = 0
+    DISAGREED = 1
+    WITHHELD = 2  # committed but never revealed
+    MISSED_COMMIT = 3
+    RELEASED = 4  # job refunded without fault of this node
+
+
 @dataclass(frozen=True)
 class Job:
     job_id: int

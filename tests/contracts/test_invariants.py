@@ -15,7 +15,8 @@ a keeper would. After every step it checks:
 - infer_is_conserved: the balances of every account and contract add up to totalSupply; the
   NodeRegistry holds exactly the nodes' stake + unbonding; the JobRegistry holds exactly the fees of
   open (Drawing, Committing, Revealing) jobs; supply grew by exactly the emission claimed.
-- nodes_paid_at_most_once: one NodePaid per (job, node), only to nodes in the job's agreeing set.
+- nodes_paid_at_most_once: each (job, node) paid once (JobAccepted's shares), only to nodes in
+  the job's agreeing set.
 - one_final_state_per_job: Accepted/Refunded never change; exactly one JobAccepted or JobRefunded
   per settled job, none for open ones.
 - stake_is_accounted: stake + unbonding + slashed == deposited - withdrawn, per node.
@@ -28,7 +29,7 @@ a keeper would. After every step it checks:
   reputation give under the current staking parameters; the model's total weight and eligible
   count agree with them.
 - jobs_keep_their_terms: a job keeps the fee, threshold and windows of its model and the policy
-  (policyOf) in force when it was submitted, whatever governance changed since: its NodePaid fees
+  (policyOf) in force when it was submitted, whatever governance changed since: its JobAccepted fee shares
   and slash rewards, every slash (capped at the current stakeCap) and every reputation change of
   its seats follow that policy.
 - queue_is_fifo: committees are drawn (or refunded at the draw) strictly in the order their draws
@@ -528,7 +529,7 @@ class InferaMachine(RuleBasedStateMachine):
         # SeatSettled: pair them in log order (one receipt may settle a node twice, e.g. a refund
         # at a draw that finalize makes first, then the finalized job). Agreed seats are settled
         # later, once per node per call (JobRegistry's ledger, NodeRegistry.releaseSeats): their
-        # SeatSettled comes first and one ReputationChanged per node follows, by the sum of the
+        # JobAccepted comes first and one ReputationChanged per node follows, by the sum of the
         # gains, clamped; a fault of that node flushes the ledger before its own settlement.
         reputation: dict[str, Any] = {}
         slash: dict[str, Any] = {}
@@ -549,10 +550,11 @@ class InferaMachine(RuleBasedStateMachine):
                 assert log.node not in slash, f"{log.node}: two slashes for one settlement"
                 slash[log.node] = log
                 self.slashed[log.node] += log.amount
-            elif log.event_name == "SeatSettled" and log.outcome == AGREED:
-                slashed_for_job[log.jobId] += log.slashed
-                self._check_settlement(log, slash.pop(log.node, None), None, deferred=True)
-                deferred[log.node] += self.terms[log.jobId].policy.reputation_gain
+            elif log.event_name == "JobAccepted":
+                # Agreed seats have no SeatSettled: JobAccepted names them, before their owed
+                # settlements (and no slash may land on them: `slash` must be empty at the end).
+                for node in log.agreeing:
+                    deferred[node] += self.terms[log.jobId].policy.reputation_gain
             elif log.event_name == "SeatSettled":
                 slashed_for_job[log.jobId] += log.slashed
                 self._check_settlement(log, slash.pop(log.node, None), reputation.pop(log.node, None))
@@ -560,20 +562,20 @@ class InferaMachine(RuleBasedStateMachine):
         assert not +deferred, f"agreed seats whose reputation gain was never applied: {dict(deferred)}"
         credited = {ev.node: ev for ev in of("PointsCredited")}
         assert len(credited) == len(of("PointsCredited")), "points credited twice to a node in one transaction"
-        for ev in of("NodePaid"):
-            self.paid[(ev.jobId, ev.node)] += 1
-            assert any(a.jobId == ev.jobId for a in accepted), f"NodePaid for job {ev.jobId} outside its acceptance"
-            self._check_payment(ev, len(self.agreeing[ev.jobId]), slashed_for_job[ev.jobId])
-            # Points are the fee earned, never the slash reward; an unpaid seat earns none.
-            points = credited.pop(ev.node, None)
-            if ev.fee == 0:
-                assert points is None, f"{ev.node} credited {points.points} points for a job paying no fee"
-            else:
-                assert points is not None and points.points == ev.fee, (
-                    f"{ev.node} paid fee {ev.fee} on job {ev.jobId} but credited {points and points.points}"
-                )
-                self.fees_earned[(points.epoch, ev.node)] += ev.fee
-                self.credited.add((points.epoch, ev.node))
+        for ev in accepted:
+            self._check_payment(ev, slashed_for_job[ev.jobId])
+            for node in ev.agreeing:
+                self.paid[(ev.jobId, node)] += 1
+                # Points are the fee earned, never the slash reward; an unpaid seat earns none.
+                points = credited.pop(node, None)
+                if ev.feeEach == 0:
+                    assert points is None, f"{node} credited {points.points} points for a job paying no fee"
+                else:
+                    assert points is not None and points.points == ev.feeEach, (
+                        f"{node} paid fee {ev.feeEach} on job {ev.jobId} but credited {points and points.points}"
+                    )
+                    self.fees_earned[(points.epoch, node)] += ev.feeEach
+                    self.credited.add((points.epoch, node))
         assert not credited, f"points credited without a fee paid: {sorted(credited)}"
 
     def _record_queue(self, logs: list[Any]) -> None:
@@ -605,9 +607,9 @@ class InferaMachine(RuleBasedStateMachine):
     def _queued_jobs(self) -> set[int]:
         return {job for first, count, _ in self.queue for job in range(first, first + count)}
 
-    def _check_settlement(self, ev: Any, slash: Any, reputation: Any, deferred: bool = False) -> None:
+    def _check_settlement(self, ev: Any, slash: Any, reputation: Any) -> None:
         """A seat's slash and reputation change follow its job's policy; one slash never exceeds
-        the stake cap in force. `deferred`: the gain is checked with the node's other agreed seats."""
+        the stake cap in force."""
         policy, problems = self.terms[ev.jobId].policy, self.violations["terms"]
         slash_bps = policy.slash_bps if ev.outcome in (DISAGREED, WITHHELD) else 0
         if slash_bps == 0:
@@ -626,8 +628,6 @@ class InferaMachine(RuleBasedStateMachine):
             if slash.amount == self.stake_cap and before * slash_bps // BPS > self.stake_cap:
                 self._event("slash capped at stakeCap")
         delta = reputation_delta(ev.outcome, policy)
-        if deferred:
-            return
         if delta == 0:
             if reputation is not None:
                 problems.append(f"job {ev.jobId}: {ev.node} reputation changed with outcome {ev.outcome}, policy delta 0")
@@ -638,15 +638,15 @@ class InferaMachine(RuleBasedStateMachine):
                 f"job {ev.jobId}: {ev.node} reputation {reputation.previous} -> {reputation.current}, policy delta {delta}"
             )
 
-    def _check_payment(self, ev: Any, agreeing: int, slashed: int) -> None:
-        """NodePaid follows the job's own fee and policy: equal shares of fee less the protocol fee,
-        and of the slash reward share of what this finalization slashed."""
-        terms = self.terms[ev.jobId]
+    def _check_payment(self, ev: Any, slashed: int) -> None:
+        """JobAccepted's shares follow the job's own fee and policy: equal shares of fee less the
+        protocol fee, and of the slash reward share of what this finalization slashed."""
+        terms, agreeing = self.terms[ev.jobId], len(ev.agreeing)
         fee_each = terms.model.fee * (BPS - terms.policy.protocol_fee_bps) // BPS // agreeing
         reward_each = slashed * terms.policy.slash_reward_bps // BPS // agreeing
-        if (ev.fee, ev.slashReward) != (fee_each, reward_each):
+        if (ev.feeEach, ev.slashRewardEach) != (fee_each, reward_each):
             self.violations["terms"].append(
-                f"job {ev.jobId}: {ev.node} paid fee {ev.fee}, reward {ev.slashReward}; its terms give {fee_each}, {reward_each}"
+                f"job {ev.jobId}: paid fee {ev.feeEach}, reward {ev.slashRewardEach} each; its terms give {fee_each}, {reward_each}"
             )
 
     def _balance(self, account: Any) -> int:
@@ -757,7 +757,7 @@ class InferaMachine(RuleBasedStateMachine):
         # and liars' random vectors agree with nobody, so the honest set is the medoid's or none is.
         for ev in receipt.decode_logs(e.jobs.SeatSettled):
             if ev.jobId == job_id and ev.node in revealed and self.behaviour[(job_id, ev.node)] == "honest":
-                assert ev.outcome in (AGREED, RELEASED) and ev.slashed == 0, (
+                assert ev.outcome == RELEASED and ev.slashed == 0, (
                     f"honest node {ev.node} settled with outcome {ev.outcome}, slashed {ev.slashed} on job {job_id}"
                 )
 

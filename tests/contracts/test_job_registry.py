@@ -478,7 +478,7 @@ def test_missing_reveals_redraw_a_fresh_committee(jobs: Any, nodes: Any, token: 
     tx = jobs.finalize(1, [base, b"", b"", *vectors], sender=accounts[9])
     agreeing = set(tx.decode_logs(jobs.JobAccepted)[0].agreeing)
     assert agreeing == {first[0].address} | {a.address for a in fresh}
-    assert {e.node for e in tx.decode_logs(jobs.NodePaid)} == agreeing
+    assert tx.decode_logs(jobs.JobAccepted)[0].feeEach == FEE * 9_500 // 10_000 // 4
     assert all(nodes.getNode(a).openJobs == 0 for a in seven_nodes)
     assert token.balanceOf(jobs) == 0
 
@@ -761,7 +761,7 @@ def test_a_policy_change_never_alters_a_job_in_flight(jobs: Any, nodes: Any, dep
     tx = jobs.finalize(1, vectors, sender=seats[0])
     settled = {e.node: e.slashed for e in tx.decode_logs(jobs.SeatSettled)}
     assert settled[seats[2].address] == stake // 10
-    assert tx.decode_logs(jobs.NodePaid)[0].fee == FEE * 9_500 // 10_000 // 2
+    assert tx.decode_logs(jobs.JobAccepted)[0].feeEach == FEE * 9_500 // 10_000 // 2
     assert jobs.policyOf(1).slashBps == 1_000 and jobs.policy().slashBps == 5_000
 
 
@@ -787,7 +787,7 @@ def test_colluding_minority_two_of_five_is_outvoted(jobs: Any, models: Any, node
     assert agreeing == {seats[0].address, seats[2].address, seats[4].address}
     outcomes = {e.node: e.outcome for e in tx.decode_logs(jobs.SeatSettled)}
     assert outcomes[seats[1].address] == outcomes[seats[3].address] == DISAGREED
-    assert all(e.node in agreeing for e in tx.decode_logs(jobs.NodePaid))
+    assert not agreeing & set(outcomes), "an agreeing seat got a SeatSettled (JobAccepted names it)"
 
 
 def test_reentrancy_through_a_hooked_token_is_blocked(project: Any, deployer: Any, chain: Any, accounts: Any, node_accounts: list[Any], requester: Any, treasury: Any) -> None:
@@ -857,5 +857,9 @@ def test_agreement_at_the_test_and_the_deployed_threshold(threshold_ppm: int, jo
     assert len(jobs.finalize(1, honest, sender=seats[0]).decode_logs(jobs.JobAccepted)[0].agreeing) == 3
     vectors = [*honest[:2], cheat]
     seats = run_job(2, vectors)
-    outcomes = {e.node: e.outcome for e in jobs.finalize(2, vectors, sender=seats[0]).decode_logs(jobs.SeatSettled)}
-    assert outcomes[seats[2].address] == (AGREED if threshold_ppm == THRESHOLD_PPM else DISAGREED)
+    tx = jobs.finalize(2, vectors, sender=seats[0])
+    outcomes = {e.node: e.outcome for e in tx.decode_logs(jobs.SeatSettled)}
+    if threshold_ppm == THRESHOLD_PPM:
+        assert seats[2].address in tx.decode_logs(jobs.JobAccepted)[0].agreeing and seats[2].address not in outcomes
+    else:
+        assert outcomes[seats[2].address] == DISAGREED

@@ -15,6 +15,7 @@ from web3.exceptions import ContractCustomError
 
 from contract_helpers import (
     COMMIT_WINDOW,
+    FEE,
     SALT,
     commit_for,
     near,
@@ -218,6 +219,31 @@ def test_advance_batch_moves_only_the_jobs_past_their_deadline(
     tx = jobs.advanceBatch([1, 2], sender=three_nodes[0])
     assert skipped(tx, jobs) == {2: DEADLINE_NOT_REACHED}
     assert [e.jobId for e in tx.decode_logs(jobs.JobReassigned)] == [1]
+
+
+def test_every_job_of_a_submit_reads_and_is_refunded_to_its_own_calls_requester(
+    chain: Any, jobs: Any, token: Any, accounts: Any, requester: Any, three_nodes: list[Any],
+    submit: Callable[..., Any], draw: Callable[[], Any]
+) -> None:
+    """A submit call's requester and fee are stored once for all its jobs (keyed by the call's
+    first job id): each job must find its own call's, whatever its place in the call."""
+    other = accounts[6]
+    submit(["a0", "a1", "a2"], assign=False)
+    submit(["b0", "b1"], sender=other, assign=False)
+    draw()
+    views = jobs.getJobs([1, 2, 3, 4, 5])
+    assert [v.requester for v in views] == [requester.address] * 3 + [other.address] * 2
+    assert [v.fee for v in views] == [FEE] * 5
+    before = {a.address: token.balanceOf(a) for a in (requester, other)}
+    # Nobody commits: the redraw finds no node left untried, so every job is refunded.
+    time_travel(chain, COMMIT_WINDOW + 1)
+    jobs.advanceBatch([1, 2, 3, 4, 5], sender=three_nodes[0])
+    tx = draw()
+    refunds = {e.jobId: (e.requester, e.fee) for e in tx.decode_logs(jobs.JobRefunded)}
+    assert refunds == {1: (requester.address, FEE), 2: (requester.address, FEE), 3: (requester.address, FEE),
+                       4: (other.address, FEE), 5: (other.address, FEE)}
+    assert token.balanceOf(requester) == before[requester.address] + 3 * FEE
+    assert token.balanceOf(other) == before[other.address] + 2 * FEE
 
 
 # -------------------------------------------------------------------------------- gas

@@ -314,7 +314,8 @@ def test_accepted_job_credits_the_fees_paid(rewards: Any, jobs: Any, three_nodes
     seats = run_job(1, vectors)
     epoch = rewards.currentEpoch()
     tx = jobs.finalize(1, vectors, sender=seats[0])
-    paid = {e.node: e.fee for e in tx.decode_logs(jobs.NodePaid)}
+    accepted = tx.decode_logs(jobs.JobAccepted)[0]
+    paid = dict.fromkeys(accepted.agreeing, accepted.feeEach)
     for seat in seats[:2]:
         assert paid[seat.address] > 0
         assert rewards.pointsOf(epoch, seat) == paid[seat.address]

@@ -13,7 +13,7 @@ from infera.chain import Chain
 from infera.client import InferaClient
 from infera.devnet import DEVNET_KEYS
 from infera.operator import claim_rewards
-from infera.types import JobStatus
+from infera.types import JobStatus, SeatOutcome
 from infera_testing.localnet import LocalNetwork
 
 TEXTS = ["Verifiable inference on an OP-stack L3.", "Le chat dort sur le canapé du salon.", "print('hello') if ready else wait()"]
@@ -28,12 +28,13 @@ async def _jobs_with_cheat(net: LocalNetwork) -> dict[str, Any]:
         job_ids = await client.submit_texts(TEXTS)
         results = [await client.wait_for_result(j, timeout=240) for j in job_ids]
         details = [await client.verification(j) for j in job_ids]
-        paid = await chain.logs(chain.jobs, "NodePaid", chain.deployment.deployment_block)
+        paid = await chain.logs(chain.jobs, "JobAccepted", chain.deployment.deployment_block)
         sent: dict[str, dict[str, set[str]]] = {"Committed": {}, "Revealed": {}}
         for event, by_node in sent.items():
             for e in await chain.logs(chain.jobs, event, chain.deployment.deployment_block):
                 by_node.setdefault(str(e["args"]["node"]), set()).add(bytes(e["transactionHash"]).hex())
         stake_after = {n.address: (await chain.get_node(n.address)).stake for n in net.nodes}
+        outcomes = {n.address: await chain.seat_outcomes(job_ids, n.address) for n in net.nodes}
         await _raw_decoding_matches_web3(chain)
         # Close the emission epoch, then every node pulls its share: only honest work earned any.
         assert net.devnet is not None
@@ -46,7 +47,8 @@ async def _jobs_with_cheat(net: LocalNetwork) -> dict[str, Any]:
             finally:
                 await node_chain.close()
         return {"liar": liar, "results": results, "details": details, "paid": paid, "sent": sent,
-                "stake_before": stake_before, "stake_after": stake_after, "emission": emission}
+                "stake_before": stake_before, "stake_after": stake_after, "emission": emission,
+                "outcomes": outcomes}
     finally:
         await chain.close()
 
@@ -54,7 +56,7 @@ async def _jobs_with_cheat(net: LocalNetwork) -> dict[str, Any]:
 async def _raw_decoding_matches_web3(chain: Chain) -> None:
     """The node's hot paths decode these events from raw logs with eth_abi (Chain.decode_log):
     on a run with a slashed liar, every one must read exactly as web3's own event decoding."""
-    for name in ("JobAssigned", "Revealed", "SeatSettled"):
+    for name in ("JobAssigned", "Revealed", "SeatSettled", "JobAccepted"):
         event = getattr(chain.jobs.events, name)()
         raw = await chain.w3.eth.get_logs({"address": chain.jobs.address, "topics": [event.topic],
                                            "fromBlock": chain.deployment.deployment_block})
@@ -78,8 +80,14 @@ def test_cheating_node_is_outvoted_slashed_and_unpaid(network: LocalNetwork, fau
         assert set(result.agreeing) == honest
         assert detail.min_agreeing_cosine >= detail.threshold
         assert detail.pairwise[(liar, next(iter(honest)))] < detail.threshold
-    paid_nodes = {str(e["args"]["node"]) for e in out["paid"]}
+    paid_nodes = {str(n) for e in out["paid"] if e["args"]["feeEach"] > 0 for n in e["args"]["agreeing"]}
     assert paid_nodes == honest
+    # What each node's metrics read: agreed (from JobAccepted, agreed seats have no SeatSettled)
+    # for the honest, disagreed and slashed for the liar, on every job.
+    for node in honest:
+        assert set(out["outcomes"][node].values()) == {(SeatOutcome.AGREED, 0)}, out["outcomes"][node]
+    assert {o for o, _ in out["outcomes"][liar].values()} == {SeatOutcome.DISAGREED}
+    assert all(slashed > 0 for _, slashed in out["outcomes"][liar].values())
     slashed = out["stake_before"][liar] - out["stake_after"][liar]
     assert slashed > 0
     for node in honest:

@@ -53,7 +53,7 @@ def test_refreshes_read_only_new_blocks_and_keep_bounded_state(monkeypatch: Any)
     for job_id in range(1, 41):
         chain.emit("JobSubmitted", 9_000 + job_id, jobId=job_id, modelId=1, requester=NODE)
     chain.emit("JobAccepted", 9_990, jobId=40)
-    chain.emit("SeatSettled", 9_990, jobId=40, node=NODE, outcome=0, slashed=0)  # agreed: not a slash
+    chain.emit("SeatSettled", 9_990, jobId=40, node=NODE, outcome=4, slashed=0)  # released: not a slash
     chain.emit("SeatSettled", 9_991, jobId=39, node=NODE, outcome=1, slashed=5)
 
     async def go() -> ChainFeed:
