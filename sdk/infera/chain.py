@@ -466,7 +466,7 @@ def _checksummed(kind: str, value: Any) -> Any:
     if kind == "address":
         return to_checksum_address(value)
     if kind == "address[]":
-        return tuple(to_checksum_address(v) for v in value)
+        return [to_checksum_address(v) for v in value]
     return value
 
 
