@@ -17,7 +17,7 @@ from hexbytes import HexBytes
 
 from infera.types import Job, JobStatus
 from oracle_node.config import NodeSettings
-from oracle_node.node import OracleNode, ServedModel
+from oracle_node.node import BATCH_LIMIT, DRAW_AHEAD_JOBS, OracleNode, ServedModel
 from oracle_node.store import WorkState, WorkStore
 
 MODEL = 1
@@ -140,6 +140,25 @@ def test_committee_draws_go_back_to_back_while_due(tmp_path: Path) -> None:
 
     assert len(txm.sent) == 3
     assert node._wake.is_set()  # the tick is told to read the new assignments
+
+
+def test_draws_wait_while_the_embedder_has_two_chunks_to_do(tmp_path: Path) -> None:
+    """Drawing further ahead than the model embeds only takes CPU from it (the chain executes each
+    draw); the tick that a sealed chunk wakes draws on."""
+    node = _node(tmp_path)
+    assert node.store is not None
+    node.store.record_assignments([(j, 10, b"\xaa" * 32) for j in range(DRAW_AHEAD_JOBS)])
+    chain = SlowReceipts(due=3)
+    txm = FakeTxManager(chain)
+    node.chain, node.txm = cast(Any, chain), cast(Any, txm)
+    node.scanner = cast(Any, object())
+
+    asyncio.run(node._draw_due())
+    assert txm.sent == []
+
+    node.store.set_states(list(range(BATCH_LIMIT)), WorkState.SEALED)
+    asyncio.run(node._draw_due())
+    assert len(txm.sent) == 3  # a chunk sealed: the draws go on
 
 
 def test_sealing_takes_up_jobs_assigned_while_it_embeds(tmp_path: Path) -> None:
