@@ -11,9 +11,8 @@ import asyncio
 import contextlib
 import os
 import time
-from collections.abc import Callable, Coroutine
 from dataclasses import dataclass, field
-from typing import Any, TypeVar
+from typing import TypeVar
 
 import numpy as np
 import numpy.typing as npt
@@ -24,7 +23,7 @@ from infera.chain import ASSIGN_BATCH, NO_SEAT_HINT, Chain, commitment_of
 from infera.deployment import load_deployment
 from infera.errors import ConfigError, ContractRevert, InferaError, InsufficientStake, TransactionFailed
 from infera.inputs import canonical_text
-from infera.txmanager import ManagedTx, TxCounters, TxManager, TxOutcome, TxStore
+from infera.txmanager import TxCounters, TxManager, TxOutcome, TxStore
 from infera.types import Job, JobStatus, SeatOutcome, SeatState
 from infera.vectors import quantize_packed
 from oracle_node import faults
@@ -48,18 +47,8 @@ MAX_JOB_ATTEMPTS = 5
 # costs about 240k gas a job, so 16 keep a transaction near 4M gas, far under a block's limit.
 BATCH_LIMIT = 64
 FINALIZE_BATCH = 16
-# assign() transactions one background run sends back to back while draws are still due (each
-# draws up to 64 committees); the next tick starts another run.
-MAX_ASSIGNS_PER_RUN = 16
-# Waiting for an assign's receipt: the first poll after 20 ms, doubling up to the poll interval,
-# at most this many polls before the run ends (a chain with slow blocks: the next tick goes on).
-RECEIPT_FIRST_DELAY = 0.02
-# Draws wait while this many of our jobs are assigned and not yet sealed: the embedder has work
-# for two chunks, and anvil executing draws back to back (0.3 s of a core per 8.5M-gas assign, twice
-# with its simulation) beside the model took a core from torch (measured on 2 cores: chunks of
-# 2.2-3.3 s instead of 1.8-2.1 s while the draws ran). A sealed chunk wakes the tick, which draws on.
-DRAW_AHEAD_JOBS = 2 * BATCH_LIMIT
-RECEIPT_WAIT_POLLS = 12
+# assign() transactions a tick sends while draws are still due (each draws up to 64 committees).
+MAX_ASSIGNS_PER_TICK = 4
 # A job's JobSubmitted event lies at or before the block of its assignment, and normally within
 # a few blocks of it (a draw uses the submit block's hash, which expires after 256 blocks). The
 # search goes back this far first and doubles up to the longest a draw can wait, so the read
@@ -99,7 +88,6 @@ class OracleNode:
     store: WorkStore | None = None
     served: dict[int, ServedModel] = field(default_factory=dict)
     _stopping: asyncio.Event = field(default_factory=asyncio.Event)
-    _wake: asyncio.Event = field(default_factory=asyncio.Event)  # the background tasks have work for a tick
     _rng: np.random.Generator = field(default_factory=np.random.default_rng)
     txm: TxManager | None = None
     scanner: AssignmentScanner | None = None
@@ -111,7 +99,6 @@ class OracleNode:
     _failures: dict[int, int] = field(default_factory=dict)  # job id -> failed attempts
     _retry_at: dict[int, float] = field(default_factory=dict)  # job id -> monotonic time
     _sealing: asyncio.Task[None] | None = None  # the background embedding run (commit_pending)
-    _drawing: asyncio.Task[None] | None = None  # the background committee draws (draw_due_committees)
 
     # ---------------------------------------------------------------- lifecycle
     async def setup(self) -> None:
@@ -200,21 +187,15 @@ class OracleNode:
                 if started - last_heartbeat >= self.settings.heartbeat_interval:
                     self._heartbeat(time.monotonic() - started, failed_ticks)
                     last_heartbeat, failed_ticks = started, 0
-                await self._idle(self.settings.poll_interval)
+                try:
+                    await asyncio.wait_for(self._stopping.wait(), timeout=self.settings.poll_interval)
+                except TimeoutError:
+                    pass
         finally:
             await self.cleanup()
 
     def stop(self) -> None:
         self._stopping.set()
-        self._wake.set()
-
-    async def _idle(self, seconds: float) -> None:
-        """Sleep between ticks, but no longer than until the background work has something for
-        the loop (a chunk sealed, committees drawn): with a backlog, a fixed sleep left each
-        sealed chunk waiting for the next tick before its commit went out."""
-        with contextlib.suppress(TimeoutError):
-            await asyncio.wait_for(self._wake.wait(), timeout=seconds)
-        self._wake.clear()
 
     def _heartbeat(self, tick_seconds: float, failed_ticks: int) -> None:
         """What the node holds and how its loop goes, every heartbeat_interval: an operator
@@ -236,10 +217,7 @@ class OracleNode:
         self._health().set_blocks_behind(self.scanner.behind)
 
     async def cleanup(self) -> None:
-        await _cancel(self._drawing)
-        self._drawing = None
-        await _cancel(self._sealing)
-        self._sealing = None
+        await self._stop_sealing()
         if self._server is not None:
             await self._server.stop()
             self._server = None
@@ -262,21 +240,12 @@ class OracleNode:
     async def draw_due_committees(self) -> None:
         """Keeper duty: committees are drawn by a separate assign() once their draw block's hash
         exists. Any node may send it; losing the race to another node is normal (the simulation
-        fails and nothing is sent). The draws run beside the tick, one after the other as soon as
-        the last is mined: a receipt is never there right after the send, so a tick that looked for
-        it drew 64 committees per tick (measured, 512 jobs queued and a model at 455 texts/s: a
-        draw every 1.1 s, 8 s in all; back to back, one every 0.6 s). A run that failed
-        fails this tick, so health reports it; the next tick starts afresh."""
-        previous, self._drawing = self._drawing, None
-        self._drawing = _restart(previous, self._draw_due, "draw-due")
-
-    async def _draw_due(self) -> None:
-        chain, store = self._parts()
+        fails and nothing is sent)."""
+        chain, _ = self._parts()
         txm, _ = self._loops()
-        for _ in range(MAX_ASSIGNS_PER_RUN):
-            if store.counts().get(WorkState.ASSIGNED.value, 0) >= DRAW_AHEAD_JOBS:
-                return
-            # One not mined yet: the next simulation would only repeat it.
+        for _ in range(MAX_ASSIGNS_PER_TICK):
+            # One not mined yet: the next simulation would only repeat it. The receipt is read here,
+            # not left to the manager's next poll, so on a fast chain the next draw goes this tick.
             if any([await chain.receipt(t.latest.tx_hash) is None for t in txm.pending("assign")]):
                 return
             if not await chain.jobs.functions.drawsDue().call():
@@ -287,22 +256,6 @@ class OracleNode:
                 log.debug("assign not needed", reason=str(exc))
                 return
             log.info("drawing committees", tx="0x" + bytes(sent.latest.tx_hash).hex(), nonce=sent.nonce)
-            if not await self._mined_soon(sent):
-                return
-            self._wake.set()  # the tick reads the new assignments now, not a poll interval later
-
-    async def _mined_soon(self, tx: ManagedTx) -> bool:
-        """Whether the transaction is mined within RECEIPT_WAIT_POLLS polls: 20 ms apart at first
-        (an instant-mining chain has it at once), then backing off to the poll interval (a chain
-        with real blocks is not asked every 20 ms for a block away)."""
-        chain, _ = self._parts()
-        delay = RECEIPT_FIRST_DELAY
-        for _ in range(RECEIPT_WAIT_POLLS):
-            await asyncio.sleep(delay)
-            if await chain.receipt(tx.latest.tx_hash) is not None:  # latest: a fee bump replaces it
-                return True
-            delay = min(delay * 2, self.settings.poll_interval)
-        return False
 
     async def collect_assignments(self) -> None:
         _, store = self._parts()
@@ -329,21 +282,29 @@ class OracleNode:
         (measured: jobs revealed at 10 s were finalized at 18 s, behind the next batch's embed).
         A run that failed fails this tick, so health reports it; the next tick starts afresh."""
         previous, self._sealing = self._sealing, None
-        self._sealing = _restart(previous, self._seal_assigned, "seal-assigned")
+        if previous is not None and not previous.done():
+            self._sealing = previous
+            return
+        if previous is not None and not previous.cancelled() and (error := previous.exception()) is not None:
+            raise error
+        self._sealing = asyncio.create_task(self._seal_assigned(), name="seal-assigned")
+
+    async def _stop_sealing(self) -> None:
+        if self._sealing is not None and not self._sealing.done():
+            self._sealing.cancel()
+            with contextlib.suppress(asyncio.CancelledError):
+                await self._sealing
+        self._sealing = None
 
     async def _seal_assigned(self) -> None:
         """Embed, quantize and persist (vector, salt) for every assigned job still committing,
         a chunk of BATCH_LIMIT at a time, so the first chunk's commits go out while the rest are
-        still embedding. Jobs assigned while a run embeds are taken up by the same run, not left
-        for a run that a later tick starts."""
+        still embedding."""
         _, store = self._parts()
-        while due := [w.job_id for w in store.in_states(WorkState.ASSIGNED)
-                      if self._retry_at.get(w.job_id, 0.0) <= time.monotonic()]:
-            await self._seal_jobs(due)
-
-    async def _seal_jobs(self, due: list[int]) -> None:
-        """Seal `due`; each job leaves ASSIGNED (sealed, closed) or waits for its retry time."""
-        _, store = self._parts()
+        pending = store.in_states(WorkState.ASSIGNED)
+        if not pending:
+            return
+        due = [w.job_id for w in pending if self._retry_at.get(w.job_id, 0.0) <= time.monotonic()]
         live = [job for job in (await self._read_jobs(due)).values()
                 if job.status is JobStatus.COMMITTING and job.model_id in self.served]
         # Drawn away, over, or a model we do not serve.
@@ -358,21 +319,16 @@ class OracleNode:
             by_model.setdefault(job.model_id, []).append((job.job_id, text))
         for model_id, all_items in by_model.items():
             for items in _chunks(all_items, BATCH_LIMIT):
-                await self._seal_chunk(model_id, items)
-
-    async def _seal_chunk(self, model_id: int, items: list[tuple[int, str]]) -> None:
-        _, store = self._parts()
-        started = time.perf_counter()
-        with self.metrics.embed_seconds.time():
-            embedded = await self._embed_isolated(model_id, items)
-        self.metrics.embed_batch_size.observe(len(items))
-        store.seal_many([
-            (job_id, quantize_packed(faults.adjust_vector(self.settings.fault, vector, self._rng)), os.urandom(32))
-            for job_id, vector in embedded
-        ])
-        log.info("embedded", model=model_id, jobs=len(items), seconds=round(time.perf_counter() - started, 3))
-        faults.crash_at(self.settings.crash_at, "after-seal")
-        self._wake.set()  # their commit goes out now, not a poll interval later
+                started = time.perf_counter()
+                with self.metrics.embed_seconds.time():
+                    embedded = await self._embed_isolated(model_id, items)
+                self.metrics.embed_batch_size.observe(len(items))
+                store.seal_many([
+                    (job_id, quantize_packed(faults.adjust_vector(self.settings.fault, vector, self._rng)), os.urandom(32))
+                    for job_id, vector in embedded
+                ])
+                log.info("embedded", model=model_id, jobs=len(items), seconds=round(time.perf_counter() - started, 3))
+                faults.crash_at(self.settings.crash_at, "after-seal")
 
     async def _inputs(self, job_ids: list[int]) -> dict[int, bytes]:
         """The jobs' inputs, read from a window that ends at their assignment block and widens
@@ -641,23 +597,6 @@ class OracleNode:
         if self.txm is None or self.scanner is None:
             raise RuntimeError("OracleNode.setup() has not run")
         return self.txm, self.scanner
-
-
-def _restart(task: asyncio.Task[None] | None, work: Callable[[], Coroutine[Any, Any, None]], name: str) -> asyncio.Task[None]:
-    """`task` while it runs; else a fresh task of `work`, after raising what the finished one
-    raised (so the tick that finds a background failure fails, and health reports it)."""
-    if task is not None and not task.done():
-        return task
-    if task is not None and not task.cancelled() and (error := task.exception()) is not None:
-        raise error
-    return asyncio.create_task(work(), name=name)
-
-
-async def _cancel(task: asyncio.Task[None] | None) -> None:
-    if task is not None and not task.done():
-        task.cancel()
-        with contextlib.suppress(asyncio.CancelledError):
-            await task
 
 
 def seat_hints(works: list[Work]) -> list[int]:
