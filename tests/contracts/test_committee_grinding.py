@@ -104,7 +104,7 @@ def test_a_draw_is_the_same_whoever_makes_it_and_whenever(chain: Any, jobs: Any,
     assert len({tuple(sorted(c)) for c in first}) > 1  # and the jobs of one batch differ
 
 
-def test_settling_draws_the_due_committees_first(chain: Any, jobs: Any, accounts: Any, three_nodes: list[Any], submit: Callable[..., Any], run_job: Callable[..., Any]) -> None:
+def test_settling_draws_the_due_committees_first(chain: Any, jobs: Any, nodes: Any, accounts: Any, three_nodes: list[Any], submit: Callable[..., Any], run_job: Callable[..., Any]) -> None:
     """Settling frees capacity and moves reputation and stake, which a known draw reads: so a
     finalize first makes the draws that are due, and its own settlement comes after them."""
     from contract_helpers import near, random_vector
@@ -116,9 +116,12 @@ def test_settling_draws_the_due_committees_first(chain: Any, jobs: Any, accounts
     submit(["queued"], assign=False)  # job 2: due from the next block on
     mine_block()  # so that gas estimation (on the latest block) sees the draw too
     tx = jobs.finalize(1, vectors, sender=accounts[5])
-    logs = tx.decode_logs([jobs.JobAssigned, jobs.SeatSettled])
+    # Every seat agreed: JobAccepted names them, and their settlements follow it.
+    logs = tx.decode_logs([jobs.JobAssigned, jobs.JobAccepted, nodes.SeatReleased])
     kinds = [log.event_name for log in logs]
-    assert kinds.index("SeatSettled") > max(i for i, k in enumerate(kinds) if k == "JobAssigned")
+    last_draw = max(i for i, k in enumerate(kinds) if k == "JobAssigned")
+    assert kinds.index("JobAccepted") > last_draw
+    assert [log.node for log in logs[last_draw + 1:] if log.event_name == "SeatReleased"], kinds
     assert {log.jobId for log in logs if log.event_name == "JobAssigned"} == {2}
 
 
