@@ -63,7 +63,7 @@ def _senders(net: LocalNetwork, job_id: int) -> dict[str, set[str]]:
         try:
             out: dict[str, set[str]] = {}
             start = chain.deployment.deployment_block
-            for event in ("SeatSettled", "JobRefunded", "JobReassigned"):
+            for event in ("SeatSettled", "JobAccepted", "JobRefunded", "JobReassigned"):
                 for e in await chain.logs(chain.jobs, event, start, jobId=job_id):
                     tx = await chain.w3.eth.get_transaction(e["transactionHash"])
                     out.setdefault(event, set()).add(str(tx["from"]))
@@ -148,7 +148,7 @@ def test_the_relayer_ends_jobs_whose_whole_committee_is_dead(network: LocalNetwo
     assert second["status"] == "accepted", done
     assert second["vector"] == [b - 256 if b > 127 else b for b in vector]
     assert set(second["agreeing"]) == dead
-    assert _senders(network, revealed)["SeatSettled"] == {relayer_address}
+    assert _senders(network, revealed)["JobAccepted"] == {relayer_address}
     metrics = requests.get(f"{relayer.url}/metrics", timeout=10).text
     assert 'infera_relayer_keeper_jobs_total{action="advanced"} 1.0' in metrics
     assert 'infera_relayer_keeper_jobs_total{action="finalized"} 1.0' in metrics
