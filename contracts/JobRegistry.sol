@@ -886,8 +886,8 @@ contract JobRegistry is IJobRegistry, AccessControl, ERC2771Context, ReentrancyG
     ///      ledger: capacity freed and reputation raised at its flush) and split the fee and slash
     ///      reward equally among their nodes. JobAccepted names them and carries each one's share:
     ///      one event a job, not one a node, and every owed settlement of this job follows it in
-    ///      the log. The protocol's share, the rest of
-    ///      the slashed stake and any rounding dust go to the treasury.
+    ///      the log. The protocol's share, the rest of the slashed stake and any rounding dust go
+    ///      to the treasury.
     ///      Owed to the ledger, transferred at the end of the call. Emission follows paid work:
     ///      a node's points are the fee it earned, never the slash reward, so unpaid jobs earn
     ///      nothing and self-dealing costs the protocol fee.
