@@ -94,11 +94,10 @@ class LocalNetwork:
         # the block after its job's, which an idle automining devnet would never produce).
         instant = self.block_time == 0
         if instant and not heartbeat:
-            self.devnet = Devnet(port=free_port(), log_path=self.run_dir / "anvil.log")
+            self.devnet = Devnet(port=free_port(), log_path=self.run_dir / "anvil.log", steps_tracing=steps_tracing)
         else:
             self.devnet = Devnet(port=free_port(), block_time=HEARTBEAT_S if instant else self.block_time,
-                                 mixed_mining=instant, log_path=self.run_dir / "anvil.log")
-        self.devnet.steps_tracing = steps_tracing
+                                 mixed_mining=instant, log_path=self.run_dir / "anvil.log", steps_tracing=steps_tracing)
         self.devnet.start()
 
     def deploy(self) -> Deployment:
