@@ -16,6 +16,7 @@ import {AgreementJudge} from "./AgreementJudge.sol";
 import {Agreement} from "./libraries/Agreement.sol";
 import {DrawQueue} from "./libraries/DrawQueue.sol";
 import {PolicyBounds} from "./libraries/PolicyBounds.sol";
+import {SeatPool} from "./libraries/SeatPool.sol";
 import {Seats} from "./libraries/Seats.sol";
 import {ModelRegistry} from "./ModelRegistry.sol";
 import {NodeRegistry} from "./NodeRegistry.sol";
@@ -61,6 +62,7 @@ import {NodeRegistry} from "./NodeRegistry.sol";
 contract JobRegistry is IJobRegistry, AccessControl, ERC2771Context, ReentrancyGuardTransient {
     using SafeERC20 for IERC20;
     using DrawQueue for DrawQueue.Queue;
+    using SeatPool for SeatPool.Pool;
 
     // -------------------------------------------------------------- constants
     /// @notice Role allowed to change the settlement policy.
@@ -107,11 +109,12 @@ contract JobRegistry is IJobRegistry, AccessControl, ERC2771Context, ReentrancyG
 
     // ------------------------------------------------------------------ types
     /// @dev A job as stored: one slot, everything assign, commit and reveal read or write, so
-    ///      each of them touches one slot of the job. The requester and fee are the same for every
-    ///      job of one submit call, so they are stored once per call (Batch), which `batchOffset`
-    ///      (the job's place in its call, below MAX_BATCH) leads to: 22,100 gas a job less than a
-    ///      second slot per job. getJob converts it to the ABI's Job (same fields, another
-    ///      order). Field meanings: IJobRegistry.Job.
+    ///      each of them touches one slot of the job, including where its seats are (seatKey,
+    ///      SeatPool). The requester and fee are the same for every job of one submit call, so
+    ///      they are stored once per call (Batch), which `batchOffset` (the job's place in its
+    ///      call, below MAX_BATCH) leads to: 22,100 gas a job less than a second slot per job.
+    ///      getJob converts it to the ABI's Job (same fields, another order). Field meanings:
+    ///      IJobRegistry.Job.
     struct StoredJob {
         JobStatus status;
         uint8 seatCount;
@@ -122,15 +125,16 @@ contract JobRegistry is IJobRegistry, AccessControl, ERC2771Context, ReentrancyG
         uint8 round;
         uint8 quorum;
         bool callback;
-        uint40 deadline;
+        uint32 deadline; // a timestamp (until 2106), uint40 in the ABI
         uint16 dimension;
         uint16 policyId;
         uint24 thresholdPpm;
         uint24 commitWindow;
         uint24 revealWindow;
-        uint32 modelId;
-        uint8 batchOffset; // 9 * 8 + 40 + 2 * 16 + 3 * 24 + 32 + 8 = 256 bits
-    }
+        uint16 modelId; // ModelRegistry ids fit in 16 bits (MAX_MODELS)
+        uint8 batchOffset;
+        uint24 seatKey; // where the seats are (SeatPool); 0: under the job's own id
+    } // 9 * 8 + 32 + 2 * 16 + 3 * 24 + 16 + 8 + 24 = 256 bits
 
     /// @dev Who paid for one submit call's jobs and each job's fee, keyed by the call's first
     ///      job id (read when paying, refunding or calling back).
@@ -174,12 +178,14 @@ contract JobRegistry is IJobRegistry, AccessControl, ERC2771Context, ReentrancyG
     mapping(uint256 jobId => StoredJob) private _jobs;
     mapping(uint256 firstJobId => Batch) private _batches;
     // A mapping, not an array: the job's seatCount is the length, so no length slot is written.
-    // One slot per seat (Seats.Packed); getSeats converts to the ABI's Seat.
-    // Written through a storage pointer in _draw, which slither does not follow.
+    // One slot per seat (Seats.Packed); getSeats converts to the ABI's Seat. Keyed by the
+    // job's seat key (SeatPool: an ended job's slots are reused by a later job), read through
+    // _seatsOf, and written through a storage pointer in _draw, which slither does not follow.
     // slither-disable-next-line uninitialized-state
-    mapping(uint256 jobId => mapping(uint256 seat => Seats.Packed)) private _seats;
+    mapping(uint256 seatKey => mapping(uint256 seat => Seats.Packed)) private _seats;
     uint256 private _jobCount;
     DrawQueue.Queue private _draws;
+    SeatPool.Pool private _seatPool;
 
     /// @param token_ INFER.
     /// @param models_ The model registry.
@@ -458,18 +464,22 @@ contract JobRegistry is IJobRegistry, AccessControl, ERC2771Context, ReentrancyG
         }
     }
 
-    /// @notice A job's seats in assignment order.
+    /// @notice A job's seats in assignment order; none once the job has ended (accepted or
+    ///         refunded): its seat slots then go to a later job (SeatPool), and how each seat was
+    ///         settled is in JobAccepted and SeatSettled.
     /// @dev The registry keeps 216 bits of each seat's digest (libraries/Seats.sol): `digest` is
     ///      the first 27 bytes of keccak256(abi.encode(node)) while assigned, of the commitment
     ///      once committed and of keccak256 of the revealed vector once revealed, followed by 5
     ///      zero bytes. Binding: 108-bit collision resistance.
     /// @param jobId The job.
     function getSeats(uint256 jobId) external view returns (Seat[] memory out) {
-        uint256 n = _jobs[jobId].seatCount;
-        address[] memory seated = _nodesOf(_seats[jobId], n);
+        StoredJob storage job = _jobs[jobId];
+        uint256 n = _ended(job) ? 0 : job.seatCount;
+        mapping(uint256 => Seats.Packed) storage seats = _seatsOf(jobId, job);
+        address[] memory seated = _nodesOf(seats, n);
         out = new Seat[](n);
         for (uint256 i = 0; i < n; ++i) {
-            Seats.Packed storage seat = _seats[jobId][i];
+            Seats.Packed storage seat = seats[i];
             out[i] = Seat({node: seated[i], state: seat.state, digest: bytes32(seat.digest)});
         }
     }
@@ -500,7 +510,7 @@ contract JobRegistry is IJobRegistry, AccessControl, ERC2771Context, ReentrancyG
         if (job.status != JobStatus.Committing) return (Skip.WrongStatus, 0);
         if (block.timestamp > job.deadline) return (Skip.DeadlinePassed, 0);
         if (commitment == bytes32(0)) return (Skip.ZeroCommitment, 0);
-        mapping(uint256 => Seats.Packed) storage seats = _seats[jobId];
+        mapping(uint256 => Seats.Packed) storage seats = _seatsOf(jobId, job);
         uint256 n = job.seatCount;
         // An assigned seat holds its node's tag (Seats), so finding the caller's seat needs no
         // lookup of the caller's id in NodeRegistry; only a refusal asks why (the judge).
@@ -525,7 +535,7 @@ contract JobRegistry is IJobRegistry, AccessControl, ERC2771Context, ReentrancyG
         if (job.status != JobStatus.Revealing) return (Skip.WrongStatus, 0);
         if (block.timestamp > job.deadline) return (Skip.DeadlinePassed, 0);
         if (vector.length != job.dimension) return (Skip.InvalidVectorLength, vector.length);
-        mapping(uint256 => Seats.Packed) storage seats = _seats[jobId];
+        mapping(uint256 => Seats.Packed) storage seats = _seatsOf(jobId, job);
         // The commitment binds the caller's address, so a committed seat holding it is the
         // caller's: no id lookup unless refused (the judge says why).
         bytes27 commitment = bytes27(commitmentOf(jobId, msg.sender, vector, salt));
@@ -547,7 +557,7 @@ contract JobRegistry is IJobRegistry, AccessControl, ERC2771Context, ReentrancyG
         if (block.timestamp <= job.deadline) return Skip.DeadlineNotReached;
         _drawDueFirst();
 
-        mapping(uint256 => Seats.Packed) storage seats = _seats[jobId];
+        mapping(uint256 => Seats.Packed) storage seats = _seatsOf(jobId, job);
         Policy memory p = _policies[job.policyId];
         uint256 dropped = 0;
         for (uint256 i = job.voteFrom; i < job.seatCount; ++i) {
@@ -575,7 +585,7 @@ contract JobRegistry is IJobRegistry, AccessControl, ERC2771Context, ReentrancyG
     {
         StoredJob storage job = _jobs[jobId];
         if (job.status != JobStatus.Revealing) return (Skip.WrongStatus, 0);
-        mapping(uint256 => Seats.Packed) storage seats = _seats[jobId];
+        mapping(uint256 => Seats.Packed) storage seats = _seatsOf(jobId, job);
         uint256 withheld = _withheldMask(job, seats);
         if (withheld != 0 && block.timestamp <= job.deadline) return (Skip.RevealPending, 0);
         if (vectors.length != job.seatCount) return (Skip.VectorCountMismatch, vectors.length);
@@ -698,7 +708,7 @@ contract JobRegistry is IJobRegistry, AccessControl, ERC2771Context, ReentrancyG
         address requester
     ) private {
         StoredJob storage job = _jobs[jobId];
-        job.modelId = modelId;
+        job.modelId = uint16(modelId); // below ModelRegistry.MAX_MODELS
         job.batchOffset = batchOffset;
         job.status = JobStatus.Drawing;
         job.minAgreement = model.minAgreement;
@@ -710,6 +720,7 @@ contract JobRegistry is IJobRegistry, AccessControl, ERC2771Context, ReentrancyG
         job.dimension = model.dimension;
         job.quorum = model.quorum;
         job.policyId = _policyId;
+        job.seatKey = uint24(_seatPool.claim()); // keys fit in SeatPool.KEY_BITS = 24 bits
         // The input's hash lives in the event only: storing it would cost 22,100 gas a job, and
         // the nodes read the input from the same event anyway.
         emit JobSubmitted(jobId, modelId, requester, keccak256(bytes(input)), input, model.fee);
@@ -744,7 +755,7 @@ contract JobRegistry is IJobRegistry, AccessControl, ERC2771Context, ReentrancyG
     ///      without fault of anyone when too few eligible nodes remain.
     function _draw(uint256 jobId, uint8 seatsNeeded, bytes32 hash) private {
         StoredJob storage job = _jobs[jobId];
-        mapping(uint256 => Seats.Packed) storage seats = _seats[jobId];
+        mapping(uint256 => Seats.Packed) storage seats = _seatsOf(jobId, job);
         uint256 n = job.seatCount;
         address[] memory tried = _nodesOf(seats, n);
         if (nodes.eligibleExcluding(job.modelId, tried) < seatsNeeded) {
@@ -755,7 +766,7 @@ contract JobRegistry is IJobRegistry, AccessControl, ERC2771Context, ReentrancyG
         uint256 seed = uint256(keccak256(abi.encode(hash, jobId, n)));
         uint256[] memory drawn = nodes.drawCommittee(job.modelId, seed, seatsNeeded, tried);
         job.status = JobStatus.Committing;
-        uint40 deadline = uint40(block.timestamp + job.commitWindow);
+        uint32 deadline = uint32(block.timestamp + job.commitWindow);
         job.deadline = deadline;
         for (uint256 k = 0; k < drawn.length; ++k) {
             address node = address(uint160(drawn[k])); // drawn[k] is node | id << 160
@@ -776,7 +787,7 @@ contract JobRegistry is IJobRegistry, AccessControl, ERC2771Context, ReentrancyG
 
     function _startReveal(uint256 jobId, StoredJob storage job) private {
         job.status = JobStatus.Revealing;
-        job.deadline = uint40(block.timestamp + job.revealWindow);
+        job.deadline = uint32(block.timestamp + job.revealWindow);
         emit RevealStarted(jobId, job.deadline);
     }
 
@@ -832,6 +843,7 @@ contract JobRegistry is IJobRegistry, AccessControl, ERC2771Context, ReentrancyG
                 jobId: jobId, requester: batch.requester, resultHash: resultHash, gasLimit: p.callbackGasLimit, vector: vector
             });
         }
+        _releaseSeatKey(jobId, job); // every seat is read and settled
     }
 
     /// @dev Settle every seat still open after the reveal phase; returns the total slashed and,
@@ -1020,10 +1032,11 @@ contract JobRegistry is IJobRegistry, AccessControl, ERC2771Context, ReentrancyG
         }
     }
 
-    /// @dev Every seat must be settled already.
+    /// @dev Every seat must be settled already: the job's seat slots go to the next job.
     function _refund(uint256 jobId, StoredJob storage job, uint256 slashed) private {
         job.status = JobStatus.Refunded;
         job.deadline = 0;
+        _releaseSeatKey(jobId, job);
         Batch storage batch = _batchOf(jobId, job);
         (address requester, uint96 fee) = (batch.requester, batch.fee);
         emit JobRefunded(jobId, requester, fee);
@@ -1093,6 +1106,24 @@ contract JobRegistry is IJobRegistry, AccessControl, ERC2771Context, ReentrancyG
     }
 
     /// @dev The requester and fee of a job's submit call.
+    /// @dev Where the job's seats are stored (SeatPool).
+    function _seatsOf(uint256 jobId, StoredJob storage job) private view returns (mapping(uint256 => Seats.Packed) storage) {
+        return _seats[_seatKeyOf(jobId, job)];
+    }
+
+    function _releaseSeatKey(uint256 jobId, StoredJob storage job) private {
+        _seatPool.release(_seatKeyOf(jobId, job));
+    }
+
+    function _seatKeyOf(uint256 jobId, StoredJob storage job) private view returns (uint256) {
+        uint256 key = job.seatKey;
+        return key == 0 ? jobId : key;
+    }
+
+    function _ended(StoredJob storage job) private view returns (bool) {
+        return job.status == JobStatus.Accepted || job.status == JobStatus.Refunded;
+    }
+
     function _batchOf(uint256 jobId, StoredJob storage job) private view returns (Batch storage) {
         return _batches[jobId - job.batchOffset];
     }
@@ -1101,8 +1132,10 @@ contract JobRegistry is IJobRegistry, AccessControl, ERC2771Context, ReentrancyG
         StoredJob storage j = _jobs[jobId];
         Batch storage batch = _batchOf(jobId, j);
         uint256 revealed = 0;
-        for (uint256 i = j.voteFrom; i < j.seatCount; ++i) {
-            if (_seats[jobId][i].state == SeatState.Revealed) ++revealed;
+        uint256 n = _ended(j) ? 0 : j.seatCount; // an ended job's seat slots are another job's
+        mapping(uint256 => Seats.Packed) storage seats = _seatsOf(jobId, j);
+        for (uint256 i = j.voteFrom; i < n; ++i) {
+            if (seats[i].state == SeatState.Revealed) ++revealed;
         }
         return Job({
             requester: batch.requester,

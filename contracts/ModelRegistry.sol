@@ -63,6 +63,8 @@ contract ModelRegistry is AccessControl {
     ///         (tests/contracts/test_worst_case_finalize.py measures it: about 10.9M gas for
     ///         quorum 8 at 4,096 dimensions and for quorum 16 at 1,024).
     uint256 public constant MAX_AGREEMENT_WORK = 262_144;
+    /// @notice Most models ever registered: JobRegistry stores a job's model id in 16 bits.
+    uint32 public constant MAX_MODELS = type(uint16).max;
 
     // ------------------------------------------------------------- immutables
     /// @notice Longest life a job of any model may have: MAX_ROUNDS * (commitWindow +
@@ -111,6 +113,8 @@ contract ModelRegistry is AccessControl {
     error ModelRegistryAgreementTooCostly(uint8 quorum, uint16 dimension);
     /// @notice The weights digest cannot be zero.
     error ModelRegistryZeroDigest();
+    /// @notice MAX_MODELS models are registered already.
+    error ModelRegistryFull(uint32 maxModels);
     /// @notice The name cannot be empty.
     error ModelRegistryEmptyName();
 
@@ -128,6 +132,7 @@ contract ModelRegistry is AccessControl {
     /// @param params The model's parameters (see ModelParams).
     /// @return modelId The new model's id (ids start at 1).
     function registerModel(ModelParams calldata params) external onlyRole(MODEL_ADMIN_ROLE) returns (uint32 modelId) {
+        if (_modelCount == MAX_MODELS) revert ModelRegistryFull(MAX_MODELS);
         modelId = ++_modelCount;
         _configure(modelId, params);
         _models[modelId].active = true;

@@ -474,11 +474,16 @@ class OracleNode:
         (or gives the job up when our seat is gone or the job is over)."""
         chain, store = self._parts()
         job = await chain.get_job(job_id)
+        if job.status.terminal:
+            # An ended job has no seats on chain (a later job reuses their slots): a seat we
+            # committed or revealed is left open for progress_open_jobs, which closes it and
+            # counts how it was settled (from the job's events).
+            work = store.get(job_id)
+            if work is None or work.state not in (WorkState.COMMITTED, WorkState.REVEALED):
+                store.set_state(job_id, WorkState.DONE)
+            return
         seat = next((s for s in await chain.get_seats(job_id) if s.node == chain.address and s.state is not SeatState.DROPPED), None)
-        if job.status.terminal and seat is not None and seat.state in (SeatState.COMMITTED, SeatState.REVEALED):
-            # Left open for progress_open_jobs, which closes it and counts how our seat was settled.
-            store.set_state(job_id, WorkState.REVEALED if seat.state is SeatState.REVEALED else WorkState.COMMITTED)
-        elif job.status.terminal or seat is None:
+        if seat is None:
             store.set_state(job_id, WorkState.DONE)
         elif seat.state is SeatState.ASSIGNED and job.status is JobStatus.COMMITTING:
             store.set_state(job_id, WorkState.SEALED)  # the commit did not land: send it again

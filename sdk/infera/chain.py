@@ -281,6 +281,8 @@ class Chain:
         return [Job.from_struct(j, s) for j, s in zip(job_ids, found[0], strict=True)]
 
     async def get_seats(self, job_id: int) -> list[Seat]:
+        """The job's seats in assignment order; none once the job has ended (its seat slots go
+        to a later job): read how each seat ended from JobAccepted and SeatSettled instead."""
         return [Seat.from_struct(s) for s in await self._call(self.jobs.functions.getSeats(job_id))]
 
     async def get_model(self, model_id: int) -> Model:

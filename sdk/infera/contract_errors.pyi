@@ -68,6 +68,7 @@ __all__ = [
     "JobRegistryZeroCommitment",
     "ModelRegistryAgreementTooCostly",
     "ModelRegistryEmptyName",
+    "ModelRegistryFull",
     "ModelRegistryInvalidDimension",
     "ModelRegistryInvalidQuorum",
     "ModelRegistryInvalidThreshold",
@@ -487,6 +488,13 @@ class ModelRegistryEmptyName(ContractCustomError):
     """The name cannot be empty."""
     spec: ClassVar[ErrorSpec]
     def __init__(self, *, raw: str | None = None) -> None: ...
+
+
+class ModelRegistryFull(ContractCustomError):
+    """MAX_MODELS models are registered already."""
+    spec: ClassVar[ErrorSpec]
+    maxModels: int
+    def __init__(self, *, raw: str | None = None, maxModels: int) -> None: ...
 
 
 class ModelRegistryInvalidDimension(ContractCustomError):

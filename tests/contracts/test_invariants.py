@@ -52,7 +52,7 @@ from __future__ import annotations
 
 import functools
 import os
-from collections import Counter, namedtuple
+from collections import Counter, defaultdict, namedtuple
 from collections.abc import Callable
 from dataclasses import dataclass, replace
 from typing import Any, ClassVar, TypeVar
@@ -401,6 +401,7 @@ class InferaMachine(RuleBasedStateMachine):
         self.slashed: Counter[str] = Counter()
         self.paid: Counter[tuple[int, str]] = Counter()
         self.agreeing: dict[int, set[str]] = {}
+        self.assigned: defaultdict[int, dict[int, str]] = defaultdict(dict)  # job -> seat -> node (JobAssigned)
         self.accepted_events: Counter[int] = Counter()
         self.refunded_events: Counter[int] = Counter()
         self.terminal_seen: dict[int, int] = {}
@@ -517,6 +518,8 @@ class InferaMachine(RuleBasedStateMachine):
             self.terms[ev.jobId] = terms
             if ev.fee != terms.model.fee:
                 self.violations["terms"].append(f"job {ev.jobId} escrowed {ev.fee}, model fee {terms.model.fee}")
+        for ev in of("JobAssigned"):
+            self.assigned[ev.jobId][ev.seat] = ev.node
         accepted = of("JobAccepted")
         for ev in accepted:
             self.accepted_events[ev.jobId] += 1
@@ -1189,6 +1192,15 @@ class InferaMachine(RuleBasedStateMachine):
             assert (accepted, refunded) == {ACCEPTED: (1, 0), REFUNDED: (0, 1)}.get(job.status, (0, 0)), (
                 f"job {job_id} has status {job.status} but {accepted} JobAccepted, {refunded} JobRefunded"
             )
+
+    @invariant()
+    def seats_are_the_jobs_own(self) -> None:
+        """Ended jobs' seat slots go to later jobs (SeatPool): a live job lists exactly the seats
+        drawn for it, in seat order, never another job's, and an ended job lists none."""
+        for job_id, job in self.view.jobs.items():
+            drawn = self.assigned[job_id]
+            expected = [] if job.status in TERMINAL else [drawn[i] for i in sorted(drawn)]
+            assert [s.node for s in job.seats] == expected, f"job {job_id} ({job.status}): {job.seats}, drawn {drawn}"
 
     @invariant()
     def never_drawn_twice_for_a_job(self) -> None:

@@ -37,6 +37,7 @@ from infera.vectors import cosine, unpack
 
 DRAWING, COMMITTING, REVEALING, ACCEPTED, REFUNDED = 1, 2, 3, 4, 5
 AGREED, DISAGREED, WITHHELD, MISSED, RELEASED = 0, 1, 2, 3, 4
+ASSIGNED = 0  # SeatState
 
 
 def accounts_of(accounts: Any, addresses: list[str]) -> list[Any]:
@@ -244,10 +245,10 @@ def test_three_agreeing_nodes_are_paid(jobs: Any, token: Any, treasury: Any, thr
     assert set(accepted.agreeing) == {s.address for s in seats}
     job = jobs.getJob(1)
     assert job.status == ACCEPTED
-    # The registry stores no result hash (it duplicated the event's); the medoid seat keeps
-    # the vector's 216-bit digest.
+    # The registry stores no result hash (it duplicated the event's), and an ended job keeps no
+    # seats: their slots go to the next job (SeatPool).
     assert bytes(accepted.resultHash) == keccak(accepted.vector)
-    assert keccak(accepted.vector)[:27] + bytes(5) in {bytes(s.digest) for s in jobs.getSeats(1)}
+    assert list(jobs.getSeats(1)) == []
     fee_each = FEE * 9_500 // 10_000 // 3
     for seat, before in zip(seats, balances, strict=True):
         assert token.balanceOf(seat) == before + fee_each
@@ -255,6 +256,33 @@ def test_three_agreeing_nodes_are_paid(jobs: Any, token: Any, treasury: Any, thr
     assert token.balanceOf(jobs) == 0
     with ape.reverts(jobs.JobRegistryWrongStatus):
         jobs.finalize(1, vectors, sender=seats[0])
+
+
+def test_a_new_job_reuses_an_ended_jobs_seat_slots_and_shows_only_its_own(
+        jobs: Any, chain: Any, three_nodes: list[Any], submit: Callable[..., Any], run_job: Callable[..., Any],
+        accounts: Any) -> None:
+    """Job 1 ends and job 2 takes its seat slots (SeatPool). Nobody can read job 1's old seats as
+    job 2's or job 2's as job 1's, nor use job 1's stale seats to act on job 2."""
+    submit()
+    base = random_vector(7)
+    vectors = [base, near(base, 1), near(base, 2)]
+    seats = run_job(1, vectors)
+    jobs.finalize(1, vectors, sender=seats[0])
+    submit(assign=False)
+    # Job 2 waits for its draw over job 1's stale seats (revealed, with job 1's digests).
+    assert list(jobs.getSeats(2)) == [] and list(jobs.getSeats(1)) == []
+    with ape.reverts(jobs.JobRegistryWrongStatus):
+        jobs.finalize(2, vectors, sender=seats[0])
+    with ape.reverts(jobs.JobRegistryWrongStatus):
+        jobs.reveal(2, vectors[0], SALT, sender=seats[0])
+    assign_all(jobs, accounts[8])
+    drawn = list(jobs.getSeats(2))
+    assert [s.state for s in drawn] == [ASSIGNED] * 3 and {s.node for s in drawn} == {s.address for s in seats}
+    assert list(jobs.getSeats(1)) == [] and jobs.getJob(1).revealed == 0  # job 1 shows none of job 2's
+    seats2 = run_job(2, vectors)
+    assert jobs.getJob(2).revealed == 3
+    tx = jobs.finalize(2, vectors, sender=seats2[0])
+    assert set(tx.decode_logs(jobs.JobAccepted)[0].agreeing) == {s.address for s in seats2}
 
 
 def test_liar_is_slashed_and_not_paid(jobs: Any, nodes: Any, token: Any, treasury: Any, three_nodes: list[Any], submit: Callable[..., Any], run_job: Callable[..., Any]) -> None:
@@ -558,8 +586,10 @@ def test_reveal_redraws_share_the_bound_then_refund(jobs: Any, token: Any, chain
     slashed, then refunded."""
     before = token.balanceOf(requester)
     vector = random_vector(7)
+    drawn = []
     for round_ in (1, 2, 3):
         seat = accounts_of(accounts, seat_nodes(jobs, 1)[-1:])
+        drawn.append(seat[0].address)
         play_round(jobs, chain, 1, seat, [vector], [False])
         time_travel(chain, REVEAL_WINDOW + 1)
         tx = jobs.finalize(1, [b""] * len(jobs.getSeats(1)), sender=accounts[9])
@@ -568,7 +598,7 @@ def test_reveal_redraws_share_the_bound_then_refund(jobs: Any, token: Any, chain
             assert tx.decode_logs(jobs.JobReassigned)[0].round == round_
             assign_all(jobs, accounts[8], 64)
     assert tx.decode_logs(jobs.JobRefunded)
-    assert len({s.node for s in jobs.getSeats(1)}) == 3
+    assert len(set(drawn)) == 3  # never a node already tried for the job
     assert token.balanceOf(requester) == before + FEE
     assert jobs.getJob(1).status == REFUNDED
 

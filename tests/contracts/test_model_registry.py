@@ -55,6 +55,26 @@ def test_invalid_parameters_revert(models: Any, deployer: Any, overrides: dict[s
         models.registerModel(model_params(**overrides), sender=deployer)
 
 
+def test_model_ids_stop_at_max_models(models: Any, deployer: Any, chain: Any) -> None:
+    """JobRegistry stores a job's model id in 16 bits, so the registry refuses a model past
+    MAX_MODELS. Registering 65,535 models would take too long: the count is moved to the last
+    free id through anvil's storage cheat (its slot is the one that registering bumps by one)."""
+    def slots() -> list[int]:
+        return [int(chain.provider.make_request("eth_getStorageAt", [models.address, hex(i), "latest"]), 16)
+                for i in range(8)]
+
+    before = slots()
+    models.registerModel(model_params(name="second"), sender=deployer)
+    [slot] = [i for i, (a, b) in enumerate(zip(before, slots(), strict=True)) if b == a + 1]
+    last = models.MAX_MODELS()
+    assert last == 2**16 - 1
+    chain.provider.make_request("anvil_setStorageAt", [models.address, hex(slot), "0x" + (last - 1).to_bytes(32, "big").hex()])
+    tx = models.registerModel(model_params(name="last"), sender=deployer)
+    assert tx.decode_logs(models.ModelConfigured)[0].modelId == last
+    with ape.reverts(models.ModelRegistryFull):
+        models.registerModel(model_params(name="one too many"), sender=deployer)
+
+
 def test_only_model_admin_writes(models: Any, accounts: Any) -> None:
     outsider = accounts[5]
     with ape.reverts(models.AccessControlUnauthorizedAccount):
