@@ -22,9 +22,8 @@ from pathlib import Path
 from typing import Any
 
 from benchmarks.chainops import gas_used, rpc, signer
-from benchmarks.corpus import sentences
-from benchmarks.gas import THREE_NODES, fresh_network
-from benchmarks.lifecycle import PHASES, JobDriver
+from benchmarks.gas import THREE_NODES, fresh_network, run_round
+from benchmarks.lifecycle import PHASES
 from infera.chain import Chain
 from infera.devnet import DEVNET_KEYS
 
@@ -102,11 +101,8 @@ async def _profile(jobs: int) -> tuple[Profile, dict[str, int]]:
         try:
             await net.register_nodes(THREE_NODES, capacity=max(16, jobs))
             keys: dict[str, str] = {signer(requester, DEVNET_KEYS[i]).address: DEVNET_KEYS[i] for i in THREE_NODES}
-            driver = JobDriver(requester, keys)
-            model_id = next(iter(requester.deployment.models.values()))
-            await driver.assign(await driver.submit(sentences(jobs), model_id))
-            await driver.settle_batched()
-            await driver.check_accepted()
+            await run_round(requester, keys, jobs, batched=True)  # as the bench: the second round counts
+            driver = await run_round(requester, keys, jobs, batched=True)
             names = {a.lower(): n for n, a in requester.deployment.contracts.model_dump().items()}
             names[str(await requester.jobs.functions.judge().call()).lower()] = "AgreementJudge"
             profile = Profile()

@@ -61,6 +61,9 @@ def phase_rows(results: dict[str, Any]) -> tuple[list[str], list[list[str]]]:
     header = ["phase"] + [f"{v['mode']}, {v['nodes']} nodes" for _, v in scenarios]
     rows = [[phase] + [f"{v['gas_total_by_phase'][phase] / v['jobs']:,.0f}" for _, v in scenarios] for phase in PHASES]
     rows.append(["total"] + [f"{sum(v['gas_total_by_phase'].values()) / v['jobs']:,.0f}" for _, v in scenarios])
+    if all("first_round" in v for _, v in scenarios):  # results written before first_round existed lack it
+        rows.append(["total, first round (fresh deployment)"]
+                    + [f"{v['first_round']['total']:,.0f}" for _, v in scenarios])
     return header, rows
 
 
@@ -115,7 +118,8 @@ baseline measured in the same run. Raw numbers: [`{_rel(json_path, root)}`]({_re
 
 {markdown_table(HEADER, comparison_rows(results))}
 
-Gas per verified job by phase ({config['gas_jobs']} jobs per scenario):
+Gas per verified job by phase ({config['gas_jobs']} jobs per scenario; the second of two rounds, as in service: new
+jobs overwrite the seat slots ended jobs left, while the first round on a fresh deployment writes them from zero):
 
 {markdown_table(header, rows)}
 

@@ -166,7 +166,8 @@ def _gas_detail(gas: GasResult | None) -> dict[str, Any] | None:
     if gas is None:
         return None
     return {"mode": gas.mode, "jobs": gas.jobs, "nodes": gas.nodes, "transactions": gas.transactions(),
-            "gas_total_by_phase": dict(gas.ledger.gas)}
+            "gas_total_by_phase": dict(gas.ledger.gas),
+            "first_round": {**gas.first_round.per_job(gas.jobs), "gas_total_by_phase": dict(gas.first_round.gas)}}
 
 
 def _run_detail(run: NetworkRun) -> dict[str, Any]:
@@ -216,7 +217,9 @@ METHOD = {
         "relayer's submitter runs meanwhile (the chain refuses its batches: no nodes), as it would in service."
     ),
     "gas_per_job": (
-        "Fresh devnet and deployment per scenario, no node processes. The jobs are submitted in one submit "
+        "Fresh devnet and deployment per scenario, no node processes, two rounds of the same jobs; the second "
+        "counts (details.gas.*.first_round has the first): in service, new jobs overwrite the seat slots of ended "
+        "jobs and nodes' balances and points are already non-zero. In each round the jobs are submitted in one submit "
         "(the fee approval is not counted), a block is mined, assign draws every committee, then Python sends each "
         "seated node's commit and reveal and the finalize, with agreeing int8 vectors (a random vector per job, "
         "each seat's copy with 32 components moved by one step). Gas is the sum of receipt gasUsed by phase, "
