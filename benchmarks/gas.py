@@ -55,9 +55,15 @@ class GasResult:
 
 
 def fresh_network(run_dir: Path, steps_tracing: bool = False) -> LocalNetwork:
+    """A devnet with a fresh deployment; use it as a context manager. The devnet is stopped here
+    when the deploy fails, since the caller's ``with`` never starts then."""
     net = LocalNetwork(run_dir)
-    net.start_devnet(steps_tracing=steps_tracing)
-    net.deploy()
+    try:
+        net.start_devnet(steps_tracing=steps_tracing)
+        net.deploy()
+    except BaseException:
+        net.stop()
+        raise
     return net
 
 
