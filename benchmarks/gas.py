@@ -67,7 +67,7 @@ def fresh_network(run_dir: Path, steps_tracing: bool = False) -> LocalNetwork:
     return net
 
 
-async def run_round(requester: Chain, keys: dict[str, str], jobs: int, batched: bool) -> JobDriver:
+async def _run_round(requester: Chain, keys: dict[str, str], jobs: int, batched: bool) -> JobDriver:
     """Submit ``jobs`` jobs, draw, commit, reveal and finalize them all; every one must be accepted."""
     driver = JobDriver(requester, keys)
     model_id = next(iter(requester.deployment.models.values()))
@@ -78,9 +78,10 @@ async def run_round(requester: Chain, keys: dict[str, str], jobs: int, batched: 
     return driver
 
 
-async def _drive(requester: Chain, keys: dict[str, str], jobs: int, batched: bool, nodes: int) -> GasResult:
-    first = await run_round(requester, keys, jobs, batched)
-    measured = await run_round(requester, keys, jobs, batched)
+async def measure(requester: Chain, keys: dict[str, str], jobs: int, batched: bool, nodes: int) -> GasResult:
+    """Two rounds of ``jobs`` jobs on the same deployment; the second is the one measured."""
+    first = await _run_round(requester, keys, jobs, batched)
+    measured = await _run_round(requester, keys, jobs, batched)
     return GasResult(jobs, "batched" if batched else "single", measured.ledger, nodes, first.ledger)
 
 
@@ -91,7 +92,7 @@ async def _three_nodes(net: LocalNetwork, jobs: int, batched: bool) -> GasResult
             return None
         await net.register_nodes(THREE_NODES, capacity=max(16, jobs))
         keys: dict[str, str] = {signer(requester, DEVNET_KEYS[i]).address: DEVNET_KEYS[i] for i in THREE_NODES}
-        return await _drive(requester, keys, jobs, batched, len(THREE_NODES))
+        return await measure(requester, keys, jobs, batched, len(THREE_NODES))
     finally:
         await requester.close()
 
@@ -113,7 +114,7 @@ async def _fleet(net: LocalNetwork, jobs: int, nodes: int) -> GasResult:
         await register_fleet(signer(requester, FUNDER_KEY), accounts, FLEET_STAKE, max(16, jobs), model_ids)
         batched = await batched_available(requester)
         keys: dict[str, str] = {a.address: "0x" + bytes(a.key).hex() for a in accounts}
-        return await _drive(requester, keys, jobs, batched, nodes)
+        return await measure(requester, keys, jobs, batched, nodes)
     finally:
         await requester.close()
 

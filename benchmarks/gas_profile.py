@@ -22,7 +22,7 @@ from pathlib import Path
 from typing import Any
 
 from benchmarks.chainops import gas_used, rpc, signer
-from benchmarks.gas import THREE_NODES, fresh_network, run_round
+from benchmarks.gas import THREE_NODES, fresh_network, measure
 from benchmarks.lifecycle import PHASES
 from infera.chain import Chain
 from infera.devnet import DEVNET_KEYS
@@ -101,15 +101,14 @@ async def _profile(jobs: int) -> tuple[Profile, dict[str, int]]:
         try:
             await net.register_nodes(THREE_NODES, capacity=max(16, jobs))
             keys: dict[str, str] = {signer(requester, DEVNET_KEYS[i]).address: DEVNET_KEYS[i] for i in THREE_NODES}
-            await run_round(requester, keys, jobs, batched=True)  # as the bench: the second round counts
-            driver = await run_round(requester, keys, jobs, batched=True)
+            ledger = (await measure(requester, keys, jobs, batched=True, nodes=len(THREE_NODES))).ledger
             names = {a.lower(): n for n, a in requester.deployment.contracts.model_dump().items()}
             names[str(await requester.jobs.functions.judge().call()).lower()] = "AgreementJudge"
             profile = Profile()
-            for phase, receipt in driver.ledger.receipts:
+            for phase, receipt in ledger.receipts:
                 logs = await _trace(requester, "0x" + bytes(receipt["transactionHash"]).hex())
                 profile.add_trace(phase, logs, names, str(receipt["to"]), gas_used(receipt))
-            return profile, {p: round(driver.ledger.gas[p] / jobs) for p in PHASES}
+            return profile, {p: round(ledger.gas[p] / jobs) for p in PHASES}
         finally:
             await requester.close()
 

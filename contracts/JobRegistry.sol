@@ -473,9 +473,7 @@ contract JobRegistry is IJobRegistry, AccessControl, ERC2771Context, ReentrancyG
     ///      zero bytes. Binding: 108-bit collision resistance.
     /// @param jobId The job.
     function getSeats(uint256 jobId) external view returns (Seat[] memory out) {
-        StoredJob storage job = _jobs[jobId];
-        uint256 n = _ended(job) ? 0 : job.seatCount;
-        mapping(uint256 => Seats.Packed) storage seats = _seatsOf(jobId, job);
+        (mapping(uint256 => Seats.Packed) storage seats, uint256 n) = _liveSeats(jobId, _jobs[jobId]);
         address[] memory seated = _nodesOf(seats, n);
         out = new Seat[](n);
         for (uint256 i = 0; i < n; ++i) {
@@ -1105,7 +1103,6 @@ contract JobRegistry is IJobRegistry, AccessControl, ERC2771Context, ReentrancyG
         return judge.whySeatless(jobId, msg.sender, expected);
     }
 
-    /// @dev The requester and fee of a job's submit call.
     /// @dev Where the job's seats are stored (SeatPool).
     function _seatsOf(uint256 jobId, StoredJob storage job) private view returns (mapping(uint256 => Seats.Packed) storage) {
         return _seats[_seatKeyOf(jobId, job)];
@@ -1120,10 +1117,19 @@ contract JobRegistry is IJobRegistry, AccessControl, ERC2771Context, ReentrancyG
         return key == 0 ? jobId : key;
     }
 
-    function _ended(StoredJob storage job) private view returns (bool) {
-        return job.status == JobStatus.Accepted || job.status == JobStatus.Refunded;
+    /// @dev The seats the views may show and their count: none for an ended job, whose seat
+    ///      slots are another job's once its key is claimed again.
+    function _liveSeats(uint256 jobId, StoredJob storage job)
+        private
+        view
+        returns (mapping(uint256 => Seats.Packed) storage seats, uint256 n)
+    {
+        JobStatus status = job.status;
+        n = status == JobStatus.Accepted || status == JobStatus.Refunded ? 0 : job.seatCount;
+        seats = _seatsOf(jobId, job);
     }
 
+    /// @dev The requester and fee of a job's submit call.
     function _batchOf(uint256 jobId, StoredJob storage job) private view returns (Batch storage) {
         return _batches[jobId - job.batchOffset];
     }
@@ -1132,8 +1138,7 @@ contract JobRegistry is IJobRegistry, AccessControl, ERC2771Context, ReentrancyG
         StoredJob storage j = _jobs[jobId];
         Batch storage batch = _batchOf(jobId, j);
         uint256 revealed = 0;
-        uint256 n = _ended(j) ? 0 : j.seatCount; // an ended job's seat slots are another job's
-        mapping(uint256 => Seats.Packed) storage seats = _seatsOf(jobId, j);
+        (mapping(uint256 => Seats.Packed) storage seats, uint256 n) = _liveSeats(jobId, j);
         for (uint256 i = j.voteFrom; i < n; ++i) {
             if (seats[i].state == SeatState.Revealed) ++revealed;
         }
