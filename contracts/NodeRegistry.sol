@@ -112,8 +112,6 @@ contract NodeRegistry is AccessControl, ReentrancyGuard {
     event ReputationChanged(address indexed node, uint32 previous, uint32 current);
     /// @notice A node's selection weight changed (0 = not eligible for new jobs).
     event WeightChanged(address indexed node, uint128 weight);
-    /// @notice A seat was assigned to a node.
-    event SeatTaken(address indexed node, uint16 openJobs);
     /// @notice A seat was settled and freed.
     event SeatReleased(address indexed node, uint16 openJobs);
     /// @notice A staking parameter changed.
@@ -333,9 +331,8 @@ contract NodeRegistry is AccessControl, ReentrancyGuard {
         for (uint256 k = 0; k < count; ++k) {
             Node storage n = _nodes[picked[k]];
             drawn[k] = uint256(uint160(picked[k])) | (uint256(n.id) << 160);
-            uint16 open = n.openJobs + 1;
-            n.openJobs = open;
-            emit SeatTaken(picked[k], open);
+            // No event: JobRegistry's JobAssigned names every seat taken, and getNode the count.
+            n.openJobs += 1;
             _syncWeight(picked[k]);
         }
     }
@@ -536,15 +533,29 @@ contract NodeRegistry is AccessControl, ReentrancyGuard {
     {
         uint256 index = 0; // set by the first try: MAX_DRAW_TRIES > 0
         for (uint256 t = 0; t < MAX_DRAW_TRIES; ++t) {
-            uint256 entropy = uint256(keccak256(abi.encode(seed, k, t)));
+            (uint256 entropy, uint256 coin) = _entropy(seed, k, t);
             index = tree.find(entropy % d.total, d.total, d.skipIndex, d.skipWeight);
             node = _nodeAt[index];
-            if (uint256(keccak256(abi.encode(entropy))) % REP_MAX < _nodes[node].reputation) break;
+            if (coin % REP_MAX < _nodes[node].reputation) break;
         }
         uint256 weight = _nodes[node].listedWeight;
         d.skipIndex[slot] = index;
         d.skipWeight[slot] = weight;
         d.total -= weight;
+    }
+
+    /// @dev keccak256(abi.encode(seed, k, t)) picks the leaf and keccak256(abi.encode(entropy))
+    ///      the reputation coin, hashed in scratch memory: a try allocates nothing.
+    function _entropy(uint256 seed, uint256 k, uint256 t) private pure returns (uint256 entropy, uint256 coin) {
+        assembly ("memory-safe") {
+            let ptr := mload(0x40) // free memory, written past but not claimed
+            mstore(ptr, seed)
+            mstore(add(ptr, 0x20), k)
+            mstore(add(ptr, 0x40), t)
+            entropy := keccak256(ptr, 0x60)
+            mstore(0x00, entropy)
+            coin := keccak256(0x00, 0x20)
+        }
     }
 
     /// @dev Reputation is applied at draw time (_drawOne), not here, so that settling a seat

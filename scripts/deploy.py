@@ -243,7 +243,10 @@ def main() -> None:
     out_dir = Path(os.environ.get("INFERA_DEPLOYMENTS_DIR", root / "deployments"))
     out_dir.mkdir(parents=True, exist_ok=True)
     out = out_dir / f"{network_id}.json"
-    out.write_text(json.dumps(record, indent=2) + "\n")
+    # Written aside and renamed into place: a reader (a node starting, a test) never sees half a file.
+    staged = out.with_name(f".{out.name}.{os.getpid()}.tmp")
+    staged.write_text(json.dumps(record, indent=2) + "\n")
+    os.replace(staged, out)
     print(f"deployed to {record['network']} (chain {record['chain_id']}): {out}")
     for name, address in record["contracts"].items():
         print(f"  {name:14} {address}")

@@ -56,37 +56,44 @@ library Cosine {
         uint256 sumU;
         uint256 sumUU;
         assembly ("memory-safe") {
-            let rp := add(rev, 0x20)
-            let lanes := 0
+            // Few live stack values keep the loop free of stack shuffling: the reversed chunks of
+            // calldata word `pa` go to `base + 4 * pa` (wrapping arithmetic, back in range), so
+            // no second pointer is carried, and every constant sits in a stack slot.
+            let base := sub(add(rev, 0x20), shl(2, a.offset))
             let mask := LANES
-            let end := add(a.offset, a.length)
-            for { let pa := a.offset } lt(pa, end) { pa := add(pa, 32) } {
+            let m64 := M64
+            let m32 := M32
+            let lanes := 0
+            for {
+                let pa := a.offset
+                let end := add(a.offset, a.length)
+            } lt(pa, end) { pa := add(pa, 32) } {
                 let u := xor(calldataload(pa), OFFSET)
                 // The word's eight lanes in reverse order: swap its 128-, 64- and 32-bit halves.
                 let v := or(shr(128, u), shl(128, u))
-                v := or(and(shr(64, v), M64), shl(64, and(v, M64)))
-                v := or(and(shr(32, v), M32), shl(32, and(v, M32)))
-                let f := and(u, mask)
+                v := or(and(shr(64, v), m64), shl(64, and(v, m64)))
+                v := or(and(shr(32, v), m32), shl(32, and(v, m32)))
+                let rp := add(base, shl(2, pa))
                 let r := and(v, mask)
+                let f := and(u, mask)
                 mstore(rp, r)
                 lanes := add(lanes, f)
                 sumUU := add(sumUU, mul(f, r))
-                f := and(shr(8, u), mask)
                 r := and(shr(8, v), mask)
+                f := and(shr(8, u), mask)
                 mstore(add(rp, 0x20), r)
                 lanes := add(lanes, f)
                 sumUU := add(sumUU, mul(f, r))
-                f := and(shr(16, u), mask)
                 r := and(shr(16, v), mask)
+                f := and(shr(16, u), mask)
                 mstore(add(rp, 0x40), r)
                 lanes := add(lanes, f)
                 sumUU := add(sumUU, mul(f, r))
-                f := and(shr(24, u), mask)
                 r := and(shr(24, v), mask)
+                f := and(shr(24, u), mask)
                 mstore(add(rp, 0x60), r)
                 lanes := add(lanes, f)
                 sumUU := add(sumUU, mul(f, r))
-                rp := add(rp, 0x80)
             }
             // Every lane of `lanes` is a sum of at most 512 bytes (< 2^17): one MUL by a one in
             // every lane adds them all up in the top lane.

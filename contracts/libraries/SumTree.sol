@@ -92,13 +92,24 @@ library SumTree {
         tree.size = uint16(size);
     }
 
+    /// @dev Weight of the excluded leaves in (low, high]. `weight` is as long as `idx` (the
+    ///      caller allocates both together); a weight is below 2^128 and there are a few dozen
+    ///      at most, so the sum cannot overflow.
     function _excludedIn(uint256 low, uint256 high, uint256[] memory idx, uint256[] memory weight)
         private
         pure
         returns (uint256 sum)
     {
-        for (uint256 k = 0; k < idx.length; ++k) {
-            if (idx[k] > low && idx[k] <= high) sum += weight[k];
+        assembly ("memory-safe") {
+            let pi := add(idx, 0x20)
+            let end := add(pi, shl(5, mload(idx)))
+            let delta := sub(weight, idx)
+            let span := sub(high, low)
+            // low < i <= high  <=>  i - low - 1 < high - low, in wrapping arithmetic (i = 0 wraps
+            // above every span: unused entries are never counted).
+            for {} lt(pi, end) { pi := add(pi, 0x20) } {
+                if lt(sub(sub(mload(pi), low), 1), span) { sum := add(sum, mload(add(pi, delta))) }
+            }
         }
     }
 
