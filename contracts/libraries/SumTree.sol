@@ -56,7 +56,8 @@ library SumTree {
 
     /// @notice The leaf whose cumulative range holds `target`, skipping excluded leaves.
     /// @param excludedIndex Leaves to skip (entries of 0 are ignored).
-    /// @param excludedWeight The current weight of each excluded leaf in this tree.
+    /// @param excludedWeight The current weight of each excluded leaf in this tree; exactly as
+    ///        long as `excludedIndex` (the scan reads them side by side, unchecked).
     /// @param total The tree's total minus the excluded weights; `target` must be below it.
     function find(
         Tree storage tree,
