@@ -5,7 +5,8 @@ from its build artifact; its view `gasUsed(a, b)` brackets the library calls wit
 call, so both figures share the same calldata and call overhead: the gas of preparing one vector
 (its norm) and of the dot product plus the threshold decision for one prepared pair. The pair's
 figure depends on the data (a pair with a non-positive dot skips the comparison), so the highest
-over several random pairs is reported, the lowest beside it.
+over several random pairs is reported, the lowest beside it. `gram3GasUsed(a, b, c)` measures the
+one-pass kernel finalize takes for a whole committee of three: all three norms and three dots.
 """
 
 from __future__ import annotations
@@ -34,6 +35,7 @@ class CosineGas:
     per_pair_min: int  # a pair with dot <= 0 skips the comparison
     per_vector: int
     pairs_measured: int
+    per_triple: int  # Cosine.gram3: three norms and three dots in one pass, the highest seen
 
 
 def harness_artifact(build: Path | None = None) -> tuple[list[dict[str, Any]], str]:
@@ -61,15 +63,16 @@ async def _measure(rpc_url: str, pairs: int) -> CosineGas:
     try:
         harness = await _deploy(w3, *harness_artifact())
         rng = np.random.default_rng(5)  # the seed tests/contracts/test_gas_snapshot.py uses
-        figures = []
+        figures, triples = [], []
         for _ in range(pairs):
-            a, b = (pack(rng.integers(-128, 128, DIM).astype(np.int8)) for _ in range(2))
+            a, b, c = (pack(rng.integers(-128, 128, DIM).astype(np.int8)) for _ in range(3))
             figures.append(await harness.functions.gasUsed(a, b).call())
+            triples.append(int(await harness.functions.gram3GasUsed(a, b, c).call()))
     finally:
         await w3.provider.disconnect()
     per_vector = [int(v) for v, _ in figures]
     per_pair = [int(p) for _, p in figures]
-    return CosineGas(max(per_pair), min(per_pair), max(per_vector), pairs)
+    return CosineGas(max(per_pair), min(per_pair), max(per_vector), pairs, max(triples))
 
 
 def cosine_gas(run_dir: Path, pairs: int = 8) -> CosineGas:

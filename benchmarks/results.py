@@ -149,6 +149,9 @@ def baseline(m: Measurements) -> dict[str, Any]:
                                           "gas_per_job_batched", "gas_per_job_single"),
         "cosine_pair_vs_vector_prepare": _compare(m.cosine.per_pair, m.cosine.per_vector,
                                                   "cosine_gas_per_pair", "gas to prepare one vector (norm)"),
+        "cosine_one_pass_vs_pairwise_for_three": _compare(
+            m.cosine.per_triple, 3 * (m.cosine.per_vector + m.cosine.per_pair),
+            "Cosine.gram3 of three vectors", "three prepares and three pairs"),
         "node_vs_raw_encode": _compare(_r(m.solo.busy_jobs_per_s), _r(m.raw.texts_per_s),
                                        "one node alone: jobs embedded+committed per s", "raw encode texts per s"),
         "jobs_per_s_instant_vs_1s_blocks": _compare(_r(instant.verified_jobs_per_s), _r(blocks.verified_jobs_per_s),
@@ -196,7 +199,8 @@ def details(m: Measurements) -> dict[str, Any]:
                 f"{m.fleet_few.nodes}_nodes": _gas_detail(m.fleet_few),
                 f"{m.fleet_many.nodes}_nodes": _gas_detail(m.fleet_many)},
         "cosine": {"per_pair_max": m.cosine.per_pair, "per_pair_min": m.cosine.per_pair_min,
-                   "per_vector": m.cosine.per_vector, "pairs_measured": m.cosine.pairs_measured},
+                   "per_vector": m.cosine.per_vector, "pairs_measured": m.cosine.pairs_measured,
+                   "per_committee_of_three": m.cosine.per_triple},
         "raw_encode": {"texts": m.raw.texts, "device": m.raw.device, "cold_s": _r(m.raw.cold_s),
                        "warm_s": [_r(x) for x in m.raw.warm_s], "texts_per_s": _r(m.raw.texts_per_s),
                        "load_average_1min": [_r(x, 2) for x in m.raw.load_average]},
@@ -235,7 +239,9 @@ METHOD = {
     "cosine_gas_per_pair": (
         "CosineHarness deployed from .build/__local__.json; its view gasUsed(a, b) brackets the library calls "
         "with gasleft() inside one call (same calldata): prepare one vector, then dot plus threshold decision for "
-        "the pair. Highest over 8 random 384-dim int8 pairs from seed 5 (the first is the gas snapshot's pair)."
+        "the pair. Highest over 8 random 384-dim int8 pairs from seed 5 (the first is the gas snapshot's pair). "
+        "details.cosine.per_committee_of_three: gram3GasUsed(a, b, c) on the same pairs with a third vector, the "
+        "one pass (three norms, three dots) finalize takes when a committee of three all revealed."
     ),
     "node_vs_raw_ratio": (
         "Node: one `oracle-node run` process alone on the machine (the other two committee members are "

@@ -19,7 +19,9 @@ library Agreement {
         pure
         returns (uint256 medoid, uint256 bestMask, uint256 bestVotes)
     {
-        uint256[] memory masks = _masks(from, thresholdPpm, revealedMask, vectors);
+        uint256[] memory masks = _isWholeTriple(from, revealedMask, vectors)
+            ? _masks3(thresholdPpm, vectors)
+            : _masks(from, thresholdPpm, revealedMask, vectors);
         uint256 currentRound = type(uint256).max << from;
         for (uint256 i = from; i < masks.length; ++i) {
             uint256 votes = popcount(masks[i] & currentRound);
@@ -35,6 +37,29 @@ library Agreement {
             x &= x - 1;
             ++count;
         }
+    }
+
+    /// @dev A committee of three in its first round, all revealed, with vectors of one length:
+    ///      the common case, decided by Cosine.gram3 in one pass.
+    function _isWholeTriple(uint256 from, uint256 revealedMask, bytes[] calldata vectors)
+        private
+        pure
+        returns (bool)
+    {
+        return from == 0 && revealedMask == 7 && vectors.length == 3 && vectors[0].length == vectors[1].length
+            && vectors[0].length == vectors[2].length;
+    }
+
+    /// @dev What _masks gives for a whole triple (see _isWholeTriple).
+    function _masks3(uint256 threshold, bytes[] calldata vectors) private pure returns (uint256[] memory masks) {
+        Cosine.Gram3 memory g = Cosine.gram3(vectors[0], vectors[1], vectors[2]);
+        masks = new uint256[](3);
+        if (g.aa != 0) masks[0] = 1;
+        if (g.bb != 0) masks[1] = 2;
+        if (g.cc != 0) masks[2] = 4;
+        if (Cosine.agrees(g.ab, g.aa, g.bb, threshold)) (masks[0], masks[1]) = (masks[0] | 2, masks[1] | 1);
+        if (Cosine.agrees(g.ac, g.aa, g.cc, threshold)) (masks[0], masks[2]) = (masks[0] | 4, masks[2] | 1);
+        if (Cosine.agrees(g.bc, g.bb, g.cc, threshold)) (masks[1], masks[2]) = (masks[1] | 4, masks[2] | 2);
     }
 
     /// @dev masks[i] has bit j set when seats i and j both revealed (revealedMask; their vectors

@@ -45,6 +45,33 @@ contract CosineHarness {
         perPair = start - gasleft();
     }
 
+    /// @notice Cosine.gram3 of three vectors: |a|^2, |b|^2, |c|^2, a.b, a.c, b.c.
+    /// @param a Packed int8 vector.
+    /// @param b Packed int8 vector.
+    /// @param c Packed int8 vector.
+    function gram3(bytes calldata a, bytes calldata b, bytes calldata c)
+        external
+        pure
+        returns (uint256 aa, uint256 bb, uint256 cc, int256 ab, int256 ac, int256 bc)
+    {
+        _checkLengths(a, b);
+        _checkLengths(a, c);
+        Cosine.Gram3 memory g = Cosine.gram3(a, b, c);
+        return (g.aa, g.bb, g.cc, g.ab, g.ac, g.bc);
+    }
+
+    /// @notice Gas of Cosine.gram3 on three vectors (what finalize pays for a committee of three).
+    /// @param a Packed int8 vector.
+    /// @param b Packed int8 vector.
+    /// @param c Packed int8 vector.
+    function gram3GasUsed(bytes calldata a, bytes calldata b, bytes calldata c) external view returns (uint256 used) {
+        _checkLengths(a, b);
+        _checkLengths(a, c);
+        uint256 start = gasleft();
+        Cosine.gram3(a, b, c);
+        used = start - gasleft();
+    }
+
     function _checkLengths(bytes calldata a, bytes calldata b) private pure {
         if (a.length != b.length || a.length % 32 != 0) revert CosineHarnessBadLengths(a.length, b.length);
     }

@@ -109,3 +109,60 @@ def test_gas_per_384_dimension_pair(cosine_harness: Any) -> None:
     per_vector, per_pair = cosine_harness.gasUsed(a, b)
     assert per_pair <= 5_000, f"{per_pair} gas per pair"
     assert per_vector <= 15_000, f"{per_vector} gas per vector"
+
+
+@st.composite
+def vector_triples(draw: st.DrawFn) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    dim = draw(DIMS)
+    return draw(int8_vectors(dim)), draw(int8_vectors(dim)), draw(int8_vectors(dim))
+
+
+def exact_gram(a: np.ndarray, b: np.ndarray, c: np.ndarray) -> tuple[int, ...]:
+    a64, b64, c64 = (v.astype(np.int64) for v in (a, b, c))
+    return tuple(int(x @ y) for x, y in ((a64, a64), (b64, b64), (c64, c64), (a64, b64), (a64, c64), (b64, c64)))
+
+
+@HYPOTHESIS
+@given(triple=vector_triples())
+def test_gram3_matches_numpy(cosine_harness: Any, triple: tuple[np.ndarray, np.ndarray, np.ndarray]) -> None:
+    """The one-pass kernel finalize uses for a committee of three gives the exact integer products."""
+    assert tuple(cosine_harness.gram3(*(pack(v) for v in triple))) == exact_gram(*triple)
+
+
+@pytest.mark.parametrize(("x", "y", "z"), [(127, 127, 127), (-128, -128, -128), (127, -128, 0), (-128, 127, -1)])
+def test_gram3_extremes_at_the_largest_dimension(cosine_harness: Any, x: int, y: int, z: int) -> None:
+    """4,096 components of the largest offset byte: the 16-bit lane sums are at their bound."""
+    vectors = tuple(np.full(4096, value, dtype=np.int8) for value in (x, y, z))
+    assert tuple(cosine_harness.gram3(*(pack(v) for v in vectors))) == exact_gram(*vectors)
+
+
+@HYPOTHESIS
+@given(triple=vector_triples(), threshold=st.integers(1, PPM))
+def test_judge_decides_a_triple_as_the_pairwise_path_does(
+    jobs: Any, project: Any, triple: tuple[np.ndarray, np.ndarray, np.ndarray], threshold: int
+) -> None:
+    """Three revealed seats take the one-pass kernel; the same three beside an unrevealed fourth
+    take the pairwise path. Both must decide the same medoid, agreeing set and votes."""
+    judge = project.AgreementJudge.at(jobs.judge())
+    vectors = [pack(v) for v in triple]
+    fast = judge.decide(0, threshold, 0b111, vectors)
+    pairwise = judge.decide(0, threshold, 0b111, [*vectors, b""])
+    assert tuple(fast) == tuple(pairwise)
+    a, b, c = triple
+    agreeing = {(0, 1): agrees(a, b, threshold), (0, 2): agrees(a, c, threshold), (1, 2): agrees(b, c, threshold)}
+    medoid, mask, votes = fast
+    assert mask & (1 << medoid) or not any(triple[medoid])
+    for other in {0, 1, 2} - {medoid}:
+        pair = (min(medoid, other), max(medoid, other))
+        assert bool(mask & (1 << other)) == agreeing[pair]
+    assert votes == bin(mask).count("1")
+
+
+def test_gram3_gas_for_three_384_dimension_vectors(cosine_harness: Any) -> None:
+    """One pass over three vectors costs less than preparing them and taking three pairs."""
+    rng = np.random.default_rng(6)
+    a, b, c = (pack(rng.integers(-128, 128, 384).astype(np.int8)) for _ in range(3))
+    per_vector, per_pair = cosine_harness.gasUsed(a, b)
+    fused = cosine_harness.gram3GasUsed(a, b, c)
+    assert fused <= 24_000, f"{fused} gas for three vectors"
+    assert fused < 0.7 * (3 * per_vector + 3 * per_pair), (fused, per_vector, per_pair)

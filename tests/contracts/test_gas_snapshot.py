@@ -111,6 +111,7 @@ def test_gas_stays_within_the_snapshot(chain: Any, jobs: Any, token: Any, reques
     rng = np.random.default_rng(5)
     a, b = (pack(rng.integers(-128, 128, 384).astype(np.int8)) for _ in range(2))
     figures["cosine_prepare_384"], figures["cosine_pair_384"] = (int(g) for g in cosine_harness.gasUsed(a, b))
+    figures["cosine_gram3_384"] = int(cosine_harness.gram3GasUsed(a, b, pack(rng.integers(-128, 128, 384).astype(np.int8))))
     out = Path(".run/gas-report.json")
     out.parent.mkdir(exist_ok=True)
     out.write_text(json.dumps(figures, indent=2) + "\n")
