@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import asyncio
 import os
+import shutil
 import subprocess
 import sys
 import time
@@ -60,6 +61,16 @@ class NodeProcess:
         return self.log_path.read_bytes()[self.log_start:].decode(errors="replace")
 
 
+@dataclass(frozen=True)
+class DeployedState:
+    """A devnet as `ape run deploy` left it (anvil's dumped state) and the deployment record it
+    wrote: a network started from it has the same contracts at the same addresses and the same
+    blocks, without running the deploy again (which is most of a test network's start-up)."""
+
+    state_file: Path
+    deployments_dir: Path
+
+
 @dataclass
 class LocalNetwork:
     run_dir: Path
@@ -84,20 +95,23 @@ class LocalNetwork:
         self.stop()
 
     # ------------------------------------------------------------------- chain
-    def start_devnet(self, heartbeat: bool = True, steps_tracing: bool = False) -> None:
+    def start_devnet(self, heartbeat: bool = True, steps_tracing: bool = False, load_state: Path | None = None) -> None:
         """heartbeat=False: a block per transaction and none in between, as `infera-devnet up`
         mines by default; no job's committee is ever drawn there, but a deployment on it is
-        byte for byte the same every time (the SDK's packaged devnet record)."""
+        byte for byte the same every time (the SDK's packaged devnet record). ``load_state``:
+        start from a state anvil dumped (see :meth:`save_deployed`)."""
         self.run_dir.mkdir(parents=True, exist_ok=True)
         # block_time 0 means instant inclusion: every transaction is mined at once, and a heartbeat
         # block every second keeps the chain moving as a real one does (a committee is drawn from
         # the block after its job's, which an idle automining devnet would never produce).
         instant = self.block_time == 0
         if instant and not heartbeat:
-            self.devnet = Devnet(port=free_port(), log_path=self.run_dir / "anvil.log", steps_tracing=steps_tracing)
+            self.devnet = Devnet(port=free_port(), log_path=self.run_dir / "anvil.log", steps_tracing=steps_tracing,
+                                 load_state=load_state)
         else:
             self.devnet = Devnet(port=free_port(), block_time=HEARTBEAT_S if instant else self.block_time,
-                                 mixed_mining=instant, log_path=self.run_dir / "anvil.log", steps_tracing=steps_tracing)
+                                 mixed_mining=instant, log_path=self.run_dir / "anvil.log", steps_tracing=steps_tracing,
+                                 load_state=load_state)
         self.devnet.start()
 
     def deploy(self) -> Deployment:
@@ -109,6 +123,24 @@ class LocalNetwork:
         )
         if result.returncode != 0:
             raise DevnetError(f"deploy failed:\n{result.stdout[-2000:]}\n{result.stderr[-4000:]}")
+        self.deployment = load_deployment(NETWORK, self.deployments_dir)
+        return self.deployment
+
+    def save_deployed(self, directory: Path) -> DeployedState:
+        """Keep this network's deployed devnet (call it right after :meth:`deploy`, before anything
+        else happens on the chain) for :meth:`start_deployed`."""
+        assert self.devnet is not None and self.deployment is not None, "deploy first"
+        directory.mkdir(parents=True, exist_ok=True)
+        shutil.copytree(self.deployments_dir, directory / "deployments", dirs_exist_ok=True)
+        return DeployedState(self.devnet.dump_state(directory / "state.json"), directory / "deployments")
+
+    def start_deployed(self, deployed: DeployedState) -> Deployment:
+        """A devnet started from a saved deployed state, with its deployment record: what
+        :meth:`start_devnet` then :meth:`deploy` give, in a fraction of the time. Block times
+        go on from the wall clock, so the chain's first new block comes later after its last
+        saved one than on a fresh deployment."""
+        shutil.copytree(deployed.deployments_dir, self.deployments_dir, dirs_exist_ok=True)
+        self.start_devnet(load_state=deployed.state_file)
         self.deployment = load_deployment(NETWORK, self.deployments_dir)
         return self.deployment
 

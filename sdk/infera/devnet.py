@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import argparse
 import contextlib
+import gzip
 import json
 import os
 import shutil
@@ -94,6 +95,8 @@ class Devnet:
     mixed_mining: bool = False
     # Keep every step of every transaction, for geth-style debug_traceTransaction (gas profiles).
     steps_tracing: bool = False
+    # Start from a state anvil dumped (dump_state): its accounts, contracts and blocks.
+    load_state: Path | None = None
 
     @property
     def rpc_url(self) -> str:
@@ -117,7 +120,15 @@ class Devnet:
                 cmd.append("--mixed-mining")
         if self.steps_tracing:
             cmd.append("--steps-tracing")
+        if self.load_state is not None:
+            cmd += ["--load-state", str(self.load_state)]
         return cmd
+
+    def dump_state(self, path: Path) -> Path:
+        """Write the chain's whole state (accounts, storage, blocks) where ``load_state`` reads it."""
+        blob = bytes.fromhex(str(rpc_call(self.rpc_url, "anvil_dumpState", timeout=60.0)).removeprefix("0x"))
+        path.write_bytes(gzip.decompress(blob) if blob[:2] == b"\x1f\x8b" else blob)
+        return path
 
     def advance_time(self, seconds: int) -> None:
         """Move the chain's clock forward and mine a block at the new time (devnet only)."""

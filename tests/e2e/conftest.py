@@ -1,5 +1,5 @@
 """End-to-end fixtures: a real devnet, a real deployment, real `oracle-node` processes."""
 
-from support.network import network
+from support.network import deployed_state, network
 
-__all__ = ["network"]
+__all__ = ["deployed_state", "network"]

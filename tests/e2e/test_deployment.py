@@ -43,3 +43,35 @@ def test_a_fresh_devnet_deploys_exactly_the_record_the_sdk_ships(tmp_path: Path)
         written = json.loads(deployment_file(NETWORK, net.deployments_dir).read_text())
     packaged = json.loads((packaged_records() / "infera-devnet.json").read_text())
     assert written == packaged, f"a fresh deploy wrote:\n{json.dumps(written, indent=2)}"
+
+
+async def _chain_facts(net: LocalNetwork) -> dict[str, object]:
+    chain = await net.connect()
+    try:
+        assert net.deployment is not None
+        addresses = net.deployment.contracts.model_dump()
+        return {
+            "code": {name: bytes(await chain.w3.eth.get_code(address)).hex() for name, address in addresses.items()},
+            "deployment_block_hash": bytes((await chain.w3.eth.get_block(net.deployment.deployment_block))["hash"]).hex(),
+            "deployer_nonce": await chain.w3.eth.get_transaction_count(net.deployment.deployer),
+            "model": await chain.get_model(1),
+        }
+    finally:
+        await chain.close()
+
+
+def test_a_network_started_from_the_saved_deployment_is_that_deployment(tmp_path: Path) -> None:
+    """Every end-to-end test's network starts from one deploy's dumped state (support/network.py):
+    the same code at every address, the same blocks and the same registered model as the devnet
+    that was deployed, and it mines on from there."""
+    with LocalNetwork(tmp_path / "deployed") as deployed:
+        deployed.start_devnet()
+        deployed.deploy()
+        facts = asyncio.run(_chain_facts(deployed))
+        saved = deployed.save_deployed(tmp_path / "saved")
+    with LocalNetwork(tmp_path / "restored") as restored:
+        restored.start_deployed(saved)
+        assert restored.deployment == deployed.deployment
+        assert asyncio.run(_chain_facts(restored)) == facts
+        codes = facts["code"]
+        assert isinstance(codes, dict) and all(codes.values())

@@ -14,7 +14,7 @@ import sqlalchemy as sa
 from infera_testing.localnet import LocalNetwork
 from relayer.migrate import sync_url, upgrade
 from relayer.process import LocalRelayer
-from support.network import network  # noqa: F401 - a fixture, used by `relayer`
+from support.network import deployed_state, network  # noqa: F401 - fixtures, used by `relayer`
 
 # The test server: trust auth on 127.0.0.1, database `test` (INFERA_TEST_POSTGRES overrides).
 POSTGRES = os.environ.get("INFERA_TEST_POSTGRES", "postgresql://postgres@127.0.0.1:5432/test")

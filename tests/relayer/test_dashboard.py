@@ -21,7 +21,7 @@ from typing import Any
 import pytest
 import requests
 
-from infera_testing.localnet import LocalNetwork
+from infera_testing.localnet import DeployedState, LocalNetwork
 from relayer.process import LocalRelayer
 
 CHROMIUM = "/usr/bin/chromium"
@@ -40,13 +40,12 @@ if shutil.which(CHROMIUM) is None:
 
 
 @pytest.fixture
-def network(tmp_path: Path) -> Iterator[LocalNetwork]:
+def network(tmp_path: Path, deployed_state: DeployedState) -> Iterator[LocalNetwork]:
     """1 s blocks, as in `make demo`: a job then stays a few seconds in each phase, long enough
     for a page polling every 1.5 s to show it open before it is accepted (on a devnet mining
     only on demand a job can go from drawn to accepted between two polls)."""
     with LocalNetwork(tmp_path / "net", block_time=1.0) as net:
-        net.start_devnet()
-        net.deploy()
+        net.start_deployed(deployed_state)
         yield net
 
 

@@ -15,7 +15,7 @@ from hypothesis import HealthCheck, given, settings
 from hypothesis.errors import Unsatisfiable
 from schemathesis import GenerationMode
 
-from infera_testing.localnet import LocalNetwork
+from infera_testing.localnet import DeployedState, LocalNetwork
 from relayer.process import LocalRelayer as Relayer
 
 # Per operation and mode (fewer where the operation has fewer distinct inputs); the run prints
@@ -25,10 +25,9 @@ EXAMPLES = int(os.environ.get("INFERA_SCHEMATHESIS_EXAMPLES", "60"))
 
 
 @pytest.fixture
-def relayer(tmp_path: Path) -> Iterator[Relayer]:
+def relayer(tmp_path: Path, deployed_state: DeployedState) -> Iterator[Relayer]:
     with LocalNetwork(tmp_path / "net") as net:
-        net.start_devnet()
-        net.deploy()
+        net.start_deployed(deployed_state)
         r = Relayer(net, tmp_path, default_rate_per_minute="100000")
         try:
             yield r

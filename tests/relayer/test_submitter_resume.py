@@ -14,7 +14,7 @@ import pytest
 from infera.chain import Chain
 from infera.devnet import DEVNET_KEYS
 from infera.txmanager import TxManager, TxStore
-from infera_testing.localnet import LocalNetwork
+from infera_testing.localnet import DeployedState, LocalNetwork
 from relayer.keys import new_key
 from relayer.metrics import RelayerMetrics
 from relayer.settings import RelayerSettings
@@ -26,10 +26,9 @@ SECOND_KEY = DEVNET_KEYS[8]  # funded by the deploy script's devnet faucet, as k
 
 
 @pytest.fixture
-def network(tmp_path: Path) -> Iterator[LocalNetwork]:
+def network(tmp_path: Path, deployed_state: DeployedState) -> Iterator[LocalNetwork]:
     with LocalNetwork(tmp_path / "net") as net:
-        net.start_devnet()
-        net.deploy()
+        net.start_deployed(deployed_state)
         asyncio.run(net.register_nodes([1, 2, 3]))
         yield net
 

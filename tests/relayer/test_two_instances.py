@@ -17,7 +17,7 @@ import aiohttp
 import pytest
 
 from infera.devnet import DEVNET_KEYS
-from infera_testing.localnet import LocalNetwork
+from infera_testing.localnet import DeployedState, LocalNetwork
 from relayer.process import RELAYER_KEY
 from relayer.process import LocalRelayer as Relayer
 
@@ -29,10 +29,9 @@ SETTINGS = {"lease_timeout": "4", "batch_linger": "0.5", "confirmations": "1", "
 
 
 @pytest.fixture
-def network(tmp_path: Path) -> Iterator[LocalNetwork]:
+def network(tmp_path: Path, deployed_state: DeployedState) -> Iterator[LocalNetwork]:
     with LocalNetwork(tmp_path / "net") as net:
-        net.start_devnet()
-        net.deploy()
+        net.start_deployed(deployed_state)
         # Capacity for the whole load at once: a committee is drawn only among nodes below their
         # capacity, and a job none can take is refunded, which would hide what this test counts.
         asyncio.run(net.register_nodes([1, 2, 3], capacity=REQUESTS))

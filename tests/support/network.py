@@ -13,15 +13,24 @@ from pathlib import Path
 import pytest
 
 from infera.client import InferaClient, JobResult
-from infera_testing.localnet import LocalNetwork
+from infera_testing.localnet import DeployedState, LocalNetwork
+
+
+@pytest.fixture(scope="session")
+def deployed_state(tmp_path_factory: pytest.TempPathFactory) -> DeployedState:
+    """One real `ape run deploy` per test session, kept as anvil's dumped state; every test's
+    network starts from it (tests/e2e/test_deployment.py runs the deploy itself)."""
+    with LocalNetwork(tmp_path_factory.mktemp("deployed") / "net") as net:
+        net.start_devnet()
+        net.deploy()
+        return net.save_deployed(net.run_dir / "saved")
 
 
 @pytest.fixture
-def network(tmp_path: Path) -> Iterator[LocalNetwork]:
+def network(tmp_path: Path, deployed_state: DeployedState) -> Iterator[LocalNetwork]:
     """A deployed devnet on a free port; every process it starts is stopped afterwards."""
     with LocalNetwork(tmp_path / "net") as net:
-        net.start_devnet()
-        net.deploy()
+        net.start_deployed(deployed_state)
         yield net
 
 
