@@ -105,13 +105,11 @@ class LocalNetwork:
         # block every second keeps the chain moving as a real one does (a committee is drawn from
         # the block after its job's, which an idle automining devnet would never produce).
         instant = self.block_time == 0
-        if instant and not heartbeat:
-            self.devnet = Devnet(port=free_port(), log_path=self.run_dir / "anvil.log", steps_tracing=steps_tracing,
-                                 load_state=load_state)
-        else:
-            self.devnet = Devnet(port=free_port(), block_time=HEARTBEAT_S if instant else self.block_time,
-                                 mixed_mining=instant, log_path=self.run_dir / "anvil.log", steps_tracing=steps_tracing,
-                                 load_state=load_state)
+        self.devnet = Devnet(port=free_port(), log_path=self.run_dir / "anvil.log", steps_tracing=steps_tracing,
+                             load_state=load_state)
+        if heartbeat or not instant:
+            self.devnet.block_time = HEARTBEAT_S if instant else self.block_time
+            self.devnet.mixed_mining = instant
         self.devnet.start()
 
     def deploy(self) -> Deployment:

@@ -42,8 +42,7 @@ library Cosine {
     /// @dev Masks of the lane-reversal steps (swap 64- and 32-bit halves; 128 needs none).
     uint256 private constant M64 = 0x0000000000000000ffffffffffffffff0000000000000000ffffffffffffffff;
     uint256 private constant M32 = 0x00000000ffffffff00000000ffffffff00000000ffffffff00000000ffffffff;
-    /// @dev The low byte of every 16-bit lane, and the low half of every 32-bit lane.
-    uint256 private constant BYTES16 = 0x00ff00ff00ff00ff00ff00ff00ff00ff00ff00ff00ff00ff00ff00ff00ff00ff;
+    /// @dev The low half of every 32-bit lane.
     uint256 private constant WORDS32 = 0x0000ffff0000ffff0000ffff0000ffff0000ffff0000ffff0000ffff0000ffff;
 
     /// @notice A vector prepared for dot products: its chunks with their lanes reversed, the sum
@@ -145,15 +144,14 @@ library Cosine {
     }
 
     /// @notice |a|^2, |b|^2, |c|^2, a.b, a.c and b.c of three vectors in one pass over their
-    ///         words: what `prepare` three times and `dot` three times give, for a third of the
-    ///         gas (a committee of three is the common case of a finalize).
+    ///         words: what `prepare` three times and `dot` three times give, for about two
+    ///         thirds of the gas (a committee of three is the common case of a finalize).
     /// @dev Caller guarantees equal lengths, each a multiple of 32 and at most 4,096. Nothing is
-    ///      written to memory but five scratch words past the free memory pointer. A word of each
-    ///      vector is read and lane-reversed once; the products of one chunk then go straight
-    ///      into six accumulators on the stack, in three groups (a with a, b, c; b with b, c;
-    ///      c with c) so that no more values are live at once than the stack can reach. The
-    ///      offset sums `sum u` are kept in 16-bit lanes: a lane gains two bytes a word, at most
-    ///      128 words, so 128 * 510 < 2^16.
+    ///      written to memory but twelve scratch words past the free memory pointer. A word of
+    ///      each vector is read and lane-reversed once; its products are then taken in three
+    ///      groups (a with a, b, c; b with b, c; c with c) so that no more values are live at
+    ///      once than the stack can reach. The offset sums `sum u` are kept in 16-bit lanes: a
+    ///      lane gains two bytes a word, at most 128 words, so 128 * 510 < 2^16.
     function gram3(bytes calldata a, bytes calldata b, bytes calldata c) internal pure returns (Gram3 memory g) {
         assembly ("memory-safe") {
             // Scratch past the free memory pointer, as words: 0 b's and 1 c's calldata offset
@@ -204,7 +202,7 @@ library Cosine {
                     mstore(add(m, 0xc0), add(mload(add(m, 0xc0)), aa))
                     mstore(add(m, 0x120), add(mload(add(m, 0x120)), ab))
                     mstore(add(m, 0x140), add(mload(add(m, 0x140)), ac))
-                    f := or(mask, shl(16, mask))
+                    f := or(mask, shl(16, mask)) // the low byte of every 16-bit lane
                     mstore(add(m, 0x60), add(mload(add(m, 0x60)), add(and(u, f), and(shr(8, u), f))))
                 }
                 {
@@ -223,7 +221,7 @@ library Cosine {
                     bc := add(bc, mul(f, and(shr(24, rc), mask)))
                     mstore(add(m, 0xe0), add(mload(add(m, 0xe0)), bb))
                     mstore(add(m, 0x160), add(mload(add(m, 0x160)), bc))
-                    f := or(mask, shl(16, mask))
+                    f := or(mask, shl(16, mask)) // the low byte of every 16-bit lane
                     mstore(add(m, 0x80), add(mload(add(m, 0x80)), add(and(u, f), and(shr(8, u), f))))
                 }
                 {
@@ -233,7 +231,7 @@ library Cosine {
                     cc := add(cc, mul(and(shr(16, u), mask), and(shr(16, rc), mask)))
                     cc := add(cc, mul(and(shr(24, u), mask), and(shr(24, rc), mask)))
                     mstore(add(m, 0x100), add(mload(add(m, 0x100)), cc))
-                    let f := or(mask, shl(16, mask))
+                    let f := or(mask, shl(16, mask)) // the low byte of every 16-bit lane
                     mstore(add(m, 0xa0), add(mload(add(m, 0xa0)), add(and(u, f), and(shr(8, u), f))))
                 }
             }
