@@ -8,24 +8,26 @@ import {ReentrancyGuard} from "@openzeppelin/contracts/utils/ReentrancyGuard.sol
 
 import {IJobRegistry} from "./interfaces/IJobRegistry.sol";
 import {ModelRegistry} from "./ModelRegistry.sol";
-import {SumTree} from "./libraries/SumTree.sol";
+import {WeightClasses} from "./libraries/WeightClasses.sol";
 
 /// @title NodeRegistry
 /// @notice Oracle nodes: registration, INFER stake with an unbonding period, the models each
 ///         serves, its capacity and reputation, and stake-weighted committee selection.
-/// @dev A node's tree weight is `min(stake, stakeCap)` while it is eligible (stake at least the
-///      minimum, open jobs below capacity, not ejected) and 0 otherwise; a draw keeps a node
-///      it picked with probability reputation / REP_MAX, so selection follows
-///      `min(stake, stakeCap) * reputation`. The cap bounds how often one operator is drawn; a committee never seats the
-///      same node twice. A node whose reputation falls below `ejectionThreshold` is ejected: it
+/// @dev A node's listed weight is `min(stake, stakeCap)` while it is eligible (stake at least the
+///      minimum, open jobs below capacity, not ejected) and 0 (unlisted) otherwise; a draw keeps a
+///      node it picked with probability reputation / REP_MAX, so selection follows
+///      `min(stake, stakeCap) * reputation`. The cap bounds how often one operator is drawn; a
+///      committee never seats the same node twice. A node whose reputation falls below `ejectionThreshold` is ejected: it
 ///      gets no new jobs, can still unstake, and may come back only through reinstate(), after
 ///      `unbondingPeriod` has passed since its ejection, on probation (reputation halfway between
-///      the ejection line and 1.0). Each model keeps a SumTree of its nodes' weights, so drawing a committee costs
-///      O(q * log N) storage reads for N registered nodes, never a loop over the nodes. Only the job manager (JobRegistry) may
+///      the ejection line and 1.0). Each model keeps its eligible nodes in WeightClasses (power-of-two
+///      weight classes, composition and rejection), so a try of a draw reads one member slot and
+///      one node record however many nodes registered, and listing or unlisting a node writes a
+///      constant number of slots. Only the job manager (JobRegistry) may
 ///      draw committees, settle seats and slash.
 contract NodeRegistry is AccessControl, ReentrancyGuard {
     using SafeERC20 for IERC20;
-    using SumTree for SumTree.Tree;
+    using WeightClasses for WeightClasses.Pool;
 
     // ------------------------------------------------------------------ types
     /// @dev Two slots: balances and unbonding time, then the bookkeeping that changes per job.
@@ -35,11 +37,11 @@ contract NodeRegistry is AccessControl, ReentrancyGuard {
         uint96 stake; // bonded INFER, counted for selection
         uint96 unbonding; // INFER waiting out the unbonding period (still slashable)
         uint64 unbondingUntil; // when `unbonding` becomes withdrawable
-        uint32 index; // 1-based leaf index in every SumTree; 0 = never registered
+        uint32 index; // 1-based registration slot (nodeAt); 0 = not registered
         uint16 capacity; // most open jobs at once
         uint16 openJobs; // seats not yet settled
         uint32 reputation; // fixed point, REP_ONE == 1.0
-        uint96 listedWeight; // weight currently stored in the trees of the node's models (<= stakeCap)
+        uint96 listedWeight; // weight listed in the pools of the node's models (0 = unlisted)
         uint32 ejectedAt; // when reputation last fell below the ejection line (uint32 lasts to 2106)
         uint32 id; // permanent 1-based id, given at the first registration and never reused
     }
@@ -53,14 +55,16 @@ contract NodeRegistry is AccessControl, ReentrancyGuard {
     uint32 public constant REP_MAX = 20_000;
     /// @notice Most models one node may serve.
     uint256 public constant MAX_MODELS_PER_NODE = 8;
-    /// @notice Most nodes that can ever register (one SumTree leaf each).
-    uint256 public constant MAX_NODES = SumTree.SIZE;
+    /// @notice Most nodes registered at once (each holds a slot; exited nodes give theirs back).
+    uint256 public constant MAX_NODES = 4096;
     /// @notice Basis-point denominator.
     uint16 public constant BPS = 10_000;
-    /// @notice Tries for one seat before the last candidate is taken whatever its reputation
-    ///         (with every reputation at or above the ejection line of 0.25, that happens with
-    ///         probability below 0.875^64, about 2e-4).
-    uint256 public constant MAX_DRAW_TRIES = 64;
+    /// @notice Tries for one seat before the last candidate is taken whatever its weight coin
+    ///         and reputation. A try keeps its candidate with probability at least 1/2 (weight
+    ///         class) times reputation / REP_MAX, so with every reputation at or above the
+    ///         ejection line of 0.25 (1/8 of REP_MAX) that happens with probability below
+    ///         (15/16)^128, about 3e-4; at reputation 1.0 below 0.75^128, about 1e-16.
+    uint256 public constant MAX_DRAW_TRIES = 128;
 
     // ------------------------------------------------------------- immutables
     /// @notice The staking token (INFER).
@@ -85,8 +89,7 @@ contract NodeRegistry is AccessControl, ReentrancyGuard {
     mapping(address node => Node) private _nodes;
     mapping(address node => uint32[]) private _servedModels;
     mapping(uint256 index => address node) private _nodeAt;
-    mapping(uint32 modelId => SumTree.Tree) private _trees;
-    mapping(uint32 modelId => uint256) private _eligibleCount;
+    mapping(uint32 modelId => WeightClasses.Pool) private _pools;
     uint32 private _nodeCount;
     uint32[] private _freeSlots; // indices of nodes that fully exited, reused first
     // Permanent ids (unlike slot indices, which are recycled): JobRegistry stores a seat's node
@@ -118,7 +121,7 @@ contract NodeRegistry is AccessControl, ReentrancyGuard {
     event StakingParamsChanged(uint96 minStake, uint64 unbondingPeriod, uint32 ejectionThreshold, uint96 stakeCap);
     /// @notice The node's reputation fell below the ejection line: no new jobs.
     event NodeEjected(address indexed node, uint32 reputation);
-    /// @notice A node that fully exited gave its slot (SumTree leaf) back for a new node.
+    /// @notice A node that fully exited gave its registration slot back for a new node.
     event SlotReleased(address indexed node, uint32 index);
     /// @notice The job manager was wired (once, for good).
     event JobManagerWired(address jobManager);
@@ -322,18 +325,22 @@ contract NodeRegistry is AccessControl, ReentrancyGuard {
         onlyJobManager
         returns (uint256[] memory drawn)
     {
-        Draw memory d = _prepareDraw(modelId, count, exclude);
+        WeightClasses.Pool storage pool = _pools[modelId];
+        WeightClasses.Draw memory d = _prepareDraw(pool, modelId, count, exclude);
         address[] memory picked = new address[](count);
         for (uint256 k = 0; k < count; ++k) {
-            picked[k] = _drawOne(_trees[modelId], d, seed, k, exclude.length + k);
+            picked[k] = _drawOne(pool, d, seed, k);
         }
         drawn = new uint256[](count);
         for (uint256 k = 0; k < count; ++k) {
             Node storage n = _nodes[picked[k]];
             drawn[k] = uint256(uint160(picked[k])) | (uint256(n.id) << 160);
             // No event: JobRegistry's JobAssigned names every seat taken, and getNode the count.
-            n.openJobs += 1;
-            _syncWeight(picked[k]);
+            uint16 open = n.openJobs + 1;
+            n.openJobs = open;
+            // A seat changes nothing _targetWeight reads but openJobs, so the listed weight
+            // changes only when the seat fills the node's capacity.
+            if (open >= n.capacity) _syncWeight(picked[k]);
         }
     }
 
@@ -461,7 +468,7 @@ contract NodeRegistry is AccessControl, ReentrancyGuard {
     /// @notice Number of nodes eligible for new jobs of a model.
     /// @param modelId The model.
     function eligibleNodes(uint32 modelId) external view returns (uint256) {
-        return _eligibleCount[modelId];
+        return _pools[modelId].size();
     }
 
     /// @notice Number of nodes drawCommittee could pick for `modelId` while skipping `exclude`.
@@ -470,16 +477,17 @@ contract NodeRegistry is AccessControl, ReentrancyGuard {
     /// @param modelId The model.
     /// @param exclude Nodes that may not be drawn.
     function eligibleExcluding(uint32 modelId, address[] calldata exclude) external view returns (uint256 eligible) {
-        eligible = _eligibleCount[modelId];
+        WeightClasses.Pool storage pool = _pools[modelId];
+        eligible = pool.size();
         for (uint256 k = 0; k < exclude.length; ++k) {
-            if (_nodes[exclude[k]].listedWeight != 0 && _serves(exclude[k], modelId)) --eligible;
+            if (pool.isListed(exclude[k])) --eligible;
         }
     }
 
     /// @notice Sum of the selection weights of a model's eligible nodes.
     /// @param modelId The model.
     function totalWeight(uint32 modelId) external view returns (uint256) {
-        return _trees[modelId].total;
+        return _pools[modelId].totalWeight();
     }
 
     /// @notice Highest slot index ever used: nodeAt(1 .. nodeCount()) lists every registered
@@ -495,53 +503,51 @@ contract NodeRegistry is AccessControl, ReentrancyGuard {
     }
 
     // --------------------------------------------------------------- internal
-    /// @dev Leaves to skip while drawing, and what the tree holds without them.
-    struct Draw {
-        uint256[] skipIndex;
-        uint256[] skipWeight;
-        uint256 total;
-    }
-
-    function _prepareDraw(uint32 modelId, uint256 count, address[] calldata exclude)
+    /// @dev Open a draw of `count` seats over the model's pool with `exclude` taken out.
+    function _prepareDraw(WeightClasses.Pool storage pool, uint32 modelId, uint256 count, address[] calldata exclude)
         private
         view
-        returns (Draw memory d)
+        returns (WeightClasses.Draw memory d)
     {
-        d.skipIndex = new uint256[](exclude.length + count);
-        d.skipWeight = new uint256[](exclude.length + count);
-        d.total = _trees[modelId].total;
-        uint256 eligible = _eligibleCount[modelId];
+        d = pool.open(stakeCap, exclude.length + count);
         for (uint256 k = 0; k < exclude.length; ++k) {
-            Node storage n = _nodes[exclude[k]];
-            if (n.listedWeight == 0 || !_serves(exclude[k], modelId)) continue;
-            d.skipIndex[k] = n.index;
-            d.skipWeight[k] = n.listedWeight;
-            d.total -= n.listedWeight;
-            --eligible;
+            // slither-disable-next-line unused-return
+            pool.exclude(d, exclude[k]); // an unlisted or repeated node has nothing to take out
         }
-        if (eligible < count) revert NodeRegistryNotEnoughNodes(modelId, eligible, count);
+        if (d.left < count) revert NodeRegistryNotEnoughNodes(modelId, d.left, count);
     }
 
-    /// @dev Draw seat `k`: a node by tree weight among the leaves not skipped yet, kept with
-    ///      probability reputation / REP_MAX and otherwise drawn again (rejection sampling), so
-    ///      a node is drawn in proportion to min(stake, cap) * reputation while the tree holds
-    ///      only min(stake, cap): a reputation change writes no tree path. Then skip it too.
-    function _drawOne(SumTree.Tree storage tree, Draw memory d, uint256 seed, uint256 k, uint256 slot)
+    /// @dev Draw one seat: a candidate by capped weight (WeightClasses.propose), kept when its
+    ///      weight coin and then its reputation coin (reputation / REP_MAX) say so and otherwise
+    ///      drawn again (rejection sampling), so a node is drawn in proportion to
+    ///      min(stake, cap) * reputation while the pool holds only min(stake, cap): a reputation
+    ///      change writes nothing there. Then take it out of the draw.
+    function _drawOne(WeightClasses.Pool storage pool, WeightClasses.Draw memory d, uint256 seed, uint256 k)
         private
         view
         returns (address node)
     {
-        uint256 index = 0; // set by the first try: MAX_DRAW_TRIES > 0
+        uint256 at = 0;
+        uint256 pos = 0;
         for (uint256 t = 0; t < MAX_DRAW_TRIES; ++t) {
             (uint256 entropy, uint256 coin) = _entropy(seed, k, t);
-            index = tree.find(entropy % d.total, d.total, d.skipIndex, d.skipWeight);
-            node = _nodeAt[index];
-            if (coin % REP_MAX < _nodes[node].reputation) break;
+            uint256 weightCoin;
+            (node, at, pos, weightCoin) = pool.propose(d, entropy % d.total);
+            (uint256 weight, uint256 reputation) = _drawFields(_nodes[node]);
+            if (weightCoin < weight && coin % REP_MAX < reputation) break;
         }
-        uint256 weight = _nodes[node].listedWeight;
-        d.skipIndex[slot] = index;
-        d.skipWeight[slot] = weight;
-        d.total -= weight;
+        pool.takeOut(d, at, pos);
+    }
+
+    /// @dev A node's listedWeight and reputation in one SLOAD (the compiler reads the slot once
+    ///      for each field): the second slot of Node holds index (bits 0..31), capacity (32..47),
+    ///      openJobs (48..63), reputation (64..95), listedWeight (96..191), ejectedAt, id.
+    function _drawFields(Node storage n) private view returns (uint256 weight, uint256 reputation) {
+        assembly ("memory-safe") {
+            let word := sload(add(n.slot, 1))
+            reputation := and(shr(64, word), 0xffffffff)
+            weight := and(shr(96, word), 0xffffffffffffffffffffffff)
+        }
     }
 
     /// @dev keccak256(abi.encode(seed, k, t)) picks the leaf and keccak256(abi.encode(entropy))
@@ -559,7 +565,7 @@ contract NodeRegistry is AccessControl, ReentrancyGuard {
     }
 
     /// @dev Reputation is applied at draw time (_drawOne), not here, so that settling a seat
-    ///      changes the tree only when the node crosses its capacity or the ejection line.
+    ///      changes the pools only when the node crosses its capacity or the ejection line.
     function _targetWeight(Node storage n) private view returns (uint96) {
         uint96 stake = n.stake;
         if (stake < minStake || n.openJobs >= n.capacity || n.reputation < ejectionThreshold) return 0;
@@ -567,7 +573,7 @@ contract NodeRegistry is AccessControl, ReentrancyGuard {
         return stake < cap ? stake : cap;
     }
 
-    /// @dev Bring every served model's tree in line with the node's current weight.
+    /// @dev Bring every served model's pool in line with the node's current weight.
     function _syncWeight(address node) private {
         Node storage n = _nodes[node];
         uint96 target = _targetWeight(n);
@@ -575,25 +581,23 @@ contract NodeRegistry is AccessControl, ReentrancyGuard {
         if (target == listed) return;
         uint32[] storage served = _servedModels[node];
         for (uint256 k = 0; k < served.length; ++k) {
-            SumTree.Tree storage tree = _trees[served[k]];
-            if (target > listed) tree.add(n.index, target - listed);
-            else tree.sub(n.index, listed - target);
-            if (listed == 0) ++_eligibleCount[served[k]];
-            else if (target == 0) --_eligibleCount[served[k]];
+            WeightClasses.Pool storage pool = _pools[served[k]];
+            if (listed == 0) pool.insert(node, target);
+            else if (target == 0) pool.remove(node, listed);
+            else pool.reweigh(node, listed, target);
         }
         n.listedWeight = target;
         emit WeightChanged(node, target);
     }
 
-    /// @dev Remove the node's weight from all its trees (before its model list changes).
+    /// @dev Unlist the node from all its pools (before its model list changes).
     function _delist(address node) private {
         Node storage n = _nodes[node];
         uint96 listed = n.listedWeight;
         if (listed == 0) return;
         uint32[] storage served = _servedModels[node];
         for (uint256 k = 0; k < served.length; ++k) {
-            _trees[served[k]].sub(n.index, listed);
-            --_eligibleCount[served[k]];
+            _pools[served[k]].remove(node, listed);
         }
         n.listedWeight = 0;
     }
@@ -643,7 +647,7 @@ contract NodeRegistry is AccessControl, ReentrancyGuard {
         index = ++_nodeCount;
     }
 
-    /// @dev The node has no stake, so its leaves hold no weight; its slot can serve another node.
+    /// @dev The node has no stake, so it is listed nowhere; its slot can serve another node.
     function _releaseSlot(address node, Node storage n) private {
         uint32 index = n.index;
         _delist(node);
@@ -652,14 +656,6 @@ contract NodeRegistry is AccessControl, ReentrancyGuard {
         n.index = 0;
         _freeSlots.push(index);
         emit SlotReleased(node, index);
-    }
-
-    function _serves(address node, uint32 modelId) private view returns (bool) {
-        uint32[] storage served = _servedModels[node];
-        for (uint256 k = 0; k < served.length; ++k) {
-            if (served[k] == modelId) return true;
-        }
-        return false;
     }
 
     function _checkModels(uint32[] calldata modelIds) private view {

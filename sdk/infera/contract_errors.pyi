@@ -105,11 +105,12 @@ __all__ = [
     "RewardsLengthMismatch",
     "RewardsNotCreditor",
     "RewardsNothingToClaim",
-    "SafeCastOverflowedUintDowncast",
     "SafeERC20FailedOperation",
     "StringTooLong",
-    "SumTreeIndexOutOfRange",
-    "SumTreeTargetOutOfRange",
+    "WeightClassesFull",
+    "WeightClassesInvalidWeight",
+    "WeightClassesListed",
+    "WeightClassesNotListed",
 ]
 
 
@@ -755,14 +756,6 @@ class RewardsNothingToClaim(ContractCustomError):
     def __init__(self, *, raw: str | None = None, node: str) -> None: ...
 
 
-class SafeCastOverflowedUintDowncast(ContractCustomError):
-    """Value doesn't fit in a uint of `bits` size."""
-    spec: ClassVar[ErrorSpec]
-    bits: int
-    value: int
-    def __init__(self, *, raw: str | None = None, bits: int, value: int) -> None: ...
-
-
 class SafeERC20FailedOperation(ContractCustomError):
     """An operation with an ERC-20 token failed."""
     spec: ClassVar[ErrorSpec]
@@ -776,16 +769,28 @@ class StringTooLong(ContractCustomError):
     def __init__(self, *, raw: str | None = None, str_: str) -> None: ...
 
 
-class SumTreeIndexOutOfRange(ContractCustomError):
-    """Thrown when an index is outside 1..SIZE."""
+class WeightClassesFull(ContractCustomError):
+    """The pool holds MAX_MEMBERS members."""
     spec: ClassVar[ErrorSpec]
-    index: int
-    def __init__(self, *, raw: str | None = None, index: int) -> None: ...
+    def __init__(self, *, raw: str | None = None) -> None: ...
 
 
-class SumTreeTargetOutOfRange(ContractCustomError):
-    """Thrown when the target is not below the (exclusion-adjusted) total weight."""
+class WeightClassesInvalidWeight(ContractCustomError):
+    """The weight is zero or does not fit WEIGHT_BITS."""
     spec: ClassVar[ErrorSpec]
-    target: int
-    total: int
-    def __init__(self, *, raw: str | None = None, target: int, total: int) -> None: ...
+    weight: int
+    def __init__(self, *, raw: str | None = None, weight: int) -> None: ...
+
+
+class WeightClassesListed(ContractCustomError):
+    """The member is listed already."""
+    spec: ClassVar[ErrorSpec]
+    member: str
+    def __init__(self, *, raw: str | None = None, member: str) -> None: ...
+
+
+class WeightClassesNotListed(ContractCustomError):
+    """The member is not listed, or with another weight's class."""
+    spec: ClassVar[ErrorSpec]
+    member: str
+    def __init__(self, *, raw: str | None = None, member: str) -> None: ...
