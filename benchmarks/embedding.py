@@ -24,6 +24,7 @@ class RawEncode:
     cold_s: float  # the first encode after loading, as a node's first batch is
     warm_s: list[float]  # every warm encode, from every measuring point
     load_average: list[float]  # the 1-minute load average at each measuring point
+    warm_cpu_s: list[float]  # this process's CPU time (every thread) in each warm encode
 
     @property
     def texts_per_s(self) -> float:
@@ -42,6 +43,7 @@ class RawEncoder:
     cold_s: float | None = None
     warm_s: list[float] = field(default_factory=list)
     load_average: list[float] = field(default_factory=list)
+    warm_cpu_s: list[float] = field(default_factory=list)
     device: str = field(init=False, default="cpu")
     _model: Any = field(init=False, default=None)
 
@@ -53,23 +55,28 @@ class RawEncoder:
         self.device = resolve_device("auto")
         self._model = SentenceTransformer(str(minilm_path()), device=self.device)
 
-    def _once(self) -> float:
-        started = time.perf_counter()
+    def _once(self) -> tuple[float, float]:
+        """Wall and CPU seconds of one encode of every text."""
+        started, cpu = time.perf_counter(), time.process_time()
         self._model.encode(self.texts, batch_size=ENCODE_BATCH, normalize_embeddings=True, convert_to_numpy=True,
                            show_progress_bar=False)
-        return time.perf_counter() - started
+        return time.perf_counter() - started, time.process_time() - cpu
 
     def measure(self) -> None:
         """One measuring point: the cold encode (first point only), then ``repeats`` warm ones."""
         self.load_average.append(os.getloadavg()[0])
         if self.cold_s is None:
-            self.cold_s = self._once()
-        self.warm_s += [self._once() for _ in range(self.repeats)]
+            self.cold_s = self._once()[0]
+        for _ in range(self.repeats):
+            wall, cpu = self._once()
+            self.warm_s.append(wall)
+            self.warm_cpu_s.append(cpu)
 
     def result(self) -> RawEncode:
         if self.cold_s is None:
             raise BenchError("the raw encode was never measured")
-        return RawEncode(len(self.texts), self.device, self.cold_s, list(self.warm_s), list(self.load_average))
+        return RawEncode(len(self.texts), self.device, self.cold_s, list(self.warm_s), list(self.load_average),
+                         list(self.warm_cpu_s))
 
 
 @dataclass(frozen=True)
@@ -87,6 +94,7 @@ class NodeRate:
     embed_seconds: float  # the sum of its "embedded" lines inside the window
     commit_batches: int
     busy_seconds: float  # per commit batch, from its jobs' first "assigned" line to its "committed" line, summed
+    started_at: float  # epoch seconds of the window's first "assigned" line
 
     @property
     def busy_jobs_per_s(self) -> float:
@@ -142,7 +150,8 @@ def node_rate(index: int, path: Path, job_ids: set[int]) -> NodeRate:
     for job_id, (sent, _) in committed.items():
         batches.setdefault(sent, []).append(job_id)
     spans = [(min(assigned_at.get(j, sent) for j in jobs), sent) for sent, jobs in batches.items()]
-    return NodeRate(index, len(committed), last_sent - start, last_mined - start, embed, len(batches), _union(spans))
+    return NodeRate(index, len(committed), last_sent - start, last_mined - start, embed, len(batches), _union(spans),
+                    start)
 
 
 def _union(spans: list[tuple[float, float]]) -> float:

@@ -2,7 +2,10 @@
 
 * three nodes (devnet accounts 1-3), one job per commit/reveal/finalize transaction ("single");
 * the same with the batched calls ("batched"), when the deployed JobRegistry has them;
-* batched (or single where batching is absent) with 10 and with 1000 registered nodes.
+* batched (or single where batching is absent) with 10 and with 1000 registered nodes, and then
+  ``LONE_DRAWS`` jobs drawn one per assign transaction: a lone draw reads every slot cold, so its
+  gas is the whole cost of a committee draw, the figure that shows whether selection depends on
+  how many nodes registered.
 
 Each scenario submits its jobs in one submit, mines a block, draws every committee with assign,
 then sends every node's commit, reveal and the finalize itself, with agreeing vectors. It does so
@@ -15,12 +18,12 @@ from zero again. The first round's figures are kept beside it (``first_round``).
 from __future__ import annotations
 
 import asyncio
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from pathlib import Path
 
 import structlog
 
-from benchmarks.chainops import signer
+from benchmarks.chainops import gas_used, signer
 from benchmarks.corpus import sentences
 from benchmarks.fleet import fleet_accounts, register_fleet
 from benchmarks.lifecycle import GasLedger, JobDriver, batched_available
@@ -34,6 +37,7 @@ log = structlog.get_logger("benchmarks.gas")
 THREE_NODES = [1, 2, 3]
 FUNDER_KEY = DEVNET_KEYS[8]  # holds 1,000,000 INFER from the deploy script's faucet
 FLEET_STAKE = 500 * ONE
+LONE_DRAWS = 16
 
 
 @dataclass(frozen=True)
@@ -43,6 +47,10 @@ class GasResult:
     ledger: GasLedger  # the measured (second) round
     nodes: int
     first_round: GasLedger  # the same jobs on the fresh deployment, before any job ended
+    lone_draws: tuple[int, ...] = ()  # assign gas of jobs drawn one per transaction (fleets only)
+
+    def lone_draw_mean(self) -> int | None:
+        return round(sum(self.lone_draws) / len(self.lone_draws)) if self.lone_draws else None
 
     def per_job(self) -> dict[str, object]:
         return self.ledger.per_job(self.jobs)
@@ -85,6 +93,15 @@ async def measure(requester: Chain, keys: dict[str, str], jobs: int, batched: bo
     return GasResult(jobs, "batched" if batched else "single", measured.ledger, nodes, first.ledger)
 
 
+async def lone_draws(requester: Chain, count: int) -> tuple[int, ...]:
+    """Submit ``count`` jobs one at a time and draw each in an assign of its own; their assign gas."""
+    driver = JobDriver(requester, {})
+    model_id = next(iter(requester.deployment.models.values()))
+    for text in sentences(count):
+        await driver.assign(await driver.submit([text], model_id))
+    return tuple(gas_used(receipt) for phase, receipt in driver.ledger.receipts if phase == "assign")
+
+
 async def _three_nodes(net: LocalNetwork, jobs: int, batched: bool) -> GasResult | None:
     requester = await net.connect()
     try:
@@ -114,7 +131,8 @@ async def _fleet(net: LocalNetwork, jobs: int, nodes: int) -> GasResult:
         await register_fleet(signer(requester, FUNDER_KEY), accounts, FLEET_STAKE, max(16, jobs), model_ids)
         batched = await batched_available(requester)
         keys: dict[str, str] = {a.address: "0x" + bytes(a.key).hex() for a in accounts}
-        return await measure(requester, keys, jobs, batched, nodes)
+        result = await measure(requester, keys, jobs, batched, nodes)
+        return replace(result, lone_draws=await lone_draws(requester, LONE_DRAWS))
     finally:
         await requester.close()
 
@@ -123,5 +141,6 @@ def fleet_gas(run_dir: Path, jobs: int, nodes: int) -> GasResult:
     """Gas per job with ``nodes`` registered nodes (batched when the deployment has it)."""
     with fresh_network(run_dir) as net:
         result = asyncio.run(_fleet(net, jobs, nodes))
-    log.info("gas measured", scenario=f"{nodes} nodes", mode=result.mode, per_job=result.total_per_job())
+    log.info("gas measured", scenario=f"{nodes} nodes", mode=result.mode, per_job=result.total_per_job(),
+             lone_draw=result.lone_draw_mean())
     return result

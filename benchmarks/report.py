@@ -34,6 +34,8 @@ def comparison_rows(results: dict[str, Any]) -> list[Row]:
         ("gas per verified job, batched, 3 nodes", "gas_batched_vs_single", "gas", "one job per tx (single)"),
         (f"gas per verified job, {many['nodes']} nodes ({many['mode']})", fleet_key, "gas",
          f"{few['nodes']} nodes ({few['mode']})"),
+        (f"committee draw, lone job, {many['nodes']} nodes", f"selection_{many['nodes']}_vs_{few['nodes']}_nodes",
+         "gas", f"{few['nodes']} nodes"),
         ("cosine gas per 384-dim pair", "cosine_pair_vs_vector_prepare", "gas", "prepare one vector"),
         ("node jobs embedded+committed/s", "node_vs_raw_encode", "/s", "raw encode texts/s"),
         ("verified jobs/s, instant mining", "jobs_per_s_instant_vs_1s_blocks", "/s", "1 s blocks"),

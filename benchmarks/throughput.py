@@ -18,6 +18,7 @@ from pathlib import Path
 import structlog
 
 from benchmarks.chainops import BenchError
+from benchmarks.cpu import CpuSampler, CpuShare
 from benchmarks.embedding import NodeRate, node_rate
 from infera.chain import Chain
 from infera.client import InferaClient
@@ -192,11 +193,18 @@ async def _submit_only(net: LocalNetwork, texts: list[str], submit_batch: int) -
         await chain.close()
 
 
-def solo_node_run(run_dir: Path, texts: list[str], submit_batch: int, timeout: float) -> NodeRate:
+@dataclass(frozen=True)
+class SoloRun:
+    rate: NodeRate
+    cpu: CpuShare  # inside the node's window: what the node, its threads, anvil and the machine used
+
+
+def solo_node_run(run_dir: Path, texts: list[str], submit_batch: int, timeout: float) -> SoloRun:
     """One node process alone on the machine (the other two committee members are registered but
     not running, so no job goes past its commits), started once every job is queued, for
     comparing its draw-embed-and-commit rate with the raw encode: in the three-node runs the node
-    processes share the cores three ways."""
+    processes share the cores three ways. CPU time is sampled meanwhile, so the note can say
+    where the cores went inside the node's window."""
     with LocalNetwork(run_dir, block_time=0) as net:
         net.start_devnet()
         net.deploy()
@@ -206,15 +214,24 @@ def solo_node_run(run_dir: Path, texts: list[str], submit_batch: int, timeout: f
         job_ids = set(asyncio.run(_submit_only(net, texts, submit_batch)))
         # Alone on the machine, with torch's own default (a thread per core), as the raw encode runs.
         node = net.start_node(NODE_ACCOUNTS[0], torch_threads=str(os.cpu_count() or 1))
-        deadline = time.monotonic() + timeout
-        while True:
-            try:
-                rate = node_rate(node.index, node.log_path, job_ids)
-            except BenchError:
-                rate = None
-            if rate is not None and rate.jobs == len(job_ids):
-                log.info("solo node committed", jobs=rate.jobs, seconds=round(rate.seconds, 2))
-                return rate
-            if time.monotonic() > deadline:
-                raise BenchError(f"the solo node committed {rate.jobs if rate else 0} of {len(job_ids)} jobs in {timeout:.0f}s")
-            time.sleep(0.5)
+        assert net.devnet is not None and net.devnet.process is not None
+        parts = {"node": node.process.pid, "anvil": net.devnet.process.pid}
+        with CpuSampler(parts, split_threads_of="node") as sampler:
+            rate = _wait_solo_commits(node.index, node.log_path, job_ids, timeout)
+            time.sleep(0.2)  # a sample after the window's end
+        return SoloRun(rate, sampler.share(rate.started_at, rate.started_at + rate.seconds))
+
+
+def _wait_solo_commits(index: int, log_path: Path, job_ids: set[int], timeout: float) -> NodeRate:
+    deadline = time.monotonic() + timeout
+    while True:
+        try:
+            rate: NodeRate | None = node_rate(index, log_path, job_ids)
+        except BenchError:
+            rate = None
+        if rate is not None and rate.jobs == len(job_ids):
+            log.info("solo node committed", jobs=rate.jobs, seconds=round(rate.seconds, 2))
+            return rate
+        if time.monotonic() > deadline:
+            raise BenchError(f"the solo node committed {rate.jobs if rate else 0} of {len(job_ids)} jobs in {timeout:.0f}s")
+        time.sleep(0.5)
