@@ -68,6 +68,7 @@ class CpuSampler:
 
     def __enter__(self) -> Self:
         handles = {name: psutil.Process(pid) for name, pid in self.processes.items()}
+        self._sample(handles)  # one before any window the caller starts after this returns
         self._thread = threading.Thread(target=self._run, args=(handles,), name="cpu-sampler", daemon=True)
         self._thread.start()
         return self
@@ -78,15 +79,19 @@ class CpuSampler:
             self._thread.join()
 
     def _run(self, handles: dict[str, psutil.Process]) -> None:
-        while not self._stop.is_set():
-            machine = psutil.cpu_times()
-            sample = {name: _tree_cpu(p) for name, p in handles.items()}
-            sample["machine"] = machine.user + machine.system + machine.nice + machine.irq + machine.softirq
-            if self.split_threads_of is not None:
-                groups = _thread_groups(handles[self.split_threads_of])
-                sample.update({f"{self.split_threads_of}.{k}": v for k, v in groups.items()})
-            self._samples.append((time.time(), sample))
-            self._stop.wait(SAMPLE_INTERVAL_S)
+        while not self._stop.wait(SAMPLE_INTERVAL_S):
+            self._sample(handles)
+        self._sample(handles)  # one after any window the caller ended before leaving
+
+    def _sample(self, handles: dict[str, psutil.Process]) -> None:
+        at = time.time()
+        machine = psutil.cpu_times()
+        sample = {name: _tree_cpu(p) for name, p in handles.items()}
+        sample["machine"] = machine.user + machine.system + machine.nice + machine.irq + machine.softirq
+        if self.split_threads_of is not None:
+            groups = _thread_groups(handles[self.split_threads_of])
+            sample.update({f"{self.split_threads_of}.{k}": v for k, v in groups.items()})
+        self._samples.append((at, sample))
 
     def share(self, start: float, end: float) -> CpuShare:
         """CPU seconds each part used from `start` to `end` (epoch seconds), interpolated

@@ -218,7 +218,6 @@ def solo_node_run(run_dir: Path, texts: list[str], submit_batch: int, timeout: f
         parts = {"node": node.process.pid, "anvil": net.devnet.process.pid}
         with CpuSampler(parts, split_threads_of="node") as sampler:
             rate = _wait_solo_commits(node.index, node.log_path, job_ids, timeout)
-            time.sleep(0.2)  # a sample after the window's end
         return SoloRun(rate, sampler.share(rate.started_at, rate.started_at + rate.seconds))
 
 
