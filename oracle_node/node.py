@@ -24,7 +24,7 @@ from infera.deployment import load_deployment
 from infera.errors import ConfigError, ContractRevert, InferaError, InsufficientStake, TransactionFailed
 from infera.inputs import canonical_text
 from infera.txmanager import TxCounters, TxManager, TxOutcome, TxStore
-from infera.types import Job, JobStatus, SeatOutcome, SeatState
+from infera.types import Job, JobStatus, Seat, SeatOutcome, SeatState
 from infera.vectors import quantize_packed
 from oracle_node import faults
 from oracle_node.config import NodeSettings
@@ -98,6 +98,8 @@ class OracleNode:
     _counted: TxCounters = field(default_factory=TxCounters)  # the manager's counters already exported
     _failures: dict[int, int] = field(default_factory=dict)  # job id -> failed attempts
     _retry_at: dict[int, float] = field(default_factory=dict)  # job id -> monotonic time
+    # Seats of jobs ready to finalize, by (job id, seats revealed): see _finalizable.
+    _ready_seats: dict[tuple[int, int], list[Seat]] = field(default_factory=dict)
     _sealing: asyncio.Task[None] | None = None  # the background embedding run (commit_pending)
 
     # ---------------------------------------------------------------- lifecycle
@@ -564,8 +566,7 @@ class OracleNode:
         the others only after a grace period (so nodes rarely race for the same job)."""
         chain, store = self._parts()
         due = [(w, j) for w, j in revealed if j.revealed >= j.committed or now > j.reveal_deadline]
-        found = await asyncio.gather(*(chain.get_seats(w.job_id) for w, _ in due))
-        seats = {w.job_id: s for (w, _), s in zip(due, found, strict=True)}
+        seats = await self._seats_of_ready(due)
         mine = []
         # Wall-clock time, persisted: the wait survives a restart of the node.
         ready_since = store.mark_ready([w.job_id for w, _ in due], time.time())
@@ -582,6 +583,20 @@ class OracleNode:
                       for s in seats[job_id]])
             for job_id in mine
         ]
+
+    async def _seats_of_ready(self, due: list[tuple[Work, Job]]) -> dict[int, list[Seat]]:
+        """The seats of jobs ready to finalize, read once per job and kept until it ends: a
+        ready job's seats change only by a reveal, which its revealed count shows, or by its
+        end (the node waits out a grace period of ticks for most jobs, and read them every
+        tick before: measured, a third of its event loop's CPU with 512 jobs open)."""
+        chain, _ = self._parts()
+        keys = {(w.job_id, j.revealed) for w, j in due}
+        for key in set(self._ready_seats) - keys:
+            del self._ready_seats[key]
+        unread = sorted(keys - set(self._ready_seats))
+        found = await asyncio.gather(*(chain.get_seats(job_id) for job_id, _ in unread))
+        self._ready_seats.update(zip(unread, found, strict=True))
+        return {job_id: self._ready_seats[(job_id, count)] for job_id, count in keys}
 
     def _grace(self, job_id: int) -> float:
         """How long this node lets others move a job on before it does so itself."""

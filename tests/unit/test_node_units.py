@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import asyncio
 import sqlite3
 from pathlib import Path
 
@@ -9,11 +10,12 @@ import numpy as np
 import pytest
 
 from infera.chain import NO_SEAT_HINT
+from infera.types import Job, JobStatus, Seat, SeatState
 from oracle_node import faults
 from oracle_node.config import NodeSettings
 from oracle_node.inference.embedder import Embedder, ModelDigestMismatch, minilm_path, weights_digest
-from oracle_node.node import keeper_grace, seat_hints
-from oracle_node.store import WorkState, WorkStore
+from oracle_node.node import OracleNode, keeper_grace, seat_hints
+from oracle_node.store import Work, WorkState, WorkStore
 
 
 def test_settings_come_from_prefixed_environment(monkeypatch: pytest.MonkeyPatch) -> None:
@@ -178,3 +180,38 @@ def test_sealing_never_reopens_a_job_the_tick_closed_meanwhile(tmp_path: Path) -
     sealed, closed = store.get(8), store.get(9)
     assert sealed is not None and sealed.state is WorkState.SEALED
     assert closed is not None and closed.state is WorkState.DONE and closed.salt is None
+
+
+def _revealing_job(job_id: int, revealed: int) -> Job:
+    return Job(job_id=job_id, requester="0x" + "11" * 20, model_id=1, status=JobStatus.REVEALING, seat_count=3,
+               committed=3, revealed=revealed, min_agreement=2, callback=False, dropped=0, round=0, deadline=100,
+               fee=0, threshold_ppm=950_000, commit_window=60, reveal_window=60, dimension=384, quorum=2,
+               vote_from=0, policy_id=0)
+
+
+def test_a_ready_jobs_seats_are_read_once_until_its_revealed_count_changes(tmp_path: Path) -> None:
+    """The node asks which jobs to finalize every tick, and most wait out a grace period first:
+    reading each one's seats every tick took a third of its event loop. They are kept per
+    (job, seats revealed): the node's clock may pass the reveal deadline before the chain's
+    does, and a seat revealing then must be seen, or the finalize would leave its vector out."""
+    reads: list[int] = []
+
+    class _Chain:
+        async def get_seats(self, job_id: int) -> list[Seat]:
+            reads.append(job_id)
+            return [Seat(node="0x" + f"{job_id:040x}", state=SeatState.REVEALED, digest=b"")]
+
+    node = OracleNode(NodeSettings(_env_file=None), chain=_Chain(), store=WorkStore(tmp_path / "w.sqlite3"))  # type: ignore[call-arg,arg-type]
+    work = {j: Work(j, WorkState.REVEALED, b"", b"", None) for j in (1, 2)}
+
+    def ready(**revealed: int) -> dict[int, list[Seat]]:
+        due = [(work[int(j[1:])], _revealing_job(int(j[1:]), n)) for j, n in revealed.items()]
+        return asyncio.run(node._seats_of_ready(due))
+
+    assert set(ready(j1=2, j2=3)) == {1, 2} and sorted(reads) == [1, 2]
+    ready(j1=2, j2=3)
+    assert sorted(reads) == [1, 2]  # nothing new to read
+    ready(j1=3, j2=3)
+    assert sorted(reads) == [1, 1, 2]  # job 1's third seat revealed since
+    ready(j2=3)
+    assert node._ready_seats.keys() == {(2, 3)}  # job 1 left the ready set: forgotten
