@@ -61,7 +61,7 @@ class CpuSampler:
     nodes' JSON logs use). Use as a context manager; `share` then reads any window."""
 
     processes: dict[str, int]  # part name -> pid
-    split_threads_of: str | None = None  # the part whose main thread and other threads are told apart
+    split_threads_of: tuple[str, ...] = ()  # parts whose main thread and other threads are told apart
     _samples: list[tuple[float, dict[str, float]]] = field(default_factory=list, init=False)
     _stop: threading.Event = field(default_factory=threading.Event, init=False)
     _thread: threading.Thread | None = field(default=None, init=False)
@@ -88,9 +88,8 @@ class CpuSampler:
         machine = psutil.cpu_times()
         sample = {name: _tree_cpu(p) for name, p in handles.items()}
         sample["machine"] = machine.user + machine.system + machine.nice + machine.irq + machine.softirq
-        if self.split_threads_of is not None:
-            groups = _thread_groups(handles[self.split_threads_of])
-            sample.update({f"{self.split_threads_of}.{k}": v for k, v in groups.items()})
+        for name in self.split_threads_of:
+            sample.update({f"{name}.{k}": v for k, v in _thread_groups(handles[name]).items()})
         self._samples.append((at, sample))
 
     def share(self, start: float, end: float) -> CpuShare:

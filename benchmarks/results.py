@@ -111,6 +111,7 @@ def notes(m: Measurements) -> list[str]:
                  f"share the cores; raw and alone: {m.raw.texts_per_s:.1f}); the rest is reading inputs over RPC, "
                  "polling and the commit.")
     found.append(_solo_cpu_note(m.solo, m.raw))
+    found += [_network_cpu_note(run) for run in (m.instant, m.blocks)]
     found.append("The bulk jobs are submitted together and move through the phases together, so p50 and p99 are "
                  "close; the lone job shows the pipeline's floor, including the wait for the block after the submit.")
     found.append("advanceBatch is not exercised: every seat commits, so no job reaches its commit deadline.")
@@ -125,19 +126,35 @@ def notes(m: Measurements) -> list[str]:
 def _solo_cpu_note(solo: SoloRun, raw: RawEncode) -> str:
     """Where the cores went in the solo node's window, the input of node_vs_raw_ratio."""
     cpu, rate = solo.cpu, solo.rate
-    used = cpu.by_part
+    used, node = cpu.by_part, f"node{rate.node}"
     idle = cpu.wall_s * cpu.cores - used["machine"]
-    other = used["machine"] - used["node"] - used["anvil"]
+    other = used["machine"] - used[node] - used["anvil"]
+    bound = rate.jobs * cpu.cores / (used[node] + used["anvil"])
     return (f"One node alone ({rate.jobs} jobs, window {cpu.wall_s:.2f} s = {cpu.wall_s * cpu.cores:.2f} core-s on "
-            f"{cpu.cores} cores): the node used {used['node']:.2f} CPU-s ({used['node.other_threads']:.2f} on torch's "
-            f"and the embed threads, {used['node.main_thread']:.2f} on its event loop), anvil {used['anvil']:.2f}, "
-            f"everything else {other:.2f}, idle {idle:.2f}. Inside the node, encode took {rate.embed_seconds:.2f} s "
-            f"({rate.jobs / rate.embed_seconds:.1f} texts/s, against {raw.texts_per_s:.1f} raw and alone, where it "
-            f"uses {statistics.median(raw.warm_cpu_s):.2f} CPU-s for the same texts); the rest of the window is "
-            "drawing, reading jobs and inputs, and the commits (details.solo_node.cpu). Even with no idle time, the "
-            f"node's CPU seconds on {cpu.cores} cores bound its rate at {rate.jobs * cpu.cores / (used['node'] + used['anvil']):.1f} "
-            f"jobs/s beside its devnet, a ratio of "
-            f"{rate.jobs * cpu.cores / (used['node'] + used['anvil']) / raw.texts_per_s:.2f}.")
+            f"{cpu.cores} cores): the node used {used[node]:.2f} CPU-s ({used[node + '.other_threads']:.2f} on "
+            f"torch's and the embed threads, {used[node + '.main_thread']:.2f} on its event loop), anvil "
+            f"{used['anvil']:.2f}, everything else {other:.2f}, idle {idle:.2f}. Inside the node, encode took "
+            f"{rate.embed_seconds:.2f} s ({rate.jobs / rate.embed_seconds:.1f} texts/s, against {raw.texts_per_s:.1f} "
+            f"raw and alone, where it uses {statistics.median(raw.warm_cpu_s):.2f} CPU-s for the same texts); the "
+            "rest of the window is drawing, reading jobs and inputs, and the commits (details.solo_node.cpu). Even "
+            f"with no idle time, the node's and anvil's CPU seconds on {cpu.cores} cores bound its rate at "
+            f"{bound:.1f} jobs/s, a ratio of {bound / raw.texts_per_s:.2f}.")
+
+
+def _network_cpu_note(run: NetworkRun) -> str:
+    """Where the cores went while three nodes took the bulk jobs to final, the input of jobs_per_s."""
+    cpu, jobs = run.cpu, len(run.bulk.job_ids)
+    used = cpu.by_part
+    nodes = [name for name in used if name.startswith("node") and "." not in name]
+    loops = sum(used[f"{n}.main_thread"] for n in nodes)
+    workers = sum(used[f"{n}.other_threads"] for n in nodes)
+    idle = cpu.wall_s * cpu.cores - used["machine"]
+    return (f"Three nodes, {'instant mining' if run.block_time == 0 else f'{run.block_time:g} s blocks'} "
+            f"({jobs} jobs, {cpu.wall_s:.2f} s = {cpu.wall_s * cpu.cores:.2f} core-s): the nodes used "
+            f"{sum(used[n] for n in nodes):.2f} CPU-s ({workers:.2f} embedding, {loops:.2f} in their event loops), "
+            f"anvil {used['anvil']:.2f}, everything else {used['machine'] - sum(used[n] for n in nodes) - used['anvil']:.2f}, "
+            f"idle {idle:.2f}. At {1000 * used['machine'] / jobs:.0f} CPU-ms a verified job, {cpu.cores} cores "
+            f"allow at most {jobs * cpu.cores / used['machine']:.1f} verified jobs/s (details.*.cpu).")
 
 
 def headline(m: Measurements) -> dict[str, Any]:
@@ -206,6 +223,7 @@ def _run_detail(run: NetworkRun) -> dict[str, Any]:
         "chain_latency_s": [bulk.chain_latency_s[j] for j in bulk.job_ids],
         "lone_job_latency_s": [_r(lone.latencies()[0]) for lone in run.lone],
         "nodes": [_rate_detail(r) for r in run.node_rates],
+        "cpu": run.cpu.as_json(),
     }
 
 
@@ -297,7 +315,9 @@ METHOD = {
         "Three staked `oracle-node run` processes on a fresh devnet per mode; the jobs (distinct sentences) go "
         "through the SDK (InferaClient.submit_texts) in several submit calls. Verified (ACCEPTED) jobs divided by "
         "the wall-clock time from the first submit call to the last final event seen. instant_mining: every "
-        "transaction mined at once plus a 1 s heartbeat block; block_time_1s: one block per second."
+        "transaction mined at once plus a 1 s heartbeat block; block_time_1s: one block per second. Meanwhile "
+        "psutil samples every 50 ms the CPU time of anvil, of each node (its event loop apart from its other "
+        "threads) and of the machine: details.instant_mining.cpu and details.block_time_1s.cpu."
     ),
     "latency": (
         "Per job, wall clock (time.perf_counter) from just before the SDK submit call that carried it to the first "

@@ -136,6 +136,7 @@ class NetworkRun:
     bulk: JobsRun
     lone: list[JobsRun]
     node_rates: list[NodeRate]
+    cpu: CpuShare  # from just before the bulk's submit calls to its last final event
 
 
 async def _bulk(net: LocalNetwork, texts: list[str], submit_batch: int, timeout: float) -> JobsRun:
@@ -170,14 +171,23 @@ def network_run(run_dir: Path, block_time: float, texts: list[str], lone_texts: 
             net.start_node(index)
         net.wait_nodes_ready()
         log.info("nodes ready", nodes=len(net.nodes), block_time=block_time)
-        bulk = asyncio.run(_bulk(net, texts, submit_batch, timeout))
+        with CpuSampler(_node_parts(net), split_threads_of=tuple(f"node{i}" for i in NODE_ACCOUNTS)) as sampler:
+            started = time.time()
+            bulk = asyncio.run(_bulk(net, texts, submit_batch, timeout))
+            ended = time.time()
         if after_bulk is not None:
             after_bulk()
         lone = asyncio.run(_lone(net, lone_texts, timeout))
         rates = [node_rate(node.index, node.log_path, set(bulk.job_ids)) for node in net.nodes]
     if bulk.accepted != len(bulk.job_ids):
         raise BenchError(f"only {bulk.accepted} of {len(bulk.job_ids)} jobs were accepted (logs in {run_dir})")
-    return NetworkRun(block_time, bulk, lone, rates)
+    return NetworkRun(block_time, bulk, lone, rates, sampler.share(started, ended))
+
+
+def _node_parts(net: LocalNetwork) -> dict[str, int]:
+    """The pids of the devnet and of each node process, named anvil and node<account>."""
+    assert net.devnet is not None and net.devnet.process is not None
+    return {"anvil": net.devnet.process.pid, **{f"node{n.index}": n.process.pid for n in net.nodes}}
 
 
 async def _submit_only(net: LocalNetwork, texts: list[str], submit_batch: int) -> list[int]:
@@ -214,9 +224,8 @@ def solo_node_run(run_dir: Path, texts: list[str], submit_batch: int, timeout: f
         job_ids = set(asyncio.run(_submit_only(net, texts, submit_batch)))
         # Alone on the machine, with torch's own default (a thread per core), as the raw encode runs.
         node = net.start_node(NODE_ACCOUNTS[0], torch_threads=str(os.cpu_count() or 1))
-        assert net.devnet is not None and net.devnet.process is not None
-        parts = {"node": node.process.pid, "anvil": net.devnet.process.pid}
-        with CpuSampler(parts, split_threads_of="node") as sampler:
+        parts = _node_parts(net)
+        with CpuSampler(parts, split_threads_of=(f"node{node.index}",)) as sampler:
             rate = _wait_solo_commits(node.index, node.log_path, job_ids, timeout)
         return SoloRun(rate, sampler.share(rate.started_at, rate.started_at + rate.seconds))
 

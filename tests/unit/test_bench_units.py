@@ -41,7 +41,7 @@ def test_cpu_sampler_charges_a_busy_child_to_its_own_part() -> None:
     spin = subprocess.Popen([sys.executable, "-c", "while True: pass"])
     idle = subprocess.Popen([sys.executable, "-c", "import time; time.sleep(30)"])
     try:
-        with CpuSampler({"spin": spin.pid, "idle": idle.pid}, split_threads_of="spin") as sampler:
+        with CpuSampler({"spin": spin.pid, "idle": idle.pid}, split_threads_of=("spin",)) as sampler:
             time.sleep(0.3)  # past the interpreters' start-up
             start = time.time()
             time.sleep(0.6)
