@@ -97,13 +97,13 @@ class CpuSampler:
         linearly between the samples around each end."""
         if len(self._samples) < 2 or not self._samples[0][0] <= start < end <= self._samples[-1][0]:
             raise ValueError(f"no CPU samples cover {start:.3f} .. {end:.3f}")
-        names = self._samples[0][1].keys()
+        at_start, at_end = self._at(start), self._at(end)
         return CpuShare(end - start, psutil.cpu_count() or 1,
-                        {name: self._at(end, name) - self._at(start, name) for name in names})
+                        {name: at_end[name] - at_start.get(name, 0.0) for name in at_end})
 
-    def _at(self, when: float, name: str) -> float:
-        times = [at for at, _ in self._samples]
-        i = min(max(bisect.bisect_left(times, when), 1), len(times) - 1)
+    def _at(self, when: float) -> dict[str, float]:
+        """Every part's cumulative CPU seconds at `when`, between the two samples around it."""
+        i = min(max(bisect.bisect_left([at for at, _ in self._samples], when), 1), len(self._samples) - 1)
         (t0, s0), (t1, s1) = self._samples[i - 1], self._samples[i]
-        a, b = s0.get(name, 0.0), s1.get(name, 0.0)
-        return a + (b - a) * ((when - t0) / (t1 - t0) if t1 > t0 else 0.0)
+        f = (when - t0) / (t1 - t0) if t1 > t0 else 0.0
+        return {name: s0.get(name, 0.0) + (s1.get(name, 0.0) - s0.get(name, 0.0)) * f for name in s1}

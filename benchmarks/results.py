@@ -145,14 +145,15 @@ def _network_cpu_note(run: NetworkRun) -> str:
     """Where the cores went while three nodes took the bulk jobs to final, the input of jobs_per_s."""
     cpu, jobs = run.cpu, len(run.bulk.job_ids)
     used = cpu.by_part
-    nodes = [name for name in used if name.startswith("node") and "." not in name]
+    nodes = [f"node{r.node}" for r in run.node_rates]
+    by_nodes = sum(used[n] for n in nodes)
     loops = sum(used[f"{n}.main_thread"] for n in nodes)
     workers = sum(used[f"{n}.other_threads"] for n in nodes)
     idle = cpu.wall_s * cpu.cores - used["machine"]
     return (f"Three nodes, {'instant mining' if run.block_time == 0 else f'{run.block_time:g} s blocks'} "
             f"({jobs} jobs, {cpu.wall_s:.2f} s = {cpu.wall_s * cpu.cores:.2f} core-s): the nodes used "
-            f"{sum(used[n] for n in nodes):.2f} CPU-s ({workers:.2f} embedding, {loops:.2f} in their event loops), "
-            f"anvil {used['anvil']:.2f}, everything else {used['machine'] - sum(used[n] for n in nodes) - used['anvil']:.2f}, "
+            f"{by_nodes:.2f} CPU-s ({workers:.2f} embedding, {loops:.2f} in their event loops), anvil "
+            f"{used['anvil']:.2f}, everything else {used['machine'] - by_nodes - used['anvil']:.2f}, "
             f"idle {idle:.2f}. At {1000 * used['machine'] / jobs:.0f} CPU-ms a verified job, {cpu.cores} cores "
             f"allow at most {jobs * cpu.cores / used['machine']:.1f} verified jobs/s (details.*.cpu).")
 

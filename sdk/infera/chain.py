@@ -285,7 +285,7 @@ class Chain:
         """The job's seats in assignment order; none once the job has ended (its seat slots go
         to a later job): read how each seat ended from JobAccepted and SeatSettled instead."""
         (found,) = await self._decoded_call(self.jobs, "getSeats", job_id)
-        return [Seat.from_struct((to_checksum_address(s[0]), *s[1:])) for s in found]
+        return [Seat.from_struct(s) for s in found]
 
     async def get_model(self, model_id: int) -> Model:
         return Model.from_struct(model_id, await self._call(self.models.functions.getModel(model_id)))

@@ -6,6 +6,8 @@ from dataclasses import dataclass
 from enum import IntEnum
 from typing import Any
 
+from eth_utils.address import to_checksum_address
+
 
 class JobStatus(IntEnum):
     NONE = 0
@@ -103,7 +105,8 @@ class Seat:
 
     @classmethod
     def from_struct(cls, s: Any) -> Seat:
-        return cls(node=s[0], state=SeatState(s[1]), digest=bytes(s[2]))
+        """From getSeats' tuple as eth_abi decodes it (the address in lower case)."""
+        return cls(node=to_checksum_address(s[0]), state=SeatState(s[1]), digest=bytes(s[2]))
 
 
 @dataclass(frozen=True)
